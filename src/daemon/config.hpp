@@ -1,0 +1,72 @@
+// The daemon's configuration: built-in defaults, then the JSON config file, then command-line
+// flags. Every key is documented in clipd.conf(5); an unknown key or a value of the wrong type
+// is a start-up error that names it.
+//
+// Thread contract: built once on the main thread before anything starts; read-only afterwards.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace clipd {
+
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Config {
+  // Named instance: socket $XDG_RUNTIME_DIR/clipd/NAME.sock, JACK client clipd-NAME, state file
+  // $XDG_STATE_HOME/clipd/NAME.json. Empty for the default instance.
+  std::string instance;
+  // Control socket; empty means the default for the instance.
+  std::string socket_path;
+  // JACK server name; empty means $JACK_DEFAULT_SERVER or the default server.
+  std::string jack_server;
+  // JACK client name; empty means "clipd" or "clipd-INSTANCE".
+  std::string client_name;
+  std::uint32_t outputs = 2;
+  std::uint32_t max_voices = 256;
+  // Bytes of decoded audio the clips may hold; 0 means a quarter of physical memory.
+  std::uint64_t memory_budget = 0;
+  std::uint32_t max_channels = 8;
+  std::size_t line_limit = std::size_t{1} << 20;
+  // Bytes of unsent events after which a subscriber that does not read is disconnected.
+  std::size_t event_backlog = std::size_t{8} << 20;
+  // Ports to connect out_1, out_2, … to, in order; empty: no auto-connect.
+  std::vector<std::string> auto_connect;
+  bool midi = true;
+  double declick_s = 0.005;
+  // State file; empty means the default for the instance.
+  std::string state_file;
+  bool save_state = true;
+  std::string log_level = "info";
+  // Where the configuration came from, for messages (empty: defaults only).
+  std::string config_path;
+};
+
+// What the command line asked for besides the configuration.
+struct CommandLine {
+  Config config;
+  bool show_help = false;
+  bool show_version = false;
+};
+
+// Parses argv (flags override the file named by --config, or the default file when it exists).
+// Throws ConfigError with a message meant for the user.
+CommandLine parse_command_line(int argc, const char* const* argv);
+
+// Applies a JSON document to `config`. Throws ConfigError naming the key that is wrong.
+void apply_config_json(Config& config, const std::string& text, const std::string& origin);
+
+// Fills the defaults that depend on the environment (paths, names, budget).
+void resolve_defaults(Config& config);
+
+// $XDG_CONFIG_HOME/clipd/config.json (or ~/.config/clipd/config.json).
+std::string default_config_path();
+
+const char* usage_text() noexcept;
+
+}  // namespace clipd

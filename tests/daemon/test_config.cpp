@@ -1,0 +1,128 @@
+// Configuration: defaults, the JSON file, flags overriding it, and clear errors for bad input.
+#include "daemon/config.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace clipd {
+namespace {
+
+CommandLine parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "clipd");
+  return parse_command_line(static_cast<int>(args.size()), args.data());
+}
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/clipd-config-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    ::setenv("XDG_CONFIG_HOME", dir_.c_str(), 1);
+    ::setenv("XDG_RUNTIME_DIR", (dir_ + "/run").c_str(), 1);
+    ::setenv("XDG_STATE_HOME", (dir_ + "/state").c_str(), 1);
+  }
+  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+  std::string write(const std::string& name, const std::string& text) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+  std::string dir_;
+};
+
+TEST_F(ConfigTest, DefaultsWithoutAFile) {
+  auto cl = parse({});
+  EXPECT_FALSE(cl.show_help);
+  Config c = cl.config;
+  resolve_defaults(c);
+  EXPECT_EQ(c.outputs, 2u);
+  EXPECT_EQ(c.max_voices, 256u);
+  EXPECT_EQ(c.max_channels, 8u);
+  EXPECT_EQ(c.line_limit, 1u << 20);
+  EXPECT_EQ(c.socket_path, dir_ + "/run/clipd/control.sock");
+  EXPECT_EQ(c.state_file, dir_ + "/state/clipd/state.json");
+  EXPECT_EQ(c.client_name, "clipd");
+  EXPECT_GT(c.memory_budget, 0u);
+  EXPECT_TRUE(c.midi);
+  EXPECT_TRUE(c.auto_connect.empty());
+}
+
+TEST_F(ConfigTest, ReadsTheDefaultFileAndFlagsOverrideIt) {
+  ::mkdir((dir_ + "/clipd").c_str(), 0700);
+  write("clipd/config.json",
+        R"({"outputs": 4, "max_voices": 64, "memory_budget": "512M", "auto_connect":
+            ["system:playback_1", "system:playback_2"], "midi": false, "declick_ms": 10,
+            "jack_server": "studio", "log_level": "debug"})");
+  auto cl = parse({"--outputs", "6", "--server=live"});
+  const Config& c = cl.config;
+  EXPECT_EQ(c.outputs, 6u);
+  EXPECT_EQ(c.max_voices, 64u);
+  EXPECT_EQ(c.memory_budget, 512ull << 20);
+  EXPECT_EQ(c.auto_connect, (std::vector<std::string>{"system:playback_1", "system:playback_2"}));
+  EXPECT_FALSE(c.midi);
+  EXPECT_DOUBLE_EQ(c.declick_s, 0.010);
+  EXPECT_EQ(c.jack_server, "live");
+  EXPECT_EQ(c.log_level, "debug");
+}
+
+TEST_F(ConfigTest, InstanceNamesSocketClientAndState) {
+  Config c = parse({"--instance", "deck2"}).config;
+  resolve_defaults(c);
+  EXPECT_EQ(c.socket_path, dir_ + "/run/clipd/deck2.sock");
+  EXPECT_EQ(c.client_name, "clipd-deck2");
+  EXPECT_EQ(c.state_file, dir_ + "/state/clipd/deck2.json");
+  Config bad = parse({"--instance", "../x"}).config;
+  EXPECT_THROW(resolve_defaults(bad), ConfigError);
+}
+
+TEST_F(ConfigTest, BadInputIsAClearErrorNamingTheKey) {
+  struct Case {
+    std::string json;
+    std::string mentions;
+  } cases[] = {
+      {R"({"outptus": 2})", "outptus"},
+      {R"({"outputs": "2"})", "outputs"},
+      {R"({"outputs": 0})", "outputs"},
+      {R"({"outputs": 2.5})", "outputs"},
+      {R"({"max_voices": 100000})", "max_voices"},
+      {R"({"memory_budget": "lots"})", "memory_budget"},
+      {R"({"auto_connect": "system:playback_1"})", "auto_connect"},
+      {R"({"midi": 1})", "midi"},
+      {R"({"declick_ms": -1})", "declick_ms"},
+      {R"({"log_level": "loud"})", "log_level"},
+      {R"([1, 2])", "object"},
+      {R"({"outputs": )", "JSON"},
+  };
+  for (const auto& tc : cases) {
+    const std::string path = write("c.json", tc.json);
+    try {
+      parse({"--config", path.c_str()});
+      ADD_FAILURE() << "accepted " << tc.json;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(tc.mentions), std::string::npos)
+          << e.what() << " should mention " << tc.mentions;
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST_F(ConfigTest, BadFlags) {
+  EXPECT_THROW(parse({"--frobnicate"}), ConfigError);
+  EXPECT_THROW(parse({"--outputs"}), ConfigError);
+  EXPECT_THROW(parse({"--outputs", "x"}), ConfigError);
+  EXPECT_THROW(parse({"--outputs", "-1"}), ConfigError);
+  EXPECT_THROW(parse({"--no-midi=yes"}), ConfigError);
+  EXPECT_THROW(parse({"--config", "/nonexistent/clipd.json"}), ConfigError);
+  EXPECT_TRUE(parse({"--help"}).show_help);
+  EXPECT_TRUE(parse({"--version"}).show_version);
+  EXPECT_EQ(parse({"--memory-budget", "2G"}).config.memory_budget, 2ull << 30);
+  EXPECT_EQ(parse({"--connect", "a:b", "--connect", "c:d"}).config.auto_connect.size(), 2u);
+}
+
+}  // namespace
+}  // namespace clipd
