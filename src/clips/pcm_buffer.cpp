@@ -1,0 +1,132 @@
+#include "clips/pcm_buffer.hpp"
+
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <utility>
+
+namespace clipd::clips {
+
+namespace {
+
+constexpr std::uint64_t stride_align = 16;  // floats: 64 bytes, what ClipSamples promises
+static_assert(stride_align * sizeof(float) == 64);
+
+std::size_t page_size() noexcept {
+  static const std::size_t size = [] {
+    const long p = ::sysconf(_SC_PAGESIZE);
+    return p > 0 ? static_cast<std::size_t>(p) : std::size_t{4096};
+  }();
+  return size;
+}
+
+constexpr std::size_t huge_page_bytes = std::size_t{2} << 20;
+
+// One warning per process: a daemon with a low RLIMIT_MEMLOCK would otherwise log once per clip.
+std::atomic<bool> mlock_warned{false};
+
+void warn_mlock_failed(const WarnFn& warn, int error, std::size_t bytes) {
+  if (mlock_warned.exchange(true, std::memory_order_acq_rel)) return;
+  std::string text = "cannot lock clip memory (mlock of " + std::to_string(bytes) +
+                     " bytes: " + std::strerror(error) +
+                     "); clips stay loaded but may page-fault on the audio thread. Raise "
+                     "RLIMIT_MEMLOCK (LimitMEMLOCK=) or grant CAP_IPC_LOCK.";
+  if (warn) {
+    warn(text);
+  } else {
+    text += '\n';
+    std::fputs(text.c_str(), stderr);
+  }
+}
+
+}  // namespace
+
+std::uint64_t PcmBuffer::stride_for(std::uint64_t frames) noexcept {
+  if (frames == 0) return stride_align;
+  if (frames > std::numeric_limits<std::uint64_t>::max() - stride_align) return 0;
+  return (frames + stride_align - 1) / stride_align * stride_align;
+}
+
+std::optional<std::size_t> PcmBuffer::bytes_for(std::uint64_t frames,
+                                                std::uint32_t channels) noexcept {
+  const std::uint64_t stride = stride_for(frames);
+  if (stride == 0 || channels == 0) return std::nullopt;
+  constexpr std::uint64_t max = std::numeric_limits<std::size_t>::max();
+  if (stride > max / sizeof(float) / channels) return std::nullopt;
+  const std::uint64_t raw = stride * channels * sizeof(float);
+  const std::size_t page = page_size();
+  if (raw > max - page) return std::nullopt;
+  return static_cast<std::size_t>((raw + page - 1) / page * page);
+}
+
+std::optional<PcmBuffer> PcmBuffer::allocate(std::uint64_t frames, std::uint32_t channels,
+                                             const WarnFn& warn) {
+  const auto bytes = bytes_for(frames, channels);
+  if (!bytes) return std::nullopt;
+  void* memory =
+      ::mmap(nullptr, *bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) return std::nullopt;
+  // Transparent huge pages where the kernel allows them (the mapping is the clip's own, so no
+  // huge page is shared either): far fewer faults while the loader fills it (4x faster filling
+  // on a virtual machine measured) and fewer TLB misses on the audio thread. Advice only.
+  if (*bytes >= huge_page_bytes) ::madvise(memory, *bytes, MADV_HUGEPAGE);
+  PcmBuffer buffer;
+  buffer.data_ = static_cast<float*>(memory);
+  buffer.frames_ = frames;
+  buffer.channels_ = channels;
+  buffer.stride_ = stride_for(frames);
+  buffer.bytes_ = *bytes;
+  // The system call itself: sanitizer runtimes intercept mlock() as a no-op that reports
+  // success, which would hide a failing lock in those builds.
+  if (::syscall(SYS_mlock, memory, *bytes) == 0) {
+    buffer.locked_ = true;
+  } else {
+    warn_mlock_failed(warn, errno, *bytes);
+  }
+  return buffer;
+}
+
+PcmBuffer::PcmBuffer(PcmBuffer&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)),
+      frames_(std::exchange(other.frames_, 0)),
+      channels_(std::exchange(other.channels_, 0)),
+      stride_(std::exchange(other.stride_, 0)),
+      bytes_(std::exchange(other.bytes_, 0)),
+      locked_(std::exchange(other.locked_, false)) {}
+
+PcmBuffer& PcmBuffer::operator=(PcmBuffer&& other) noexcept {
+  if (this != &other) {
+    release();
+    data_ = std::exchange(other.data_, nullptr);
+    frames_ = std::exchange(other.frames_, 0);
+    channels_ = std::exchange(other.channels_, 0);
+    stride_ = std::exchange(other.stride_, 0);
+    bytes_ = std::exchange(other.bytes_, 0);
+    locked_ = std::exchange(other.locked_, false);
+  }
+  return *this;
+}
+
+PcmBuffer::~PcmBuffer() {
+  release();
+}
+
+void PcmBuffer::release() noexcept {
+  // munmap also drops the lock; no munlock needed.
+  if (data_ != nullptr) ::munmap(data_, bytes_);
+  data_ = nullptr;
+  frames_ = 0;
+  channels_ = 0;
+  stride_ = 0;
+  bytes_ = 0;
+  locked_ = false;
+}
+
+}  // namespace clipd::clips

@@ -1,0 +1,498 @@
+// The protocol's commands, on the control thread: each parsed request becomes engine messages,
+// registry changes and exactly one reply.
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "control/controller.hpp"
+
+namespace clipd::control {
+namespace {
+
+using protocol::ErrorCode;
+using protocol::Json;
+
+float linear_gain(double db) noexcept {
+  return static_cast<float>(std::pow(10.0, db / 20.0));
+}
+
+double gain_db(float linear) noexcept {
+  return linear > 0 ? 20.0 * std::log10(static_cast<double>(linear)) : -INFINITY;
+}
+
+template <class... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
+
+protocol::VoiceState to_protocol(engine::VoiceState s) noexcept {
+  switch (s) {
+    case engine::VoiceState::scheduled:
+      return protocol::VoiceState::scheduled;
+    case engine::VoiceState::playing:
+      return protocol::VoiceState::playing;
+    case engine::VoiceState::paused:
+      return protocol::VoiceState::paused;
+    case engine::VoiceState::stopping:
+      return protocol::VoiceState::stopping;
+  }
+  return protocol::VoiceState::playing;
+}
+
+}  // namespace
+
+void Controller::on_line(const SessionPtr& session, std::string_view line) {
+  protocol::ParseLimits limits;
+  limits.max_outputs = options_.jack.outputs;
+  protocol::ParseResult parsed = protocol::parse_request(line, limits);
+  if (auto* err = std::get_if<protocol::ParseError>(&parsed)) {
+    session->send_reply(protocol::serialize_error(*err));
+    return;
+  }
+  if (std::holds_alternative<protocol::BlankLine>(parsed)) {
+    // The server drops blank lines before they get here; answer anyway so the count holds.
+    session->send_reply(
+        protocol::serialize_error(protocol::RequestId{}, ErrorCode::bad_json, "empty line"));
+    return;
+  }
+  dispatch(session, std::move(std::get<protocol::ParsedRequest>(parsed)));
+}
+
+void Controller::on_closed(const SessionPtr& /*session*/) {
+  // Nothing to undo: what the client sent still takes effect; replies to it are dropped.
+}
+
+void Controller::dispatch(const SessionPtr& s, Parsed p) {
+  if (stopping_) {
+    s->send_reply(protocol::serialize_error(p.id, ErrorCode::internal, "clipd is shutting down"));
+    return;
+  }
+  try {
+    std::visit(
+        Overloaded{
+            [&](const protocol::HelloRequest&) { cmd_hello(s, p); },
+            [&](const protocol::PingRequest&) {
+              s->send_reply(protocol::serialize_ok_empty(p.id));
+            },
+            [&](const protocol::LoadRequest& r) { cmd_load(s, p, r); },
+            [&](const protocol::UnloadRequest& r) { cmd_unload(s, p, r); },
+            [&](const protocol::ListRequest&) { cmd_list(s, p); },
+            [&](const protocol::InfoRequest& r) { cmd_info(s, p, r); },
+            [&](const protocol::PlayRequest& r) { cmd_play(s, p, r); },
+            [&](const protocol::StopRequest& r) { cmd_stop(s, p, r); },
+            [&](const protocol::PauseRequest& r) { cmd_pause(s, p, r.voice, r.fade_s, false); },
+            [&](const protocol::ResumeRequest& r) { cmd_pause(s, p, r.voice, r.fade_s, true); },
+            [&](const protocol::SetRequest& r) { cmd_set(s, p, r); },
+            [&](const protocol::MasterRequest& r) { cmd_master(s, p, r); },
+            [&](const protocol::VoicesRequest&) { cmd_voices(s, p); },
+            [&](const protocol::MetersRequest&) { cmd_meters(s, p); },
+            [&](const protocol::StatusRequest&) { cmd_status(s, p); },
+            [&](const protocol::SubscribeRequest& r) {
+              auto& sub = s->subscription();
+              sub.active = true;
+              sub.all = r.events == protocol::EventSet::all();
+              sub.events.clear();
+              for (int k = 0; k < protocol::event_kind_count; ++k) {
+                const auto kind = static_cast<protocol::EventKind>(k);
+                if (r.events.contains(kind)) sub.events.emplace(protocol::to_string(kind));
+              }
+              s->send_reply(protocol::serialize_ok_empty(p.id));
+            },
+            [&](const protocol::UnsubscribeRequest&) {
+              s->subscription() = Subscription{};
+              s->send_reply(protocol::serialize_ok_empty(p.id));
+            },
+            [&](const protocol::ShutdownRequest&) {
+              s->send_reply(protocol::serialize_ok_empty(p.id));
+              if (options_.on_shutdown_request) options_.on_shutdown_request();
+            },
+            [&](const protocol::BindRequest&) {
+              s->send_reply(protocol::serialize_error(p.id, ErrorCode::unknown_command,
+                                                      "MIDI bindings are not available"));
+            },
+            [&](const protocol::UnbindRequest&) {
+              s->send_reply(protocol::serialize_error(p.id, ErrorCode::unknown_command,
+                                                      "MIDI bindings are not available"));
+            },
+            [&](const protocol::BindingsRequest&) {
+              s->send_reply(protocol::serialize_error(p.id, ErrorCode::unknown_command,
+                                                      "MIDI bindings are not available"));
+            },
+        },
+        p.request);
+  } catch (const std::exception& e) {
+    s->send_reply(protocol::internal_error_reply(p.id, e.what()));
+  }
+}
+
+bool Controller::wait_if_loading(const std::string& clip, const SessionPtr& session,
+                                 const Parsed& parsed) {
+  auto it = clips_.find(clip);
+  if (it == clips_.end()) return false;
+  ClipEntry& entry = *it->second;
+  // Loading, or loaded at another rate and waiting for its turn to be decoded again.
+  const bool waiting =
+      entry.pending.has_value() || !entry.loaded || (online_ && entry.slot == kNoSlot);
+  if (!waiting) return false;
+  entry.waiters.push_back([this, session, parsed]() { dispatch(session, parsed); });
+  return true;
+}
+
+void Controller::cmd_hello(const SessionPtr& s, const Parsed& p) {
+  protocol::HelloResult h;
+  h.version = options_.version;
+  h.jack_client = jack_.client_name();
+  if (online_) {
+    h.sample_rate = rate_;
+    h.buffer_size = buffer_size_;
+    h.frame = static_cast<std::int64_t>(now_frame());
+  }
+  s->send_reply(protocol::serialize_ok(p.id, to_json(h)));
+}
+
+void Controller::cmd_status(const SessionPtr& s, const Parsed& p) {
+  protocol::StatusResult st;
+  st.online = online_;
+  if (online_) {
+    engine::Engine* e = link_.engine();
+    st.sample_rate = rate_;
+    st.buffer_size = buffer_size_;
+    st.frame = static_cast<std::int64_t>(e->last_frame());
+    st.usecs = e->last_usecs();
+    st.latency_frames = jack_.playback_latency();
+    st.dsp_load = jack_.dsp_load();
+  }
+  st.xruns = jack_.xruns();
+  st.voices = static_cast<std::uint32_t>(voices_.size());
+  st.max_voices = options_.max_voices;
+  st.clips = static_cast<std::uint32_t>(clips_.size());
+  st.memory_bytes = budget_.used();
+  st.memory_budget_bytes = budget_.limit();
+  st.master_gain_db = master_gain_db_;
+  st.uptime_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
+  Json result = to_json(st);
+  result["events_dropped"] = online_ ? link_.engine()->lost_events() : 0;
+  s->send_reply(protocol::serialize_ok(p.id, result));
+}
+
+void Controller::cmd_load(const SessionPtr& s, const Parsed& p, const protocol::LoadRequest& r) {
+  std::error_code ec;
+  std::string path = std::filesystem::absolute(r.path, ec).lexically_normal().string();
+  if (ec) path = r.path;
+  auto it = clips_.find(r.clip_name);
+  if (it != clips_.end() && !r.replace) {
+    s->send_reply(protocol::clip_exists_reply(p.id, r.clip_name));
+    return;
+  }
+  ClipEntry* entry = nullptr;
+  if (it != clips_.end()) {
+    entry = it->second.get();
+    cancel_pending(*entry);  // its load gets `cancelled`; waiters wait for this one
+  } else {
+    auto fresh = std::make_unique<ClipEntry>();
+    fresh->name = r.clip_name;
+    entry = fresh.get();
+    clips_.emplace(r.clip_name, std::move(fresh));
+  }
+  entry->path = path;
+  submit_load(*entry, s, p.id, false);
+}
+
+void Controller::cmd_unload(const SessionPtr& s, const Parsed& p,
+                            const protocol::UnloadRequest& r) {
+  auto it = clips_.find(r.clip_name);
+  if (it == clips_.end()) {
+    s->send_reply(protocol::clip_not_found_reply(p.id, r.clip_name));
+    return;
+  }
+  ClipEntry& entry = *it->second;
+  cancel_pending(entry);
+  auto waiters = std::move(entry.waiters);
+  const bool freed_now = retire_clip(entry, true);
+  const std::string name = entry.name;
+  clips_.erase(it);
+  s->send_reply(protocol::serialize_ok_empty(p.id));
+  if (freed_now) emit(protocol::ClipUnloadedEvent{name});
+  save_state();
+  run_waiters(std::move(waiters));
+}
+
+void Controller::cmd_list(const SessionPtr& s, const Parsed& p) {
+  Json list = Json::array();
+  for (const auto& [name, entry] : clips_) {
+    if (entry->loaded) list.push_back(to_json(clip_info(*entry)));
+  }
+  s->send_reply(protocol::serialize_ok(p.id, Json{{"clips", std::move(list)}}));
+}
+
+void Controller::cmd_info(const SessionPtr& s, const Parsed& p, const protocol::InfoRequest& r) {
+  if (wait_if_loading(r.clip_name, s, p)) return;
+  auto it = clips_.find(r.clip_name);
+  if (it == clips_.end() || !it->second->loaded) {
+    s->send_reply(protocol::clip_not_found_reply(p.id, r.clip_name));
+    return;
+  }
+  s->send_reply(protocol::serialize_ok(p.id, to_json(clip_info(*it->second))));
+}
+
+void Controller::cmd_play(const SessionPtr& s, const Parsed& p, const protocol::PlayRequest& r) {
+  if (!online_) {
+    s->send_reply(protocol::engine_offline_reply(p.id));
+    return;
+  }
+  if (wait_if_loading(r.clip, s, p)) return;
+  auto it = clips_.find(r.clip);
+  if (it == clips_.end() || !it->second->loaded || it->second->slot == kNoSlot) {
+    s->send_reply(protocol::clip_not_found_reply(p.id, r.clip));
+    return;
+  }
+  const ClipEntry& entry = *it->second;
+  const std::uint64_t clip_frames = entry.loaded->info().frames;
+  auto bad = [&](const char* message) {
+    s->send_reply(protocol::serialize_error(p.id, ErrorCode::bad_request, message));
+  };
+  const std::uint64_t offset = frames(r.offset_s);
+  const std::uint64_t loop_start = frames(r.loop_start_s);
+  const std::uint64_t loop_end = r.loop_end_s ? frames(*r.loop_end_s) : clip_frames;
+  if (offset >= clip_frames) return bad("offset_s: past the clip's end");
+  if (loop_start >= clip_frames) return bad("loop_start_s: past the clip's end");
+  if (loop_end > clip_frames) return bad("loop_end_s: past the clip's end");
+  if (loop_end <= loop_start) return bad("loop_end_s: must be after loop_start_s");
+  if (r.loop.mode != protocol::Loop::Mode::off && offset >= loop_end) {
+    return bad("offset_s: past loop_end_s");
+  }
+
+  engine::Message m;
+  m.kind = engine::Kind::play;
+  engine::PlayPayload& play = m.play;
+  const std::int64_t voice = next_voice_++;
+  play.voice = static_cast<std::uint64_t>(voice);
+  play.at_frame = std::visit(
+      Overloaded{[](const protocol::Now&) { return engine::kNow; },
+                 [](const protocol::AtFrame& a) { return static_cast<std::uint64_t>(a.frame); },
+                 [&](const protocol::InSeconds& in) {
+                   return now_frame() + buffer_size_ + frames(in.seconds);
+                 }},
+      r.when);
+  play.offset = offset;
+  play.length = r.length_s ? frames(*r.length_s) : engine::kUnlimited;
+  play.loop_start = loop_start;
+  play.loop_end = loop_end;
+  play.fade_in = frames(r.fade_in_s);
+  play.outputs = engine::kAllOutputs;
+  if (r.outputs) {
+    play.outputs = 0;
+    for (std::int64_t o : *r.outputs)
+      play.outputs |= std::uint64_t{1} << (o - 1);
+  }
+  play.clip = entry.slot;
+  play.group = r.group ? group_id(*r.group) : 0;
+  switch (r.loop.mode) {
+    case protocol::Loop::Mode::off:
+      play.loops = 0;
+      break;
+    case protocol::Loop::Mode::forever:
+      play.loops = engine::kLoopForever;
+      break;
+    case protocol::Loop::Mode::passes:
+      play.loops = static_cast<std::uint32_t>(
+          std::min<std::int64_t>(r.loop.passes, engine::kLoopForever - 1));
+      break;
+  }
+  play.gain = linear_gain(r.gain_db);
+  play.pan = static_cast<float>(r.pan);
+
+  // The voice_end node rides with the voice and comes back as voice_ended; it goes first.
+  link_.send(engine::Message::voice_end(play.voice));
+  link_.send(m);
+  voices_[voice] = VoiceRecord{r.clip, r.group, false};
+  s->send_reply(protocol::serialize_ok(p.id, Json{{"voice", voice}}));
+}
+
+void Controller::cmd_stop(const SessionPtr& s, const Parsed& p, const protocol::StopRequest& r) {
+  if (!online_) {
+    s->send_reply(protocol::engine_offline_reply(p.id));
+    return;
+  }
+  if (auto* c = std::get_if<protocol::StopClip>(&r.target)) {
+    if (wait_if_loading(c->clip, s, p)) return;
+  }
+  const std::uint64_t fade = r.fade_s ? frames(*r.fade_s) : declick_frames();
+  const std::uint64_t at = std::visit(
+      Overloaded{[](const protocol::Now&) { return engine::kNow; },
+                 [](const protocol::AtFrame& a) { return static_cast<std::uint64_t>(a.frame); },
+                 [&](const protocol::InSeconds& in) {
+                   return now_frame() + buffer_size_ + frames(in.seconds);
+                 }},
+      r.when);
+  std::uint32_t stopped = 0;
+  auto count = [&](auto&& match) {
+    for (auto& [id, v] : voices_) {
+      if (match(id, v) && !v.stopping) {
+        v.stopping = true;
+        ++stopped;
+      }
+    }
+  };
+  engine::StopTarget target = engine::StopTarget::all;
+  std::uint64_t id = 0;
+  bool send = true;
+  std::visit(Overloaded{
+                 [&](const protocol::StopVoice& v) {
+                   target = engine::StopTarget::voice;
+                   id = static_cast<std::uint64_t>(v.voice);
+                   count([&](std::int64_t vid, const VoiceRecord&) { return vid == v.voice; });
+                 },
+                 [&](const protocol::StopClip& c) {
+                   target = engine::StopTarget::clip;
+                   auto it = clips_.find(c.clip);
+                   send = it != clips_.end() && it->second->slot != kNoSlot;
+                   if (send) id = it->second->slot;
+                   count([&](std::int64_t, const VoiceRecord& v) { return v.clip == c.clip; });
+                 },
+                 [&](const protocol::StopGroup& g) {
+                   target = engine::StopTarget::group;
+                   auto it = groups_.find(g.group);
+                   send = it != groups_.end();
+                   if (send) id = it->second;
+                   count([&](std::int64_t, const VoiceRecord& v) { return v.group == g.group; });
+                 },
+                 [&](const protocol::StopAll&) {
+                   count([](std::int64_t, const VoiceRecord&) { return true; });
+                 },
+             },
+             r.target);
+  if (auto* v = std::get_if<protocol::StopVoice>(&r.target); v && voices_.count(v->voice) == 0) {
+    s->send_reply(protocol::voice_not_found_reply(p.id, v->voice));
+    return;
+  }
+  if (auto* c = std::get_if<protocol::StopClip>(&r.target); c && clips_.count(c->clip) == 0) {
+    s->send_reply(protocol::clip_not_found_reply(p.id, c->clip));
+    return;
+  }
+  if (send) {
+    link_.send(engine::Message::stop_cmd(target, id, fade, at, engine::EndReason::stopped));
+  }
+  s->send_reply(protocol::serialize_ok(p.id, Json{{"stopped", stopped}}));
+}
+
+void Controller::cmd_pause(const SessionPtr& s, const Parsed& p, std::int64_t voice,
+                           std::optional<double> fade_s, bool resume) {
+  if (!online_) {
+    s->send_reply(protocol::engine_offline_reply(p.id));
+    return;
+  }
+  if (voices_.count(voice) == 0) {
+    s->send_reply(protocol::voice_not_found_reply(p.id, voice));
+    return;
+  }
+  const std::uint64_t fade = fade_s ? frames(*fade_s) : declick_frames();
+  const auto v = static_cast<std::uint64_t>(voice);
+  link_.send(resume ? engine::Message::resume_cmd(v, fade) : engine::Message::pause_cmd(v, fade));
+  s->send_reply(protocol::serialize_ok_empty(p.id));
+}
+
+void Controller::cmd_set(const SessionPtr& s, const Parsed& p, const protocol::SetRequest& r) {
+  if (!online_) {
+    s->send_reply(protocol::engine_offline_reply(p.id));
+    return;
+  }
+  if (voices_.count(r.voice) == 0) {
+    s->send_reply(protocol::voice_not_found_reply(p.id, r.voice));
+    return;
+  }
+  engine::Message m;
+  m.kind = engine::Kind::set;
+  m.set.voice = static_cast<std::uint64_t>(r.voice);
+  m.set.ramp = r.ramp_s ? frames(*r.ramp_s) : declick_frames();
+  m.set.at_frame = std::visit(
+      Overloaded{[](const protocol::Now&) { return engine::kNow; },
+                 [](const protocol::AtFrame& a) { return static_cast<std::uint64_t>(a.frame); },
+                 [&](const protocol::InSeconds& in) {
+                   return now_frame() + buffer_size_ + frames(in.seconds);
+                 }},
+      r.when);
+  m.set.has_gain = r.gain_db.has_value();
+  m.set.gain = r.gain_db ? linear_gain(*r.gain_db) : 1.0f;
+  m.set.has_pan = r.pan.has_value();
+  m.set.pan = r.pan ? static_cast<float>(*r.pan) : 0.0f;
+  m.set.found = false;
+  link_.send(m);
+  s->send_reply(protocol::serialize_ok_empty(p.id));
+}
+
+void Controller::cmd_master(const SessionPtr& s, const Parsed& p,
+                            const protocol::MasterRequest& r) {
+  if (!online_) {
+    s->send_reply(protocol::engine_offline_reply(p.id));
+    return;
+  }
+  const std::uint64_t ramp = r.ramp_s ? frames(*r.ramp_s) : declick_frames();
+  link_.send(engine::Message::master_cmd(linear_gain(r.gain_db), ramp));
+  master_gain_db_ = r.gain_db;
+  s->send_reply(protocol::serialize_ok_empty(p.id));
+}
+
+void Controller::cmd_voices(const SessionPtr& s, const Parsed& p) {
+  if (!online_) {
+    s->send_reply(protocol::serialize_ok(p.id, Json{{"voices", Json::array()}}));
+    return;
+  }
+  const std::uint32_t capacity = options_.max_voices * 2 + 16;
+  auto buffer = std::make_shared<std::vector<engine::VoiceInfo>>(capacity);
+  queries_[buffer->data()] = [this, s, id = p.id, buffer](const engine::Message& m) {
+    Json list = Json::array();
+    const std::uint32_t n = std::min(m.voices.count, m.voices.capacity);
+    const double rate = rate_ > 0 ? static_cast<double>(rate_) : 1.0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const engine::VoiceInfo& v = (*buffer)[i];
+      protocol::VoiceInfo out;
+      out.voice = static_cast<std::int64_t>(v.voice);
+      auto rec = voices_.find(out.voice);
+      if (rec != voices_.end()) {
+        out.clip = rec->second.clip;
+        out.group = rec->second.group;
+      }
+      out.state = to_protocol(v.state);
+      out.position_s = static_cast<double>(v.position) / rate;
+      if (v.remaining != engine::kUnlimited) {
+        out.remaining_s = static_cast<double>(v.remaining) / rate;
+      }
+      out.gain_db = gain_db(v.gain);
+      out.pan = static_cast<double>(v.pan);
+      list.push_back(to_json(out));
+    }
+    s->send_reply(protocol::serialize_ok(id, Json{{"voices", std::move(list)}}));
+  };
+  link_.send(engine::Message::query_voices(buffer->data(), capacity));
+}
+
+void Controller::cmd_meters(const SessionPtr& s, const Parsed& p) {
+  const std::uint32_t outputs = options_.jack.outputs;
+  if (!online_) {
+    protocol::MetersResult r;
+    r.peak_db.assign(outputs, -INFINITY);
+    r.rms_db.assign(outputs, -INFINITY);
+    s->send_reply(protocol::serialize_ok(p.id, to_json(r)));
+    return;
+  }
+  auto buffer = std::make_shared<std::vector<float>>(std::size_t{outputs} * 2);
+  queries_[buffer->data()] = [s, id = p.id, buffer, outputs](const engine::Message& m) {
+    protocol::MetersResult r;
+    for (std::uint32_t c = 0; c < outputs; ++c) {
+      const bool have = c < m.meters.count;
+      r.peak_db.push_back(have ? gain_db((*buffer)[c]) : -INFINITY);
+      r.rms_db.push_back(have ? gain_db((*buffer)[outputs + c]) : -INFINITY);
+    }
+    s->send_reply(protocol::serialize_ok(id, to_json(r)));
+  };
+  link_.send(engine::Message::query_meters(buffer->data(), buffer->data() + outputs, outputs));
+}
+
+}  // namespace clipd::control

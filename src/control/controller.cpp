@@ -1,0 +1,520 @@
+// The controller's life: connecting to JACK and losing it, the engine's returned nodes, and the
+// clip registry. The commands themselves are in commands.cpp.
+#include "control/controller.hpp"
+
+#include <sys/mman.h>
+
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <utility>
+
+namespace clipd::control {
+namespace {
+
+constexpr auto kTick = std::chrono::milliseconds(2);
+// How long a shutdown waits for voices to fade before it cuts them.
+constexpr auto kShutdownFadeLimit = std::chrono::milliseconds(500);
+
+protocol::EndReason to_protocol(engine::EndReason r) noexcept {
+  switch (r) {
+    case engine::EndReason::finished:
+      return protocol::EndReason::finished;
+    case engine::EndReason::stopped:
+      return protocol::EndReason::stopped;
+    case engine::EndReason::stolen:
+      return protocol::EndReason::stolen;
+    case engine::EndReason::choked:
+      return protocol::EndReason::choked;
+    case engine::EndReason::unloaded:
+      return protocol::EndReason::unloaded;
+    case engine::EndReason::offline:
+      return protocol::EndReason::offline;
+    case engine::EndReason::shutdown:
+      return protocol::EndReason::shutdown;
+  }
+  return protocol::EndReason::stopped;
+}
+
+}  // namespace
+
+protocol::ErrorCode load_error_code(clips::LoadErrorCode code) noexcept {
+  switch (code) {
+    case clips::LoadErrorCode::file_not_found:
+      return protocol::ErrorCode::file_not_found;
+    case clips::LoadErrorCode::permission_denied:
+      return protocol::ErrorCode::permission_denied;
+    case clips::LoadErrorCode::unsupported_format:
+      return protocol::ErrorCode::unsupported_format;
+    case clips::LoadErrorCode::decode_failed:
+      return protocol::ErrorCode::decode_failed;
+    case clips::LoadErrorCode::memory_budget:
+      return protocol::ErrorCode::memory_budget;
+    case clips::LoadErrorCode::cancelled:
+      return protocol::ErrorCode::cancelled;
+  }
+  return protocol::ErrorCode::internal;
+}
+
+Controller::Controller(boost::asio::io_context& io, ControllerOptions options)
+    : io_(io),
+      options_(std::move(options)),
+      budget_(options_.memory_budget != 0 ? options_.memory_budget
+                                          : clips::MemoryBudget::default_limit()),
+      jack_(options_.jack),
+      link_(options_.jack.outputs),
+      tick_timer_(io),
+      connect_timer_(io),
+      started_at_(std::chrono::steady_clock::now()) {
+  std::weak_ptr<int> alive = life_;
+  loader_ = std::make_unique<clips::Loader>(
+      [this, alive](std::function<void()> fn) {
+        // Loader workers: hand the completion to the control thread, unless the controller has
+        // gone in the meantime.
+        boost::asio::post(io_, [alive, fn = std::move(fn)] {
+          if (alive.lock()) fn();
+        });
+      },
+      budget_);
+}
+
+Controller::~Controller() {
+  life_.reset();
+  loader_.reset();
+  if (jack_.is_open()) jack_.retire();
+  if (link_.online()) {
+    link_.retire(last_end_frame_, engine::EndReason::shutdown);
+    link_.drain([](const engine::Message& m) {
+      if (m.kind == engine::Kind::table_released) delete[] m.table.table;
+    });
+  }
+  link_.destroy();
+}
+
+void Controller::start(std::vector<std::pair<std::string, std::string>> initial_clips) {
+  for (auto& [name, path] : initial_clips) {
+    if (clips_.count(name) != 0) continue;
+    auto entry = std::make_unique<ClipEntry>();
+    entry->name = name;
+    entry->path = path;
+    ClipEntry& e = *entry;
+    clips_.emplace(name, std::move(entry));
+    submit_load(e, nullptr, protocol::RequestId{}, false);
+  }
+  try_connect();
+  schedule_tick();
+}
+
+// ---- JACK connection and engine lifecycle ----------------------------------------------------
+
+void Controller::try_connect() {
+  if (stopping_ || online_) return;
+  const auto result = jack_.try_open(link_.target());
+  if (result == jack::OpenResult::opened) {
+    go_online();
+  } else {
+    schedule_connect(jack_.retry_delay());
+  }
+}
+
+void Controller::schedule_connect(std::chrono::milliseconds delay) {
+  connect_timer_.expires_after(delay);
+  std::weak_ptr<int> alive = life_;
+  connect_timer_.async_wait([this, alive](const boost::system::error_code& ec) {
+    if (!ec && alive.lock()) try_connect();
+  });
+}
+
+void Controller::go_online() {
+  rate_ = jack_.sample_rate();
+  buffer_size_ = jack_.buffer_size();
+  engine::Config cfg;
+  cfg.sample_rate = rate_;
+  cfg.outputs = options_.jack.outputs;
+  cfg.max_voices = options_.max_voices;
+  cfg.declick_frames = static_cast<std::uint32_t>(std::max<std::uint64_t>(1, declick_frames()));
+  std::uint32_t capacity = 256;
+  while (capacity < clips_.size() * 2)
+    capacity *= 2;
+  cfg.clip_capacity = capacity;
+  link_.build(cfg);
+  // The engine's tables and node pools must never page-fault on the audio thread. Clips lock
+  // their own pages; this locks everything mapped now, the fresh engine included.
+  if (::mlockall(MCL_CURRENT) != 0 && !warned_mlockall_) {
+    warned_mlockall_ = true;
+    if (options_.on_warning) {
+      options_.on_warning(std::string("cannot lock the engine's memory (mlockall): ") +
+                          std::strerror(errno) + "; raise the memlock limit (see clipd(1))");
+    }
+  }
+  slot_capacity_ = capacity;
+  next_slot_ = 0;
+  free_slots_.clear();
+  online_ = true;
+  announced_online_ = false;
+  for (auto& [name, entry] : clips_) {
+    if (entry->loaded && !entry->pending && entry->loaded->info().sample_rate == rate_) {
+      add_to_engine(*entry);
+    }
+  }
+  next_redecode();
+  if (options_.on_status) {
+    options_.on_status("online: " + std::to_string(rate_) + " Hz, " + std::to_string(buffer_size_) +
+                       " frames, client " + jack_.client_name());
+  }
+}
+
+void Controller::go_offline(engine::EndReason reason) {
+  if (!online_) return;
+  jack_.retire();
+  engine::Engine* e = link_.engine();
+  last_end_frame_ = e->cycles() > 0 ? e->last_frame() + e->last_nframes() : 0;
+  online_ = false;
+  buffer_size_ = 0;
+  if (reason == engine::EndReason::offline) emit(protocol::EngineOfflineEvent{});
+  link_.retire(last_end_frame_, reason);
+  drain();
+  link_.destroy();
+  in_engine_.clear();
+  for (auto& [name, entry] : clips_)
+    entry->slot = kNoSlot;
+  // Clips that were leaving the engine are free now.
+  for (auto& [token, z] : zombies_) {
+    if (z.announce) emit(protocol::ClipUnloadedEvent{z.name});
+  }
+  zombies_.clear();
+  if (options_.on_status) options_.on_status("offline: waiting for a JACK server");
+}
+
+void Controller::schedule_tick() {
+  tick_timer_.expires_after(kTick);
+  std::weak_ptr<int> alive = life_;
+  tick_timer_.async_wait([this, alive](const boost::system::error_code& ec) {
+    if (!ec && alive.lock()) tick();
+  });
+}
+
+void Controller::tick() {
+  drain();
+  if (online_) {
+    const jack::JackEvents ev = jack_.poll();
+    if (ev.new_xruns != 0) emit(protocol::XrunEvent{jack_.xruns()});
+    if (ev.buffer_size_changed) buffer_size_ = ev.buffer_size;
+    if (ev.server_gone) {
+      go_offline(engine::EndReason::offline);
+      schedule_connect(jack::JackClient::kRetryMin);
+    } else if (ev.sample_rate_changed) {
+      // A new rate means new clip buffers and a new engine: the same path as a server change.
+      go_offline(engine::EndReason::offline);
+      try_connect();
+    } else if (!announced_online_ && link_.engine()->cycles() > 0) {
+      announced_online_ = true;
+      emit(protocol::EngineOnlineEvent{rate_, buffer_size_,
+                                       static_cast<std::int64_t>(link_.engine()->last_frame())});
+    }
+  }
+  if (stopping_) {
+    finish_stop_if_ready();
+    if (!stop_done_) return;  // finished: no more ticks
+  }
+  schedule_tick();
+}
+
+void Controller::drain() {
+  link_.drain([this](const engine::Message& m) { on_engine_message(m); });
+}
+
+void Controller::on_engine_message(const engine::Message& m) {
+  switch (m.kind) {
+    case engine::Kind::voice_started: {
+      if (!m.started.started) break;  // its voice_ended follows
+      auto it = voices_.find(static_cast<std::int64_t>(m.started.voice));
+      emit(protocol::VoiceStartedEvent{static_cast<std::int64_t>(m.started.voice),
+                                       it != voices_.end() ? it->second.clip : std::string(),
+                                       static_cast<std::int64_t>(m.started.frame), m.started.late,
+                                       protocol::Trigger::command});
+      break;
+    }
+    case engine::Kind::voice_ended: {
+      const auto id = static_cast<std::int64_t>(m.ended.voice);
+      auto it = voices_.find(id);
+      std::string clip = it != voices_.end() ? std::move(it->second.clip) : std::string();
+      if (it != voices_.end()) voices_.erase(it);
+      emit(protocol::VoiceEndedEvent{id, std::move(clip), static_cast<std::int64_t>(m.ended.frame),
+                                     to_protocol(m.ended.reason)});
+      break;
+    }
+    case engine::Kind::clip_released: {
+      const std::uint64_t token = m.clip.token;
+      if (auto z = zombies_.find(token); z != zombies_.end()) {
+        const bool announce = z->second.announce;
+        std::string name = std::move(z->second.name);
+        zombies_.erase(z);  // frees the samples and gives the budget back
+        if (announce) emit(protocol::ClipUnloadedEvent{std::move(name)});
+      } else if (auto live = in_engine_.find(token); live != in_engine_.end()) {
+        // Handed back by a retire: the clip stays loaded, outside any engine.
+        live->second->slot = kNoSlot;
+        in_engine_.erase(live);
+      }
+      break;
+    }
+    case engine::Kind::table_released:
+      delete[] m.table.table;
+      break;
+    case engine::Kind::query_voices:
+    case engine::Kind::query_meters: {
+      const void* key = m.kind == engine::Kind::query_voices
+                            ? static_cast<const void*>(m.voices.out)
+                            : static_cast<const void*>(m.meters.peak);
+      if (auto q = queries_.find(key); q != queries_.end()) {
+        auto fn = std::move(q->second);
+        queries_.erase(q);
+        fn(m);
+      }
+      break;
+    }
+    default:
+      break;  // acknowledgements: nothing to do
+  }
+}
+
+void Controller::emit(const protocol::Event& event) {
+  if (server_ == nullptr) return;
+  const std::string line = protocol::serialize_event(event);
+  server_->broadcast_event(protocol::to_string(protocol::kind_of(event)), line);
+}
+
+// ---- Clips ------------------------------------------------------------------------------------
+
+std::uint32_t Controller::target_rate() const noexcept {
+  return rate_;
+}
+
+void Controller::submit_load(ClipEntry& entry, const SessionPtr& session,
+                             const protocol::RequestId& id, bool redecode) {
+  const std::uint64_t serial = next_serial_++;
+  clips::LoadRequest request;
+  request.path = entry.path;
+  request.target_rate = target_rate();
+  request.max_channels = options_.max_channels;
+  std::weak_ptr<int> alive = life_;
+  auto handle = loader_->submit(std::move(request),
+                                [this, alive, name = entry.name, serial](clips::LoadResult result) {
+                                  if (alive.lock()) on_loaded(name, serial, std::move(result));
+                                });
+  entry.pending = ClipEntry::Pending{serial, std::move(handle), session, id, redecode};
+}
+
+void Controller::on_loaded(const std::string& name, std::uint64_t serial,
+                           clips::LoadResult result) {
+  if (stopping_) return;
+  auto it = clips_.find(name);
+  if (it == clips_.end() || !it->second->pending || it->second->pending->serial != serial) {
+    return;  // cancelled or superseded: the result is dropped (and freed) here
+  }
+  ClipEntry& entry = *it->second;
+  ClipEntry::Pending pending = std::move(*entry.pending);
+  entry.pending.reset();
+
+  if (!result.ok()) {
+    const clips::LoadError& err = *result.error;
+    if (pending.session) {
+      pending.session->send_reply(
+          protocol::serialize_error(pending.id, load_error_code(err.code), err.message));
+    }
+    if (pending.redecode || !pending.session) {
+      emit(protocol::ClipFailedEvent{name, std::string(err.code_string()) + ": " + err.message});
+      if (options_.on_warning) {
+        options_.on_warning("clip '" + name + "' failed to load: " + err.message);
+      }
+    }
+    auto waiters = std::move(entry.waiters);
+    const bool keep = entry.loaded && !pending.redecode;  // a failed replace keeps the old clip
+    if (!keep) {
+      const bool freed_now = retire_clip(entry, true);
+      clips_.erase(it);
+      if (freed_now) emit(protocol::ClipUnloadedEvent{name});
+      save_state();
+    }
+    run_waiters(std::move(waiters));
+    next_redecode();
+    return;
+  }
+
+  install(entry, std::move(result.clip));
+  if (pending.session) {
+    pending.session->send_reply(protocol::serialize_ok(pending.id, to_json(clip_info(entry))));
+  }
+  if (!pending.redecode) {
+    emit(protocol::ClipLoadedEvent{name});
+    save_state();
+  }
+  run_waiters(std::move(entry.waiters));
+  if (pending.redecode) next_redecode();
+}
+
+void Controller::next_redecode() {
+  if (!online_ || stopping_) return;
+  for (auto& [name, entry] : clips_) {
+    if (entry->pending && entry->pending->redecode) return;  // one at a time
+  }
+  for (auto& [name, entry] : clips_) {
+    if (entry->loaded && !entry->pending && entry->loaded->info().sample_rate != rate_) {
+      submit_load(*entry, nullptr, protocol::RequestId{}, true);
+      return;
+    }
+  }
+}
+
+void Controller::cancel_pending(ClipEntry& entry) {
+  if (!entry.pending) return;
+  entry.pending->handle.cancel();
+  if (entry.pending->session) {
+    entry.pending->session->send_reply(protocol::cancelled_reply(entry.pending->id, entry.name));
+  }
+  entry.pending.reset();
+}
+
+void Controller::run_waiters(std::vector<std::function<void()>> waiters) {
+  for (auto& w : waiters)
+    w();
+}
+
+void Controller::install(ClipEntry& entry, std::unique_ptr<clips::LoadedClip> clip) {
+  std::unique_ptr<clips::LoadedClip> old = std::move(entry.loaded);
+  entry.loaded = std::move(clip);
+  entry.path = entry.loaded->info().path;
+  const bool fits_engine = online_ && entry.loaded->info().sample_rate == rate_;
+  if (entry.slot != kNoSlot) {
+    in_engine_.erase(entry.token);
+    if (fits_engine) {
+      // The engine swaps the samples in; the old ones come back as clip_released.
+      const std::uint64_t token = next_token_++;
+      link_.send(engine::Message::replace_clip(entry.slot, entry.loaded->samples(), token));
+      zombies_[entry.token] = Zombie{entry.name, std::move(old), false};
+      entry.token = token;
+      in_engine_[token] = &entry;
+      return;
+    }
+    link_.send(engine::Message::remove_clip(entry.slot));
+    zombies_[entry.token] = Zombie{entry.name, std::move(old), false};
+    free_slots_.push_back(entry.slot);
+    entry.slot = kNoSlot;
+  }
+  if (fits_engine) add_to_engine(entry);
+}
+
+void Controller::add_to_engine(ClipEntry& entry) {
+  entry.slot = alloc_slot();
+  entry.token = next_token_++;
+  in_engine_[entry.token] = &entry;
+  link_.send(engine::Message::add_clip(entry.slot, entry.loaded->samples(), entry.token));
+}
+
+bool Controller::retire_clip(ClipEntry& entry, bool announce) {
+  if (entry.slot != kNoSlot && online_) {
+    link_.send(engine::Message::remove_clip(entry.slot));
+    in_engine_.erase(entry.token);
+    zombies_[entry.token] = Zombie{entry.name, std::move(entry.loaded), announce};
+    free_slots_.push_back(entry.slot);
+    entry.slot = kNoSlot;
+    return false;
+  }
+  const bool had = entry.loaded != nullptr;
+  entry.loaded.reset();
+  return had;
+}
+
+std::uint32_t Controller::alloc_slot() {
+  if (!free_slots_.empty()) {
+    const std::uint32_t s = free_slots_.back();
+    free_slots_.pop_back();
+    return s;
+  }
+  if (next_slot_ == slot_capacity_) {
+    // The engine's table is full: swap a twice larger one in; the old one comes back.
+    const std::uint32_t capacity = slot_capacity_ * 2;
+    link_.send(engine::Message::grow_clip_table(new engine::ClipSlot[capacity](), capacity));
+    slot_capacity_ = capacity;
+  }
+  return next_slot_++;
+}
+
+protocol::ClipInfo Controller::clip_info(const ClipEntry& entry) const {
+  const clips::ClipInfo& i = entry.loaded->info();
+  protocol::ClipInfo out;
+  out.name = entry.name;
+  out.path = i.path;
+  out.frames = static_cast<std::int64_t>(i.frames);
+  out.channels = i.channels;
+  out.sample_rate = i.sample_rate;
+  out.source_sample_rate = i.source_sample_rate;
+  out.duration_s = i.duration_s;
+  out.bytes = i.bytes;
+  out.locked = i.locked;
+  return out;
+}
+
+void Controller::save_state() {
+  if (!options_.on_clips_changed) return;
+  std::vector<std::pair<std::string, std::string>> list;
+  for (const auto& [name, entry] : clips_) {
+    if (entry->loaded || (entry->pending && !entry->pending->redecode)) {
+      list.emplace_back(name, entry->path);
+    }
+  }
+  options_.on_clips_changed(list);
+}
+
+// ---- Shutdown ---------------------------------------------------------------------------------
+
+void Controller::stop(std::function<void()> done) {
+  if (stopping_) return;
+  stopping_ = true;
+  stop_done_ = std::move(done);
+  stop_deadline_ = std::chrono::steady_clock::now() + kShutdownFadeLimit;
+  connect_timer_.cancel();
+  for (auto& [name, entry] : clips_)
+    cancel_pending(*entry);
+  if (online_) {
+    link_.send(engine::Message::stop_cmd(engine::StopTarget::all, 0, declick_frames(), engine::kNow,
+                                         engine::EndReason::shutdown));
+  }
+  finish_stop_if_ready();
+}
+
+void Controller::finish_stop_if_ready() {
+  if (!stop_done_) return;
+  if (online_ && !voices_.empty() && std::chrono::steady_clock::now() < stop_deadline_) return;
+  go_offline(engine::EndReason::shutdown);
+  loader_.reset();
+  zombies_.clear();
+  clips_.clear();
+  auto done = std::move(stop_done_);
+  stop_done_ = nullptr;
+  done();
+}
+
+// ---- Units --------------------------------------------------------------------------------------
+
+std::uint64_t Controller::now_frame() const noexcept {
+  engine::Engine* e = link_.engine();
+  return e != nullptr ? e->last_frame() : 0;
+}
+
+std::uint64_t Controller::frames(double seconds) const noexcept {
+  const double f = std::llround(seconds * static_cast<double>(rate_));
+  return f <= 0 ? 0 : static_cast<std::uint64_t>(f);
+}
+
+std::uint64_t Controller::declick_frames() const noexcept {
+  return frames(options_.declick_s);
+}
+
+std::uint32_t Controller::group_id(const std::string& group) {
+  auto [it, inserted] = groups_.try_emplace(group, static_cast<std::uint32_t>(groups_.size() + 1));
+  return it->second;
+}
+
+}  // namespace clipd::control

@@ -1,0 +1,203 @@
+// The control thread's brain: the clip registry, the voices' bookkeeping, the engine's lifecycle
+// across server connections, and every command of the protocol.
+//
+// Thread contract: everything runs on the control thread (the io_context's one thread). Loads
+// run on the loader's workers and come back through asio::post; the engine is reached only
+// through EngineLink's queues; JACK's callbacks are read through JackClient::poll() on a timer.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "clips/loader.hpp"
+#include "clips/memory_budget.hpp"
+#include "control/engine_link.hpp"
+#include "control/protocol/protocol.hpp"
+#include "control/server/server.hpp"
+#include "control/server/session_handler.hpp"
+#include "jack/jack_client.hpp"
+
+namespace clipd::control {
+
+struct ControllerOptions {
+  std::string version;
+  jack::JackClientOptions jack;
+  std::uint32_t max_voices = 256;
+  std::uint32_t max_channels = 8;
+  std::uint64_t memory_budget = 0;  // bytes; 0: a quarter of physical memory
+  double declick_s = 0.005;
+  // Called on the control thread with every loaded clip (name, path) after each change, so the
+  // daemon can remember them.
+  std::function<void(const std::vector<std::pair<std::string, std::string>>&)> on_clips_changed;
+  // Called on the control thread when a client sent `shutdown`.
+  std::function<void()> on_shutdown_request;
+  // Called on the control thread when the engine goes online or offline ("online 48000 Hz ...").
+  std::function<void(const std::string&)> on_status;
+  // Called on the control thread with warnings worth a log line (a clip that failed to load).
+  std::function<void(const std::string&)> on_warning;
+};
+
+class Controller final : public SessionHandler {
+ public:
+  Controller(boost::asio::io_context& io, ControllerOptions options);
+  ~Controller() override;
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  // Events go out through the server. Call once, before start().
+  void attach(Server& server) noexcept { server_ = &server; }
+  // Loads `initial_clips` (name, path: from the state file) and starts connecting to JACK.
+  void start(std::vector<std::pair<std::string, std::string>> initial_clips);
+  // Fades every voice out (reason shutdown), leaves the server, frees every clip. `done` runs on
+  // the control thread once everything is released.
+  void stop(std::function<void()> done);
+
+  // SessionHandler: control thread.
+  void on_line(const std::shared_ptr<Session>& session, std::string_view line) override;
+  void on_closed(const std::shared_ptr<Session>& session) override;
+
+ private:
+  using SessionPtr = std::shared_ptr<Session>;
+  using Parsed = protocol::ParsedRequest;
+
+  static constexpr std::uint32_t kNoSlot = ~std::uint32_t{0};
+
+  // A name in the registry. `loaded` is null until the first load completes; `pending` is set
+  // while a load (first load, replace, or a decode at a new rate) runs.
+  struct ClipEntry {
+    std::string name;
+    std::string path;
+    std::unique_ptr<clips::LoadedClip> loaded;
+    std::uint32_t slot = kNoSlot;  // engine slot while the engine holds `loaded`
+    std::uint64_t token = 0;       // the engine's token for `loaded`
+    struct Pending {
+      std::uint64_t serial = 0;
+      clips::LoadHandle handle;
+      SessionPtr session;  // null for loads the daemon started itself
+      protocol::RequestId id;
+      bool redecode = false;  // a decode at a new engine rate
+    };
+    std::optional<Pending> pending;
+    // Commands naming this clip that arrived while it was loading, run when the load ends.
+    std::vector<std::function<void()>> waiters;
+  };
+
+  struct VoiceRecord {
+    std::string clip;
+    std::optional<std::string> group;
+    bool stopping = false;
+  };
+
+  // A clip the engine still holds after its name was unloaded or replaced; freed on release.
+  struct Zombie {
+    std::string name;
+    std::unique_ptr<clips::LoadedClip> clip;
+    bool announce = false;  // send clip-unloaded when freed
+  };
+
+  // commands.cpp
+  void dispatch(const SessionPtr& session, Parsed parsed);
+  bool wait_if_loading(const std::string& clip, const SessionPtr& session, const Parsed& parsed);
+  void cmd_hello(const SessionPtr& s, const Parsed& p);
+  void cmd_status(const SessionPtr& s, const Parsed& p);
+  void cmd_load(const SessionPtr& s, const Parsed& p, const protocol::LoadRequest& r);
+  void cmd_unload(const SessionPtr& s, const Parsed& p, const protocol::UnloadRequest& r);
+  void cmd_list(const SessionPtr& s, const Parsed& p);
+  void cmd_info(const SessionPtr& s, const Parsed& p, const protocol::InfoRequest& r);
+  void cmd_play(const SessionPtr& s, const Parsed& p, const protocol::PlayRequest& r);
+  void cmd_stop(const SessionPtr& s, const Parsed& p, const protocol::StopRequest& r);
+  void cmd_pause(const SessionPtr& s, const Parsed& p, std::int64_t voice,
+                 std::optional<double> fade_s, bool resume);
+  void cmd_set(const SessionPtr& s, const Parsed& p, const protocol::SetRequest& r);
+  void cmd_master(const SessionPtr& s, const Parsed& p, const protocol::MasterRequest& r);
+  void cmd_voices(const SessionPtr& s, const Parsed& p);
+  void cmd_meters(const SessionPtr& s, const Parsed& p);
+
+  // controller.cpp: clips
+  void submit_load(ClipEntry& entry, const SessionPtr& session, const protocol::RequestId& id,
+                   bool redecode);
+  void on_loaded(const std::string& name, std::uint64_t serial, clips::LoadResult result);
+  void next_redecode();
+  void cancel_pending(ClipEntry& entry);
+  void run_waiters(std::vector<std::function<void()>> waiters);
+  void install(ClipEntry& entry, std::unique_ptr<clips::LoadedClip> clip);
+  void add_to_engine(ClipEntry& entry);
+  // Takes the clip out of the engine (freed when handed back) or frees it now; true when it was
+  // freed now.
+  bool retire_clip(ClipEntry& entry, bool announce);
+  std::uint32_t alloc_slot();
+  protocol::ClipInfo clip_info(const ClipEntry& entry) const;
+  void save_state();
+  std::uint32_t target_rate() const noexcept;
+
+  // controller.cpp: engine lifecycle and events
+  void tick();
+  void schedule_tick();
+  void try_connect();
+  void schedule_connect(std::chrono::milliseconds delay);
+  void go_online();
+  void go_offline(engine::EndReason reason);
+  void finish_stop_if_ready();
+  void drain();
+  void on_engine_message(const engine::Message& m);
+  void emit(const protocol::Event& event);
+  std::uint64_t now_frame() const noexcept;
+  std::uint64_t frames(double seconds) const noexcept;
+  std::uint64_t declick_frames() const noexcept;
+  std::uint32_t group_id(const std::string& group);
+
+  boost::asio::io_context& io_;
+  ControllerOptions options_;
+  Server* server_ = nullptr;
+  clips::MemoryBudget budget_;
+  jack::JackClient jack_;
+  EngineLink link_;
+  std::unique_ptr<clips::Loader> loader_;
+  boost::asio::steady_timer tick_timer_;
+  boost::asio::steady_timer connect_timer_;
+  std::chrono::steady_clock::time_point started_at_;
+
+  std::map<std::string, std::unique_ptr<ClipEntry>, std::less<>> clips_;
+  std::unordered_map<std::uint64_t, Zombie> zombies_;        // by engine token
+  std::unordered_map<std::uint64_t, ClipEntry*> in_engine_;  // by engine token
+  std::vector<std::uint32_t> free_slots_;
+  std::uint32_t slot_capacity_ = 0;
+  std::uint32_t next_slot_ = 0;
+  std::uint64_t next_token_ = 1;
+  std::uint64_t next_serial_ = 1;
+
+  std::unordered_map<std::int64_t, VoiceRecord> voices_;
+  std::int64_t next_voice_ = 1;
+  std::map<std::string, std::uint32_t, std::less<>> groups_;
+
+  // Queries in flight, by the buffer the engine fills.
+  std::unordered_map<const void*, std::function<void(const engine::Message&)>> queries_;
+
+  std::uint32_t rate_ = 0;         // the engine's rate while online; the last known one offline
+  std::uint32_t buffer_size_ = 0;  // while online
+  bool online_ = false;
+  bool stopping_ = false;
+  double master_gain_db_ = 0;
+  std::uint64_t last_end_frame_ = 0;
+  bool announced_online_ = false;
+  bool warned_mlockall_ = false;
+  std::function<void()> stop_done_;
+  std::chrono::steady_clock::time_point stop_deadline_;
+  // Callbacks from timers and loader workers hold a weak reference, so none runs after the
+  // controller is gone.
+  std::shared_ptr<int> life_ = std::make_shared<int>(0);
+};
+
+// The protocol's code for a load error.
+protocol::ErrorCode load_error_code(clips::LoadErrorCode code) noexcept;
+
+}  // namespace clipd::control

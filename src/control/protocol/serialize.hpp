@@ -1,0 +1,52 @@
+// From replies, errors, events and requests to lines. Every line ends in "\n".
+// Thread contract: any thread but the audio thread (allocates); reentrant.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "control/protocol/error_code.hpp"
+#include "control/protocol/json.hpp"
+#include "control/protocol/parse.hpp"
+#include "control/protocol/request_id.hpp"
+#include "control/protocol/requests.hpp"
+
+namespace clipd::protocol {
+
+// {"id":..,"ok":true,"result":{...}}\n. `result` must be an object.
+std::string serialize_ok(const RequestId& id, const Json& result);
+void append_ok(std::string& out, const RequestId& id, const Json& result);
+// {"id":..,"ok":true,"result":{}}\n without building a Json (ping, unload, pause, ...).
+std::string serialize_ok_empty(const RequestId& id);
+void append_ok_empty(std::string& out, const RequestId& id);
+
+// {"id":..,"ok":false,"error":{"code":"..","message":".."}}\n
+std::string serialize_error(const RequestId& id, ErrorCode code, std::string_view message);
+void append_error(std::string& out, const RequestId& id, ErrorCode code, std::string_view message);
+std::string serialize_error(const ParseError& error);
+void append_error(std::string& out, const ParseError& error);
+
+// The common error replies, with the contract's wording where it gives one.
+// `line-too-long` (id null: the line was never parsed); `limit` in bytes.
+std::string line_too_long_reply(std::size_t limit);
+// "no clip named 'kick'"
+std::string clip_not_found_reply(const RequestId& id, std::string_view clip);
+// "a clip named 'kick' exists (use replace)"
+std::string clip_exists_reply(const RequestId& id, std::string_view clip);
+// "no voice 12"
+std::string voice_not_found_reply(const RequestId& id, std::int64_t voice);
+// "the engine is offline (no JACK server)"
+std::string engine_offline_reply(const RequestId& id);
+// "load of 'kick' cancelled"
+std::string cancelled_reply(const RequestId& id, std::string_view clip);
+std::string internal_error_reply(const RequestId& id, std::string_view message);
+
+// A request line in canonical form: `id` (when not null), `cmd`, then the fields that differ from
+// their defaults, in the order of the contract's table. parse_request() of the result gives back
+// an equal ParsedRequest. Used by clients (clipctl) and the round-trip fuzz target.
+std::string serialize_request(const ParsedRequest& request);
+// The request's fields (with `cmd`, without `id`) as a JSON object.
+Json request_to_json(const Request& request);
+
+}  // namespace clipd::protocol

@@ -1,0 +1,162 @@
+// clipd: the daemon. Wires the configuration, the control socket, the controller (clips, voices,
+// engine, JACK) and systemd together on one io_context: the control thread.
+#include <csignal>
+#include <cstdio>
+#include <utility>
+
+#include <jack/jack.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "clipd/realtime.hpp"
+#include "control/controller.hpp"
+#include "control/server/server.hpp"
+#include "daemon/config.hpp"
+#include "daemon/log.hpp"
+#include "daemon/notify.hpp"
+#include "daemon/state_file.hpp"
+
+#ifndef CLIPD_VERSION
+#define CLIPD_VERSION "unknown"
+#endif
+
+namespace {
+
+using namespace clipd;
+
+int run(const Config& config) {
+  boost::asio::io_context io(1);
+  Notifier notifier;
+
+  SavedState state;
+  if (config.save_state) {
+    std::string error;
+    if (!load_state(config.state_file, state, error)) log_warning(error);
+  }
+
+  control::ControllerOptions options;
+  options.version = CLIPD_VERSION;
+  options.jack.client_name = config.client_name;
+  options.jack.server_name = config.jack_server;
+  options.jack.outputs = config.outputs;
+  options.jack.midi_input = config.midi;
+  options.jack.auto_connect = config.auto_connect;
+  options.max_voices = config.max_voices;
+  options.max_channels = config.max_channels;
+  options.memory_budget = config.memory_budget;
+  options.declick_s = config.declick_s;
+  if (config.save_state) {
+    options.on_clips_changed = [&config, &state](const auto& clips) {
+      state.clips.clear();
+      for (const auto& [name, path] : clips)
+        state.clips.push_back({name, path});
+      std::string error;
+      if (!save_state(config.state_file, state, error)) log_warning("state file: " + error);
+    };
+  }
+  options.on_status = [&notifier](const std::string& status) {
+    log_info(status);
+    notifier.status(status);
+  };
+
+  options.on_warning = [](const std::string& warning) { log_warning(warning); };
+
+  bool shutting_down = false;
+  std::function<void()> begin_shutdown;
+  options.on_shutdown_request = [&] { boost::asio::post(io, [&] { begin_shutdown(); }); };
+
+  control::Controller controller(io, std::move(options));
+
+  control::ServerConfig server_config;
+  server_config.socket_path = config.socket_path;
+  server_config.line_limit = config.line_limit;
+  server_config.event_backlog_cap = config.event_backlog;
+  server_config.log = [](std::string_view line) { log_info(line); };
+  control::Server server(io, server_config, controller);
+  controller.attach(server);
+  try {
+    server.start();
+  } catch (const control::ServerError& e) {
+    log_error(e.what());
+    return 1;
+  }
+  log_notice("listening on " + server.socket_path().string());
+
+  std::vector<std::pair<std::string, std::string>> initial;
+  for (const auto& c : state.clips)
+    initial.emplace_back(c.name, c.path);
+  controller.start(std::move(initial));
+  notifier.ready("listening on " + server.socket_path().string());
+
+  begin_shutdown = [&] {
+    if (shutting_down) return;
+    shutting_down = true;
+    log_notice("stopping");
+    notifier.stopping();
+    controller.stop([&] {
+      server.stop();
+      io.stop();
+    });
+  };
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (!ec) begin_shutdown();
+  });
+
+  boost::asio::steady_timer watchdog(io);
+  std::function<void()> pet;
+  pet = [&] {
+    notifier.watchdog();
+    watchdog.expires_after(notifier.watchdog_period());
+    watchdog.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) pet();
+    });
+  };
+  if (notifier.watchdog_period().count() > 0) pet();
+
+  io.run();
+  return 0;
+}
+
+}  // namespace
+
+// libjack reports every failed connection attempt on stderr; while clipd waits for a server that
+// would be one line every retry. Its messages go to the log at debug level instead.
+static void jack_error_to_log(const char* message) {
+  clipd::log_debug(std::string("jack: ") + message);
+}
+
+int main(int argc, char** argv) {
+  clipd::rtsan_init();
+  jack_set_error_function(&jack_error_to_log);
+  jack_set_info_function(&jack_error_to_log);
+  std::signal(SIGPIPE, SIG_IGN);
+  clipd::CommandLine cl;
+  try {
+    cl = clipd::parse_command_line(argc, argv);
+    if (cl.show_help) {
+      std::fputs(clipd::usage_text(), stdout);
+      return 0;
+    }
+    if (cl.show_version) {
+      std::puts("clipd " CLIPD_VERSION);
+      return 0;
+    }
+    clipd::resolve_defaults(cl.config);
+  } catch (const clipd::ConfigError& e) {
+    std::fprintf(stderr, "clipd: %s\n", e.what());
+    return 2;
+  }
+  clipd::LogLevel level = clipd::LogLevel::info;
+  clipd::parse_log_level(cl.config.log_level, level);
+  clipd::set_log_level(level);
+  try {
+    return run(cl.config);
+  } catch (const std::exception& e) {
+    clipd::log_error(std::string("fatal: ") + e.what());
+    return 1;
+  }
+}

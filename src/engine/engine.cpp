@@ -1,0 +1,913 @@
+#include "engine/engine.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <utility>
+
+#include "clipd/realtime.hpp"
+#include "engine/denormals.hpp"
+#include "engine/mix.hpp"
+
+namespace clipd::engine {
+
+namespace {
+
+Config normalized(Config c) noexcept {
+  c.outputs = std::clamp<std::uint32_t>(c.outputs, 1, kMaxOutputs);
+  c.max_voices = std::max<std::uint32_t>(c.max_voices, 1);
+  if (c.fade_voices == 0) c.fade_voices = c.max_voices;
+  c.clip_capacity = std::max<std::uint32_t>(c.clip_capacity, 1);
+  c.max_messages_per_cycle = std::max<std::uint32_t>(c.max_messages_per_cycle, 1);
+  c.max_pending = std::max<std::uint32_t>(c.max_pending, 1);
+  c.retired_capacity = std::max<std::uint32_t>(c.retired_capacity, 1);
+  if (c.sample_rate == 0) c.sample_rate = 48000;
+  if (c.declick_frames == 0) c.declick_frames = std::max<std::uint32_t>(1, c.sample_rate / 200);
+  return c;
+}
+
+mix::Sweep sweep_of(const Ramp& r) noexcept {
+  if (!r.ramping()) return mix::Sweep{r.value, 0.0f, 0.0f, 0.0f};
+  return mix::Sweep{r.from, r.to - r.from, static_cast<float>(r.done + 1),
+                    1.0f / static_cast<float>(r.length)};
+}
+
+}  // namespace
+
+Engine::Engine(const Config& config, Consumer<Message> in, Producer<Message> out)
+    : config_(normalized(config)),
+      in_(in),
+      out_(out),
+      pool_size_(config_.max_voices + config_.fade_voices),
+      index_(config_.max_voices + config_.fade_voices) {
+  voices_ = std::make_unique<Voice[]>(pool_size_);
+  free_ = std::make_unique<std::uint32_t[]>(pool_size_);
+  live_ = std::make_unique<std::uint32_t[]>(pool_size_);
+  // Lowest slots first, so a small workload stays in few cache lines.
+  for (std::uint32_t i = 0; i < pool_size_; ++i)
+    free_[i] = pool_size_ - 1 - i;
+  free_count_ = pool_size_;
+  table_capacity_ = config_.clip_capacity;
+  table_ = new ClipSlot[table_capacity_]();
+  retired_capacity_ = config_.retired_capacity;
+  retired_ = std::make_unique<Retired[]>(retired_capacity_);
+  pending_ = std::make_unique<MessageNode[]>(config_.max_pending);
+  declick_ = config_.declick_frames;
+  master_.jump(1.0f);
+  scratch_ = std::make_unique<float[]>(3 * std::size_t{kMaxBlock});
+  bin_frames_ = std::max<std::uint32_t>(1, config_.sample_rate / 100);
+  bin_peak_ = std::make_unique<float[]>((kBins + 1) * config_.outputs);
+  bin_sum_ = std::make_unique<float[]>((kBins + 1) * config_.outputs);
+}
+
+Engine::~Engine() {
+  delete[] table_;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cycle.
+
+void Engine::process(std::uint64_t frame, std::uint32_t nframes, float* const* outputs,
+                     std::uint64_t usecs) noexcept {
+  RealtimeScope realtime;
+  DenormalScope denormals;
+  frame_ = frame;
+  nframes_ = nframes;
+  outputs_ = outputs;
+  for (std::uint32_t o = 0; o < config_.outputs; ++o) {
+    std::memset(outputs[o], 0, sizeof(float) * nframes);
+  }
+  take_messages();
+  apply_events(0);
+  std::uint32_t at = 0;
+  while (at < nframes) {
+    const std::uint32_t next = next_event(at, nframes);
+    render(at, next);
+    at = next;
+    if (at < nframes) apply_events(at);
+  }
+  finish_outputs(nframes);
+  if (config_.cycle_hook != nullptr) config_.cycle_hook(config_.cycle_hook_arg);
+
+  last_usecs_.store(usecs, std::memory_order_relaxed);
+  last_nframes_.store(nframes, std::memory_order_relaxed);
+  live_voices_pub_.store(live_count_, std::memory_order_relaxed);
+  lost_events_.store(lost_, std::memory_order_relaxed);
+  master_gain_pub_.store(master_.value, std::memory_order_relaxed);
+  cycles_.fetch_add(1, std::memory_order_relaxed);
+  // Last, with release: a reader that sees this frame sees the rest of this cycle's values.
+  last_frame_.store(frame, std::memory_order_release);
+}
+
+void Engine::take_messages() noexcept {
+  for (std::uint32_t taken = 0; taken < config_.max_messages_per_cycle; ++taken) {
+    // A full pending list leaves the rest queued: back pressure instead of dropping.
+    if (pending_count_ == config_.max_pending) return;
+    MessageNode node = in_.pop();
+    if (!node) return;
+    handle(std::move(node));
+  }
+}
+
+void Engine::send(MessageNode&& node) noexcept {
+  out_.push(std::move(node));
+}
+
+void Engine::handle(MessageNode&& node) noexcept {
+  Message& m = *node;
+  switch (m.kind) {
+    case Kind::add_clip:
+      handle_add(std::move(node));
+      return;
+    case Kind::remove_clip:
+      handle_remove(std::move(node));
+      return;
+    case Kind::replace_clip:
+      handle_replace(std::move(node));
+      return;
+    case Kind::grow_clip_table:
+      handle_grow(std::move(node));
+      return;
+    case Kind::voice_end:
+      if (pending_end_) {
+        // A voice_end whose play never followed: back as ended, unstarted.
+        Message& old = *pending_end_;
+        old.kind = Kind::voice_ended;
+        old.ended.frame = frame_;
+        old.ended.reason = EndReason::stopped;
+        send(std::move(pending_end_));
+      }
+      pending_end_ = std::move(node);
+      return;
+    case Kind::play:
+      handle_play(std::move(node));
+      return;
+    case Kind::stop:
+    case Kind::set: {
+      const std::uint64_t at_frame = m.kind == Kind::stop ? m.stop.at_frame : m.set.at_frame;
+      if (at_frame != kNow && at_frame > frame_) {
+        pending_[pending_count_++] = std::move(node);
+        return;
+      }
+      act(std::move(node), 0);
+      return;
+    }
+    case Kind::pause:
+      act_pause(m.pause);
+      send(std::move(node));
+      return;
+    case Kind::resume:
+      act_resume(m.pause);
+      send(std::move(node));
+      return;
+    case Kind::master:
+      master_.start(m.master.gain, m.master.ramp);
+      send(std::move(node));
+      return;
+    case Kind::query_voices:
+      handle_query_voices(m);
+      send(std::move(node));
+      return;
+    case Kind::query_meters:
+      handle_query_meters(m);
+      send(std::move(node));
+      return;
+    case Kind::voice_started:
+    case Kind::voice_ended:
+    case Kind::clip_released:
+    case Kind::table_released:
+      break;
+  }
+  send(std::move(node));  // not a command: straight back
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clips.
+
+void Engine::handle_add(MessageNode&& node) noexcept {
+  const std::uint32_t slot = node->clip.slot;
+  if (slot >= table_capacity_) {
+    node->kind = Kind::clip_released;
+    send(std::move(node));
+    return;
+  }
+  if (table_[slot].node) retire_clip(slot, 0);
+  table_[slot].node = std::move(node);
+  table_[slot].node->kind = Kind::add_clip;
+  table_[slot].readers = 0;
+}
+
+void Engine::handle_replace(MessageNode&& node) noexcept {
+  handle_add(std::move(node));
+}
+
+void Engine::handle_remove(MessageNode&& node) noexcept {
+  const std::uint32_t slot = node->remove.slot;
+  const bool found = slot < table_capacity_ && table_[slot].node;
+  if (found) retire_clip(slot, 0);
+  node->remove.found = found;
+  send(std::move(node));
+}
+
+void Engine::handle_grow(MessageNode&& node) noexcept {
+  TablePayload& t = node->table;
+  if (t.table != nullptr && t.capacity > table_capacity_) {
+    for (std::uint32_t i = 0; i < table_capacity_; ++i) {
+      t.table[i].node = std::move(table_[i].node);
+      t.table[i].readers = std::exchange(table_[i].readers, 0);
+    }
+    std::swap(t.table, table_);
+    std::swap(t.capacity, table_capacity_);
+  }
+  node->kind = Kind::table_released;  // the old table, or the refused new one
+  send(std::move(node));
+}
+
+void Engine::release_clip(MessageNode& rider) noexcept {
+  rider->kind = Kind::clip_released;
+  send(std::move(rider));
+}
+
+void Engine::retire_clip(std::uint32_t slot, std::uint32_t at) noexcept {
+  ClipSlot& s = table_[slot];
+  if (s.readers == 0) {
+    release_clip(s.node);
+    return;
+  }
+  std::uint32_t r = 0;
+  while (r < retired_capacity_ && retired_[r].node)
+    ++r;
+  if (r == retired_capacity_) {
+    // No record free: the clip's voices end now, so the clip can go back now.
+    for (std::uint32_t i = 0; i < live_count_;) {
+      const std::uint32_t v = live_[i];
+      if (voices_[v].slot == slot && voices_[v].retired == kNoIndex) {
+        end_voice(v, frame_ + at, EndReason::unloaded);
+      } else {
+        ++i;
+      }
+    }
+    release_clip(s.node);
+    return;
+  }
+  retired_[r].node = std::move(s.node);
+  retired_[r].readers = std::exchange(s.readers, 0);
+  for (std::uint32_t i = 0; i < live_count_; ++i) {
+    Voice& x = voices_[live_[i]];
+    if (x.slot == slot && x.retired == kNoIndex) x.retired = r;
+  }
+  // Stopping may end voices (and so release the record): walk the live array safely.
+  for (std::uint32_t i = 0; i < live_count_;) {
+    const std::uint32_t v = live_[i];
+    if (voices_[v].retired == r) {
+      stop_voice(v, declick_, EndReason::unloaded, at);  // a stopping voice's fade only shortens
+      if (i < live_count_ && live_[i] == v) ++i;
+    } else {
+      ++i;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Voices.
+
+void Engine::list_push(std::uint32_t& head, std::uint32_t& tail, std::uint32_t v) noexcept {
+  Voice& x = voices_[v];
+  x.prev = tail;
+  x.next = kNoIndex;
+  if (tail != kNoIndex) {
+    voices_[tail].next = v;
+  } else {
+    head = v;
+  }
+  tail = v;
+}
+
+void Engine::list_remove(std::uint32_t& head, std::uint32_t& tail, std::uint32_t v) noexcept {
+  Voice& x = voices_[v];
+  if (x.prev != kNoIndex) {
+    voices_[x.prev].next = x.next;
+  } else {
+    head = x.next;
+  }
+  if (x.next != kNoIndex) {
+    voices_[x.next].prev = x.prev;
+  } else {
+    tail = x.prev;
+  }
+  x.prev = x.next = kNoIndex;
+}
+
+std::uint32_t Engine::alloc_voice() noexcept {
+  if (free_count_ == 0) {
+    // Every fade slot is taken: cut the voice that began stopping first.
+    const std::uint32_t v = stopping_head_;
+    end_voice(v, frame_, voices_[v].stop_reason);
+  }
+  return free_[--free_count_];
+}
+
+void Engine::handle_play(MessageNode&& node) noexcept {
+  const PlayPayload p = node->play;
+  MessageNode end = std::move(pending_end_);
+  if (end && end->ended.voice != p.voice) {
+    Message& old = *end;
+    old.kind = Kind::voice_ended;
+    old.ended.frame = frame_;
+    old.ended.reason = EndReason::stopped;
+    send(std::move(end));
+  }
+  const bool valid = p.clip < table_capacity_ && table_[p.clip].node;
+  if (!valid) {
+    node->kind = Kind::voice_started;
+    node->started = StartedPayload{p.voice, frame_, p.clip, false, false};
+    send(std::move(node));
+    if (end) {
+      end->kind = Kind::voice_ended;
+      end->ended = EndedPayload{p.voice, frame_, p.clip, EndReason::unloaded};
+      send(std::move(end));
+    } else {
+      ++lost_;
+    }
+    return;
+  }
+  if (active_count_ >= config_.max_voices) {
+    stop_voice(active_head_, declick_, EndReason::stolen, 0);
+  }
+  const std::uint32_t v = alloc_voice();
+  Voice& x = voices_[v];
+  const ClipSamples clip = table_[p.clip].node->clip.samples;
+
+  x.start_node = std::move(node);
+  x.end_node = std::move(end);
+  x.id = p.voice;
+  x.seq = next_seq_++;
+  x.late = p.at_frame != kNow && p.at_frame < frame_;
+  x.start_frame = (p.at_frame == kNow || p.at_frame < frame_) ? frame_ : p.at_frame;
+  x.clip = clip;
+  x.slot = p.clip;
+  x.retired = kNoIndex;
+  x.group = p.group;
+
+  x.loop_end = std::min(p.loop_end, clip.frames);
+  x.loop_start = std::min(p.loop_start, x.loop_end);
+  const bool looping = p.loops != 0 && x.loop_end > x.loop_start;
+  x.region_end = looping ? x.loop_end : clip.frames;
+  x.forever = looping && p.loops == kLoopForever;
+  x.passes_left = looping && !x.forever ? p.loops - 1 : 0;
+  x.pos = std::min(p.offset, x.region_end);
+  x.remaining = p.length;
+
+  x.gain.jump(p.gain);
+  x.pan.jump(std::clamp(p.pan, -1.0f, 1.0f));
+  if (p.fade_in > 0) {
+    x.env.jump(0.0f);
+    x.env.start(1.0f, p.fade_in);
+  } else {
+    x.env.jump(1.0f);
+  }
+  x.state = VoiceState::scheduled;
+  x.holding = false;
+  x.stop_reason = EndReason::stopped;
+
+  const std::uint64_t mask = p.outputs;
+  std::uint8_t selected = 0;
+  std::uint8_t outs[kMaxOutputs];
+  for (std::uint32_t o = 0; o < config_.outputs; ++o) {
+    if ((mask >> o) & 1u) outs[selected++] = static_cast<std::uint8_t>(o);
+  }
+  if (clip.channels <= 1) {
+    x.routes = clip.channels == 0 ? 0 : selected;
+    for (std::uint8_t r = 0; r < x.routes; ++r) {
+      x.out[r] = outs[r];
+      x.src[r] = 0;
+    }
+  } else {
+    x.routes = static_cast<std::uint8_t>(std::min<std::uint32_t>(selected, clip.channels));
+    for (std::uint8_t r = 0; r < x.routes; ++r) {
+      x.out[r] = outs[r];
+      x.src[r] = r;
+    }
+  }
+
+  x.live_pos = live_count_;
+  live_[live_count_++] = v;
+  list_push(active_head_, active_tail_, v);
+  ++active_count_;
+  index_.insert(x.id, v);
+  ++table_[p.clip].readers;
+  if (x.group != 0) ++grouped_scheduled_;
+}
+
+void Engine::start_voice(std::uint32_t v, std::uint32_t at) noexcept {
+  Voice& x = voices_[v];
+  x.state = VoiceState::playing;
+  if (x.group != 0) --grouped_scheduled_;
+  if (frame_ + at > x.start_frame) x.late = true;  // its frame was skipped by a counter jump
+  Message& m = *x.start_node;
+  m.kind = Kind::voice_started;
+  m.started = StartedPayload{x.id, frame_ + at, x.slot, true, x.late};
+  send(std::move(x.start_node));
+}
+
+void Engine::choke(std::uint32_t v, std::uint32_t at) noexcept {
+  const std::uint32_t group = voices_[v].group;
+  for (std::uint32_t i = 0; i < live_count_;) {
+    const std::uint32_t u = live_[i];
+    const Voice& y = voices_[u];
+    if (u != v && y.group == group &&
+        (y.state == VoiceState::playing || y.state == VoiceState::paused)) {
+      stop_voice(u, declick_, EndReason::choked, at);
+      if (i < live_count_ && live_[i] == u) ++i;
+    } else {
+      ++i;
+    }
+  }
+}
+
+bool Engine::stop_voice(std::uint32_t v, std::uint64_t fade, EndReason reason,
+                        std::uint32_t at) noexcept {
+  Voice& x = voices_[v];
+  switch (x.state) {
+    case VoiceState::scheduled:
+    case VoiceState::paused:
+      end_voice(v, frame_ + at, reason);
+      return true;
+    case VoiceState::stopping:
+      if (fade == 0) {
+        end_voice(v, frame_ + at, x.stop_reason);
+      } else if (fade < x.env.left()) {
+        x.env.start(0.0f, fade);
+      }
+      return false;
+    case VoiceState::playing:
+      if (fade == 0) {
+        end_voice(v, frame_ + at, reason);
+        return true;
+      }
+      x.state = VoiceState::stopping;
+      x.stop_reason = reason;
+      x.env.start(0.0f, fade);
+      list_remove(active_head_, active_tail_, v);
+      --active_count_;
+      list_push(stopping_head_, stopping_tail_, v);
+      return true;
+  }
+  return false;
+}
+
+void Engine::end_voice(std::uint32_t v, std::uint64_t frame, EndReason reason) noexcept {
+  Voice& x = voices_[v];
+  if (x.start_node) {
+    Message& m = *x.start_node;
+    m.kind = Kind::voice_started;
+    m.started = StartedPayload{x.id, frame, x.slot, false, x.late};
+    send(std::move(x.start_node));
+  }
+  if (x.end_node) {
+    Message& m = *x.end_node;
+    m.kind = Kind::voice_ended;
+    m.ended = EndedPayload{x.id, frame, x.slot, reason};
+    send(std::move(x.end_node));
+  } else {
+    ++lost_;
+  }
+  if (x.state == VoiceState::scheduled && x.group != 0) --grouped_scheduled_;
+  if (x.state == VoiceState::stopping) {
+    list_remove(stopping_head_, stopping_tail_, v);
+  } else {
+    list_remove(active_head_, active_tail_, v);
+    --active_count_;
+  }
+  const std::uint32_t last = live_[--live_count_];
+  live_[x.live_pos] = last;
+  voices_[last].live_pos = x.live_pos;
+  x.live_pos = kNoIndex;
+  index_.erase(x.id, v);
+  if (x.retired != kNoIndex) {
+    Retired& r = retired_[x.retired];
+    if (--r.readers == 0) release_clip(r.node);
+    x.retired = kNoIndex;
+  } else {
+    --table_[x.slot].readers;
+  }
+  free_[free_count_++] = v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands that name voices.
+
+void Engine::act(MessageNode&& node, std::uint32_t at) noexcept {
+  Message& m = *node;
+  if (m.kind == Kind::stop) {
+    m.stop.stopped = act_stop(m.stop, at);
+  } else {
+    m.set.found = act_set(m.set);
+  }
+  send(std::move(node));
+}
+
+std::uint32_t Engine::act_stop(const StopPayload& s, std::uint32_t at) noexcept {
+  if (s.target == StopTarget::voice) {
+    const std::uint32_t v = index_.find(s.id);
+    if (v == VoiceIndex::kNone) return 0;
+    return stop_voice(v, s.fade, s.reason, at) ? 1 : 0;
+  }
+  std::uint32_t count = 0;
+  for (std::uint32_t i = 0; i < live_count_;) {
+    const std::uint32_t v = live_[i];
+    const Voice& x = voices_[v];
+    bool match = s.target == StopTarget::all;
+    if (s.target == StopTarget::clip) match = x.retired == kNoIndex && x.slot == s.id;
+    if (s.target == StopTarget::group) match = x.group != 0 && x.group == s.id;
+    if (match) {
+      count += stop_voice(v, s.fade, s.reason, at) ? 1 : 0;
+      if (i < live_count_ && live_[i] == v) ++i;
+    } else {
+      ++i;
+    }
+  }
+  return count;
+}
+
+bool Engine::act_set(const SetPayload& s) noexcept {
+  const std::uint32_t v = index_.find(s.voice);
+  if (v == VoiceIndex::kNone) return false;
+  Voice& x = voices_[v];
+  if (s.has_gain) x.gain.start(s.gain, s.ramp);
+  if (s.has_pan) x.pan.start(std::clamp(s.pan, -1.0f, 1.0f), s.ramp);
+  return true;
+}
+
+void Engine::act_pause(PausePayload& p) noexcept {
+  const std::uint32_t v = index_.find(p.voice);
+  p.found = v != VoiceIndex::kNone;
+  if (!p.found) return;
+  Voice& x = voices_[v];
+  if (x.state != VoiceState::playing) return;
+  x.state = VoiceState::paused;
+  x.env.start(0.0f, p.fade);
+  if (!x.env.ramping()) x.holding = true;
+}
+
+void Engine::act_resume(PausePayload& p) noexcept {
+  const std::uint32_t v = index_.find(p.voice);
+  p.found = v != VoiceIndex::kNone;
+  if (!p.found) return;
+  Voice& x = voices_[v];
+  if (x.state != VoiceState::paused) return;
+  x.state = VoiceState::playing;
+  x.holding = false;
+  x.env.start(1.0f, p.fade);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events inside the cycle: timed stop/set and starts of voices with a choke group split the cycle
+// into sub-blocks, so they act on their exact frame for every voice.
+
+std::uint32_t Engine::next_event(std::uint32_t from, std::uint32_t to) const noexcept {
+  std::uint32_t next = to;
+  const std::uint64_t lo = frame_ + from, hi = frame_ + to;
+  for (std::uint32_t i = 0; i < pending_count_; ++i) {
+    const Message& m = *pending_[i];
+    const std::uint64_t f = m.kind == Kind::stop ? m.stop.at_frame : m.set.at_frame;
+    if (f > lo && f < hi) next = std::min(next, static_cast<std::uint32_t>(f - frame_));
+  }
+  if (grouped_scheduled_ > 0) {
+    for (std::uint32_t i = 0; i < live_count_; ++i) {
+      const Voice& x = voices_[live_[i]];
+      if (x.state == VoiceState::scheduled && x.group != 0 && x.start_frame > lo &&
+          x.start_frame < hi) {
+        next = std::min(next, static_cast<std::uint32_t>(x.start_frame - frame_));
+      }
+    }
+  }
+  return next;
+}
+
+void Engine::apply_events(std::uint32_t at) noexcept {
+  const std::uint64_t now = frame_ + at;
+  // Timed commands due now, in the order they arrived.
+  for (std::uint32_t i = 0; i < pending_count_;) {
+    const Message& m = *pending_[i];
+    const std::uint64_t f = m.kind == Kind::stop ? m.stop.at_frame : m.set.at_frame;
+    if (f <= now) {
+      MessageNode node = std::move(pending_[i]);
+      for (std::uint32_t j = i + 1; j < pending_count_; ++j) {
+        pending_[j - 1] = std::move(pending_[j]);
+      }
+      --pending_count_;
+      act(std::move(node), at);
+    } else {
+      ++i;
+    }
+  }
+  // Voices with a choke group that start now, in play order: each chokes its group.
+  while (grouped_scheduled_ > 0) {
+    std::uint32_t first = kNoIndex;
+    for (std::uint32_t i = 0; i < live_count_; ++i) {
+      const std::uint32_t v = live_[i];
+      const Voice& x = voices_[v];
+      if (x.state == VoiceState::scheduled && x.group != 0 && x.start_frame <= now &&
+          (first == kNoIndex || x.seq < voices_[first].seq)) {
+        first = v;
+      }
+    }
+    if (first == kNoIndex) break;
+    start_voice(first, at);
+    choke(first, at);
+  }
+}
+
+void Engine::render(std::uint32_t from, std::uint32_t to) noexcept {
+  // Clip reads jump from voice to voice, which the hardware prefetchers cannot guess: ask for the
+  // samples a few voices ahead while this one mixes (a hint; it never faults).
+  constexpr std::uint32_t kAhead = 4;
+  const std::uint32_t span = std::min<std::uint32_t>(to - from, 1024);
+  for (std::uint32_t i = 0; i < live_count_;) {
+    if (i + kAhead < live_count_) {
+      const Voice& ahead = voices_[live_[i + kAhead]];
+      for (std::uint32_t r = 0; r < ahead.routes && r < 2; ++r) {
+        const float* p = ahead.clip.channel(ahead.src[r]) + ahead.pos;
+        for (std::uint32_t k = 0; k < span; k += 16)
+          __builtin_prefetch(p + k);
+      }
+    }
+    const std::uint32_t v = live_[i];
+    render_voice(v, from, to);
+    if (i < live_count_ && live_[i] == v) ++i;  // else it ended: a later voice took its place
+  }
+}
+
+void Engine::render_voice(std::uint32_t v, std::uint32_t from, std::uint32_t to) noexcept {
+  Voice& x = voices_[v];
+  std::uint32_t at = from;
+  if (x.state == VoiceState::scheduled) {
+    if (x.group != 0) return;  // started by apply_events on its frame
+    // A start frame skipped by a jump of the frame counter starts at once (and is late).
+    const std::uint64_t start = x.start_frame > frame_ ? x.start_frame - frame_ : 0;
+    if (start >= to) return;
+    at = std::max<std::uint32_t>(from, static_cast<std::uint32_t>(start));
+    start_voice(v, at);
+  }
+  while (at < to) {
+    if (x.holding) return;
+    if (x.pos >= x.region_end) {
+      if (x.forever || x.passes_left > 0) {
+        if (!x.forever) --x.passes_left;
+        x.pos = x.loop_start;
+        x.region_end = x.loop_end;
+        continue;
+      }
+      end_voice(v, frame_ + at,
+                x.state == VoiceState::stopping ? x.stop_reason : EndReason::finished);
+      return;
+    }
+    if (x.remaining == 0) {
+      end_voice(v, frame_ + at,
+                x.state == VoiceState::stopping ? x.stop_reason : EndReason::finished);
+      return;
+    }
+    std::uint64_t n = std::min<std::uint64_t>(to - at, x.region_end - x.pos);
+    n = std::min<std::uint64_t>(n, x.remaining);
+    n = std::min<std::uint64_t>(n, kMaxBlock);
+    if (x.env.ramping()) n = std::min(n, x.env.left());
+    if (x.gain.ramping()) n = std::min(n, x.gain.left());
+    if (x.pan.ramping()) n = std::min(n, x.pan.left());
+    const auto chunk = static_cast<std::uint32_t>(n);
+    mix_chunk(x, at, chunk);
+    x.pos += chunk;
+    at += chunk;
+    if (x.remaining != kUnlimited) x.remaining -= chunk;
+    x.gain.advance(chunk);
+    x.pan.advance(chunk);
+    const bool fading = x.env.ramping();
+    x.env.advance(chunk);
+    if (fading && !x.env.ramping()) {
+      if (x.state == VoiceState::stopping) {
+        end_voice(v, frame_ + at, x.stop_reason);
+        return;
+      }
+      if (x.state == VoiceState::paused) {
+        x.holding = true;
+        return;
+      }
+    }
+  }
+}
+
+void Engine::mix_chunk(Voice& x, std::uint32_t at, std::uint32_t n) noexcept {
+  if (x.routes == 0) return;
+  float* const* outs = outputs_;
+  const float* in0 = x.clip.channel(x.src[0]) + x.pos;
+  if (!x.gain.ramping() && !x.pan.ramping() && !x.env.ramping()) {
+    const float u = x.gain.value * x.env.value;
+    if (u == 0.0f) return;  // silent (a held pause, a zero gain): adding zeros changes nothing
+    const float left = u * std::min(1.0f, 1.0f - x.pan.value);
+    const float right = u * std::min(1.0f, 1.0f + x.pan.value);
+    if (x.routes == 1) {
+      mix::add_const(outs[x.out[0]] + at, in0, left, n);
+      return;
+    }
+    const float* in1 = x.clip.channel(x.src[1]) + x.pos;
+    mix::add2_const(outs[x.out[0]] + at, outs[x.out[1]] + at, in0, in1, left, right, n);
+    for (std::uint32_t r = 2; r < x.routes; ++r) {
+      mix::add_const(outs[x.out[r]] + at, x.clip.channel(x.src[r]) + x.pos, u, n);
+    }
+    return;
+  }
+  if (!x.pan.ramping() && x.gain.ramping() != x.env.ramping()) {
+    // One ramp (a gain ramp or a fade) and nothing else: the per-sample gain is linear in the
+    // sample index, a + b * i, and is computed in registers inside the kernel.
+    const Ramp& r = x.gain.ramping() ? x.gain : x.env;
+    const float other = x.gain.ramping() ? x.env.value : x.gain.value;
+    const float inv = 1.0f / static_cast<float>(r.length);
+    const float d = r.to - r.from;
+    const float a = (r.from + d * (static_cast<float>(r.done + 1) * inv)) * other;
+    const float b = d * inv * other;
+    const float lw = std::min(1.0f, 1.0f - x.pan.value);
+    const float rw = std::min(1.0f, 1.0f + x.pan.value);
+    if (x.routes == 1) {
+      mix::add_linear(outs[x.out[0]] + at, in0, a * lw, b * lw, n);
+      return;
+    }
+    const float* in1 = x.clip.channel(x.src[1]) + x.pos;
+    mix::add2_linear(outs[x.out[0]] + at, outs[x.out[1]] + at, in0, in1, a * lw, b * lw, a * rw,
+                     b * rw, n);
+    for (std::uint32_t r2 = 2; r2 < x.routes; ++r2) {
+      mix::add_linear(outs[x.out[r2]] + at, x.clip.channel(x.src[r2]) + x.pos, a, b, n);
+    }
+    return;
+  }
+  float* gain = scratch_.get();
+  float* left = gain + kMaxBlock;
+  float* right = left + kMaxBlock;
+  mix::fill_gains(sweep_of(x.gain), sweep_of(x.env), sweep_of(x.pan), gain, left, right, n);
+  if (x.routes == 1) {
+    mix::add_gain(outs[x.out[0]] + at, in0, left, n);
+    return;
+  }
+  const float* in1 = x.clip.channel(x.src[1]) + x.pos;
+  mix::add2_gain(outs[x.out[0]] + at, outs[x.out[1]] + at, in0, in1, left, right, n);
+  for (std::uint32_t r = 2; r < x.routes; ++r) {
+    mix::add_gain(outs[x.out[r]] + at, x.clip.channel(x.src[r]) + x.pos, gain, n);
+  }
+}
+
+void Engine::finish_outputs(std::uint32_t nframes) noexcept {
+  const std::uint32_t outputs = config_.outputs;
+  // Master gain.
+  std::uint32_t ramped = 0;
+  if (master_.ramping()) {
+    ramped = static_cast<std::uint32_t>(std::min<std::uint64_t>(master_.left(), nframes));
+    const mix::Sweep s = sweep_of(master_);
+    for (std::uint32_t o = 0; o < outputs; ++o)
+      mix::scale_sweep(outputs_[o], s, ramped);
+    master_.advance(ramped);
+  }
+  if (ramped < nframes && master_.value != 1.0f) {
+    for (std::uint32_t o = 0; o < outputs; ++o) {
+      mix::scale_const(outputs_[o] + ramped, master_.value, nframes - ramped);
+    }
+  }
+  // Meters, in 10 ms bins.
+  for (std::uint32_t i = 0; i < nframes;) {
+    const std::uint32_t piece = std::min(nframes - i, bin_frames_ - bin_fill_);
+    float* peak = bin_peak_.get() + std::size_t{bin_current_} * outputs;
+    float* sum = bin_sum_.get() + std::size_t{bin_current_} * outputs;
+    for (std::uint32_t o = 0; o < outputs; ++o)
+      mix::measure(outputs_[o] + i, piece, peak[o], sum[o]);
+    i += piece;
+    bin_fill_ += piece;
+    if (bin_fill_ == bin_frames_) {
+      bin_current_ = (bin_current_ + 1) % (kBins + 1);
+      bin_fill_ = 0;
+      bins_done_ = std::min(bins_done_ + 1, kBins);
+      std::fill_n(bin_peak_.get() + std::size_t{bin_current_} * outputs, outputs, 0.0f);
+      std::fill_n(bin_sum_.get() + std::size_t{bin_current_} * outputs, outputs, 0.0f);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries.
+
+std::uint64_t Engine::remaining_of(const Voice& x) const noexcept {
+  if (x.state == VoiceState::paused) return kUnlimited;  // held until resumed
+  std::uint64_t left = kUnlimited;
+  if (!x.forever) {
+    const std::uint64_t pass = x.region_end > x.pos ? x.region_end - x.pos : 0;
+    left = pass + std::uint64_t{x.passes_left} * (x.loop_end - x.loop_start);
+  }
+  left = std::min(left, x.remaining);
+  if (x.state == VoiceState::stopping) left = std::min(left, x.env.left());
+  if (x.state == VoiceState::scheduled && left != kUnlimited && x.start_frame > frame_) {
+    left += x.start_frame - frame_;
+  }
+  return left;
+}
+
+void Engine::handle_query_voices(Message& m) const noexcept {
+  VoicesQueryPayload& q = m.voices;
+  q.count = live_count_;
+  q.frame = frame_;
+  const std::uint32_t n = q.out == nullptr ? 0 : std::min(q.capacity, live_count_);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const Voice& x = voices_[live_[i]];
+    q.out[i] = VoiceInfo{x.id,    x.pos,        remaining_of(x), x.slot,
+                         x.group, x.gain.value, x.pan.value,     x.state};
+  }
+}
+
+void Engine::handle_query_meters(Message& m) const noexcept {
+  MetersQueryPayload& q = m.meters;
+  const std::uint32_t outputs = config_.outputs;
+  q.count = std::min(q.capacity, outputs);
+  if (q.peak == nullptr || q.rms == nullptr) q.count = 0;
+  for (std::uint32_t o = 0; o < q.count; ++o) {
+    float peak = 0.0f, sum = 0.0f;
+    for (std::uint32_t b = 0; b < bins_done_; ++b) {
+      const std::uint32_t bin = (bin_current_ + kBins - b) % (kBins + 1);
+      peak = std::max(peak, bin_peak_[std::size_t{bin} * outputs + o]);
+      sum += bin_sum_[std::size_t{bin} * outputs + o];
+    }
+    q.peak[o] = peak;
+    q.rms[o] =
+        bins_done_ == 0 ? 0.0f : std::sqrt(sum / static_cast<float>(bins_done_ * bin_frames_));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retirement, on the control thread once the audio thread has stopped.
+
+void Engine::retire(std::uint64_t end_frame, EndReason reason) {
+  frame_ = end_frame;
+  nframes_ = 0;
+  outputs_ = nullptr;
+  while (MessageNode node = in_.pop()) {
+    Message& m = *node;
+    switch (m.kind) {
+      case Kind::play: {
+        MessageNode end = std::move(pending_end_);
+        const PlayPayload p = m.play;
+        m.kind = Kind::voice_started;
+        m.started = StartedPayload{p.voice, end_frame, p.clip, false, false};
+        send(std::move(node));
+        if (end) {
+          end->kind = Kind::voice_ended;
+          end->ended = EndedPayload{p.voice, end_frame, p.clip, reason};
+          send(std::move(end));
+        } else {
+          ++lost_;
+        }
+        break;
+      }
+      case Kind::stop:
+        m.stop.stopped = 0;
+        send(std::move(node));
+        break;
+      case Kind::set:
+        m.set.found = false;
+        send(std::move(node));
+        break;
+      case Kind::pause:
+      case Kind::resume:
+        m.pause.found = false;
+        send(std::move(node));
+        break;
+      default:
+        handle(std::move(node));
+        break;
+    }
+  }
+  for (std::uint32_t i = 0; i < pending_count_; ++i) {
+    Message& m = *pending_[i];
+    if (m.kind == Kind::stop) {
+      m.stop.stopped = 0;
+    } else {
+      m.set.found = false;
+    }
+    send(std::move(pending_[i]));
+  }
+  pending_count_ = 0;
+  if (pending_end_) {
+    pending_end_->kind = Kind::voice_ended;
+    pending_end_->ended.frame = end_frame;
+    pending_end_->ended.reason = reason;
+    send(std::move(pending_end_));
+  }
+  while (live_count_ > 0)
+    end_voice(live_[live_count_ - 1], end_frame, reason);
+  for (std::uint32_t s = 0; s < table_capacity_; ++s) {
+    if (table_[s].node) release_clip(table_[s].node);
+    table_[s].readers = 0;
+  }
+  for (std::uint32_t r = 0; r < retired_capacity_; ++r) {
+    if (retired_[r].node) release_clip(retired_[r].node);
+    retired_[r].readers = 0;
+  }
+  live_voices_pub_.store(0, std::memory_order_release);
+  lost_events_.store(lost_, std::memory_order_release);
+}
+
+}  // namespace clipd::engine

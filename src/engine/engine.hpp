@@ -1,0 +1,204 @@
+// clipd's real-time engine: takes commands from a queue, renders voices into plain float buffers
+// on the exact frame, and hands every node back on a second queue.
+//
+// Threads:
+// - Construction, destruction and retire() run on the control thread. They allocate and free.
+// - process() is the only audio-thread entry. It never allocates, frees, locks, waits or makes a
+//   system call; it runs inside clipd::RealtimeScope so the RealtimeSanitizer checks that.
+// - The published counters (last_frame(), ...) are atomics: read them from any thread.
+// - Nothing here locks memory: build the engine, then mlockall(MCL_CURRENT) (design.md), so its
+//   pools and tables never page-fault on the audio thread.
+//
+// Queues: the engine is the consumer of the to-engine queue and the producer of the to-control
+// queue; control keeps the other two ends. Message layout and what comes back for each command:
+// engine/message.hpp. In short: push voice_end then play for each voice; every node comes back
+// exactly once; every clip comes back exactly once as clip_released in the node that brought it.
+//
+// Time: `frame` is the first frame of the cycle. A command without at_frame acts at that frame; a
+// stop or set whose at_frame lies ahead waits in the engine (up to Config::max_pending of them;
+// when that is full the engine leaves further messages in the queue) and acts on its exact frame;
+// one whose at_frame has passed acts at the cycle's first frame. A play whose at_frame has passed
+// starts at the cycle's first frame with late = true.
+//
+// Semantics are those of the protocol's Voices section; the engine-side choices are:
+// - loops: 0 = no loop (offset to the clip's end), n = n passes in all, kLoopForever.
+// - outputs: clip channel i goes to the i-th selected output (a mono clip to every selected one);
+//   pan acts on the first two of them.
+// - pause of a scheduled or stopping voice, or resume of a voice that is not paused: no effect,
+//   found = true. Stop (any fade) of a paused voice ends it at once.
+// - A voice that reaches its end while fading out ends there with the stop's reason.
+// - A play of an empty slot ends at once, unstarted (reason unloaded). A start frame skipped by a
+//   forward jump of the frame counter starts at the cycle's first frame, late.
+// - When every fade slot is taken, the voice that began stopping first is cut at once. When
+//   Config::retired_capacity clips are already waiting for their voices to fade, a further
+//   remove/replace ends the clip's voices at once (no fade).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "clipd/node_queue.hpp"
+#include "engine/clip_samples.hpp"
+#include "engine/config.hpp"
+#include "engine/message.hpp"
+#include "engine/voice.hpp"
+#include "engine/voice_index.hpp"
+
+namespace clipd::engine {
+
+// Largest number of frames rendered in one piece; longer periods are rendered in pieces.
+inline constexpr std::uint32_t kMaxBlock = 8192;
+
+class Engine {
+ public:
+  // Note: allocates every table the engine will ever use. Control thread.
+  Engine(const Config& config, Consumer<Message> in, Producer<Message> out);
+  // Frees the nodes the engine still holds (after retire() there are none). Control thread, once
+  // process() is no longer called.
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // One audio cycle: takes at most max_messages_per_cycle messages, renders nframes frames into
+  // outputs[0..config().outputs) (each written whole, silence when idle), returns nodes, publishes
+  // the counters. `usecs` is published as is (JACK's clock at `frame`).
+  // Audio thread only. Non-blocking guarantees: wait-free (bounded by the configured capacities),
+  // no allocation, no system call. Sets FTZ/DAZ for its duration and restores MXCSR.
+  void process(std::uint64_t frame, std::uint32_t nframes, float* const* outputs,
+               std::uint64_t usecs) noexcept;
+
+  // Ends the engine's work once the audio thread has stopped calling process() for good (the
+  // server went away, or shutdown): takes every message still queued (clips are added, plays end
+  // unstarted, other commands are acknowledged without acting), ends every voice with `reason` at
+  // `end_frame`, hands back every pending command and every clip (clip_released). Afterwards the
+  // engine holds no node and no clip: destroy it, or build a fresh one and add the clips again.
+  // Control thread only; the caller must have made sure no process() call is running or will run
+  // (with acquire/release ordering, e.g. an atomic flag the audio thread clears on exit).
+  void retire(std::uint64_t end_frame, EndReason reason);
+
+  const Config& config() const noexcept { return config_; }
+
+  // Published at the end of each cycle; any thread. Non-blocking guarantees: wait-free.
+  std::uint64_t last_frame() const noexcept { return last_frame_.load(std::memory_order_acquire); }
+  std::uint64_t last_usecs() const noexcept { return last_usecs_.load(std::memory_order_acquire); }
+  std::uint32_t last_nframes() const noexcept {
+    return last_nframes_.load(std::memory_order_acquire);
+  }
+  std::uint64_t cycles() const noexcept { return cycles_.load(std::memory_order_acquire); }
+  // Voices that have not ended (scheduled, playing, paused, stopping).
+  std::uint32_t live_voices() const noexcept {
+    return live_voices_pub_.load(std::memory_order_acquire);
+  }
+  // Events the engine could not send for lack of a node (a play sent without its voice_end).
+  std::uint64_t lost_events() const noexcept {
+    return lost_events_.load(std::memory_order_acquire);
+  }
+  // The master gain (linear) at the end of the last cycle.
+  float master_gain() const noexcept { return master_gain_pub_.load(std::memory_order_acquire); }
+
+ private:
+  struct Retired {
+    MessageNode node;  // the node riding with the clip
+    std::uint32_t readers = 0;
+  };
+
+  // Audio thread (or retire()) from here on; all wait-free.
+  void take_messages() noexcept;
+  void handle(MessageNode&& node) noexcept;
+  void handle_add(MessageNode&& node) noexcept;
+  void handle_remove(MessageNode&& node) noexcept;
+  void handle_replace(MessageNode&& node) noexcept;
+  void handle_grow(MessageNode&& node) noexcept;
+  void handle_play(MessageNode&& node) noexcept;
+  void handle_query_voices(Message& m) const noexcept;
+  void handle_query_meters(Message& m) const noexcept;
+  // Acts on a stop or set at offset `at` of the current cycle; the node goes back.
+  void act(MessageNode&& node, std::uint32_t at) noexcept;
+  std::uint32_t act_stop(const StopPayload& s, std::uint32_t at) noexcept;
+  bool act_set(const SetPayload& s) noexcept;
+  void act_pause(PausePayload& p) noexcept;
+  void act_resume(PausePayload& p) noexcept;
+
+  // Tells a voice to stop at offset `at`; true when it was not already stopping.
+  bool stop_voice(std::uint32_t v, std::uint64_t fade, EndReason reason, std::uint32_t at) noexcept;
+  void start_voice(std::uint32_t v, std::uint32_t at) noexcept;
+  void choke(std::uint32_t v, std::uint32_t at) noexcept;
+  void end_voice(std::uint32_t v, std::uint64_t frame, EndReason reason) noexcept;
+  // Takes the clip of slot `slot` out of the table into a retired record (or releases it when no
+  // voice reads it); its voices end (reason unloaded) with the declick fade, or at once when no
+  // record is free. `at` is the cycle offset.
+  void retire_clip(std::uint32_t slot, std::uint32_t at) noexcept;
+  void release_clip(MessageNode& rider) noexcept;
+  void send(MessageNode&& node) noexcept;
+
+  void render(std::uint32_t from, std::uint32_t to) noexcept;
+  void render_voice(std::uint32_t v, std::uint32_t from, std::uint32_t to) noexcept;
+  void mix_chunk(Voice& voice, std::uint32_t at, std::uint32_t n) noexcept;
+  std::uint32_t next_event(std::uint32_t from, std::uint32_t to) const noexcept;
+  void apply_events(std::uint32_t at) noexcept;
+  void finish_outputs(std::uint32_t nframes) noexcept;
+
+  std::uint32_t alloc_voice() noexcept;
+  void list_push(std::uint32_t& head, std::uint32_t& tail, std::uint32_t v) noexcept;
+  void list_remove(std::uint32_t& head, std::uint32_t& tail, std::uint32_t v) noexcept;
+  std::uint64_t remaining_of(const Voice& voice) const noexcept;
+
+  Config config_;
+  Consumer<Message> in_;
+  Producer<Message> out_;
+
+  std::unique_ptr<Voice[]> voices_;
+  std::uint32_t pool_size_ = 0;
+  std::unique_ptr<std::uint32_t[]> free_;  // stack of free voice slots
+  std::uint32_t free_count_ = 0;
+  std::unique_ptr<std::uint32_t[]> live_;  // dense array of live voice slots
+  std::uint32_t live_count_ = 0;
+  std::uint32_t active_head_ = kNoIndex, active_tail_ = kNoIndex;  // play order
+  std::uint32_t active_count_ = 0;
+  std::uint32_t stopping_head_ = kNoIndex, stopping_tail_ = kNoIndex;
+  std::uint32_t grouped_scheduled_ = 0;  // scheduled voices with a choke group
+  std::uint64_t next_seq_ = 0;
+  VoiceIndex index_;
+
+  ClipSlot* table_ = nullptr;  // owned: the table built here, or the last one swapped in
+  std::uint32_t table_capacity_ = 0;
+  std::unique_ptr<Retired[]> retired_;
+  std::uint32_t retired_capacity_ = 0;
+
+  std::unique_ptr<MessageNode[]> pending_;  // stop/set waiting for at_frame, in arrival order
+  std::uint32_t pending_count_ = 0;
+  MessageNode pending_end_;  // voice_end node waiting for its play
+
+  std::uint64_t declick_ = 0;
+  Ramp master_;
+
+  // The current cycle.
+  std::uint64_t frame_ = 0;
+  std::uint32_t nframes_ = 0;
+  float* const* outputs_ = nullptr;
+  std::unique_ptr<float[]> scratch_;  // three gain rows of kMaxBlock
+
+  // Meters: ten completed 10 ms bins per output plus the one being filled.
+  static constexpr std::uint32_t kBins = 10;
+  std::uint32_t bin_frames_ = 480;
+  std::uint32_t bin_fill_ = 0;         // frames in the current bin
+  std::uint32_t bin_current_ = 0;      // index of the bin being filled (kBins + 1 ring)
+  std::uint32_t bins_done_ = 0;        // completed bins, up to kBins
+  std::unique_ptr<float[]> bin_peak_;  // [(kBins + 1) * outputs]
+  std::unique_ptr<float[]> bin_sum_;
+
+  alignas(64) std::atomic<std::uint64_t> last_frame_{0};
+  std::atomic<std::uint64_t> last_usecs_{0};
+  std::atomic<std::uint64_t> cycles_{0};
+  std::atomic<std::uint64_t> lost_events_{0};
+  std::atomic<std::uint32_t> last_nframes_{0};
+  std::atomic<std::uint32_t> live_voices_pub_{0};
+  std::atomic<float> master_gain_pub_{1.0f};
+  std::uint64_t lost_ = 0;
+
+  static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+  static_assert(std::atomic<float>::is_always_lock_free);
+};
+
+}  // namespace clipd::engine

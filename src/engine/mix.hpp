@@ -1,0 +1,45 @@
+// The mixing kernels: the only loops that run per sample per voice.
+//
+// Each is compiled twice (AVX2 and baseline x86-64) with target_clones and picked once per
+// process by the loader (an ifunc), so one binary runs everywhere and uses AVX2 where present.
+// Pointers do not alias unless stated; n < 2^31 (the engine passes at most kMaxBlock).
+//
+// Thread contract: pure functions on caller-owned buffers, any thread.
+// Non-blocking guarantees: wait-free, no allocation, no system call.
+#pragma once
+
+#include <cstddef>
+
+namespace clipd::engine::mix {
+
+// Per-sample gain parameters of one chunk: the value of sample i of each ramped quantity is
+// base + delta * ((first + i) * inv) (a constant has delta == 0).
+struct Sweep {
+  float base, delta, first, inv;
+};
+
+// out[i] += in[i] * g
+void add_const(float* out, const float* in, float g, std::size_t n) noexcept;
+// out[i] += in[i] * g[i]
+void add_gain(float* out, const float* in, const float* g, std::size_t n) noexcept;
+// Two outputs at once (a stereo voice, or a mono one on two outputs: in0 may equal in1).
+void add2_const(float* out0, float* out1, const float* in0, const float* in1, float g0, float g1,
+                std::size_t n) noexcept;
+void add2_gain(float* out0, float* out1, const float* in0, const float* in1, const float* g0,
+               const float* g1, std::size_t n) noexcept;
+// out[i] += in[i] * (a + b * i): one ramp over the chunk, the gain computed in registers.
+void add_linear(float* out, const float* in, float a, float b, std::size_t n) noexcept;
+void add2_linear(float* out0, float* out1, const float* in0, const float* in1, float a0, float b0,
+                 float a1, float b1, std::size_t n) noexcept;
+// gain[i] = g(i) * e(i); left[i] = gain[i] * min(1, 1 - p(i)); right[i] = gain[i] * min(1, 1 +
+// p(i))
+void fill_gains(Sweep g, Sweep e, Sweep p, float* gain, float* left, float* right,
+                std::size_t n) noexcept;
+// out[i] *= g
+void scale_const(float* out, float g, std::size_t n) noexcept;
+// out[i] *= base + delta * ((first + i) * inv)
+void scale_sweep(float* out, Sweep s, std::size_t n) noexcept;
+// peak = max(peak, |x[i]|); sum += x[i]^2
+void measure(const float* x, std::size_t n, float& peak, float& sum) noexcept;
+
+}  // namespace clipd::engine::mix

@@ -1,0 +1,64 @@
+// One voice of the engine's fixed pool: a clip being played, with its position, its gain, pan and
+// fade ramps, where it is routed, and the two nodes it will send back.
+//
+// Thread contract: the pool is allocated on the control thread at construction; a voice is then
+// read and written only by the audio thread (or by Engine::retire once the audio thread has
+// stopped).
+#pragma once
+
+#include <cstdint>
+
+#include "engine/clip_samples.hpp"
+#include "engine/message.hpp"
+#include "engine/ramp.hpp"
+
+namespace clipd::engine {
+
+inline constexpr std::uint32_t kNoIndex = 0xffffffffu;
+
+struct Voice {
+  MessageNode start_node;  // the play node, back as voice_started
+  MessageNode end_node;    // the voice_end node, back as voice_ended (may be empty: counted lost)
+
+  std::uint64_t id = 0;
+  std::uint64_t seq = 0;          // order in which the engine took the plays (stealing order)
+  std::uint64_t start_frame = 0;  // frame of the first sample (a scheduled voice waits for it)
+
+  ClipSamples clip{};
+  std::uint32_t slot = 0;            // clip table slot
+  std::uint32_t retired = kNoIndex;  // retired-clip record when its clip left the table
+  std::uint32_t group = 0;
+
+  // Playing order: the current pass ends at region_end; then, while passes remain, the loop
+  // region [loop_start, loop_end) again.
+  std::uint64_t pos = 0;
+  std::uint64_t region_end = 0;
+  std::uint64_t loop_start = 0;
+  std::uint64_t loop_end = 0;
+  std::uint64_t remaining = 0;  // length cap left (kUnlimited for none)
+  std::uint32_t passes_left = 0;
+  bool forever = false;
+
+  Ramp gain;  // the `set` gain
+  Ramp pan;
+  Ramp env;  // fade envelope: fade-in, pause/resume fades, stop fades
+
+  VoiceState state = VoiceState::scheduled;
+  bool late = false;
+  bool holding = false;  // paused and faded to silence: position held
+  EndReason stop_reason = EndReason::stopped;
+
+  // Routing: route r sends clip channel src[r] to output out[r]; route 0 is left, route 1 right,
+  // the others unity (the balance law acts on the first two outputs the voice feeds).
+  std::uint8_t routes = 0;
+  std::uint8_t out[kMaxOutputs] = {};
+  std::uint8_t src[kMaxOutputs] = {};
+
+  // Membership: the active list (scheduled/playing/paused, in play order) or the stopping list,
+  // and the position in the dense array of live voices.
+  std::uint32_t prev = kNoIndex;
+  std::uint32_t next = kNoIndex;
+  std::uint32_t live_pos = kNoIndex;
+};
+
+}  // namespace clipd::engine

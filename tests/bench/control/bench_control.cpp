@@ -1,0 +1,150 @@
+// bench_control: the control server's round trip and pipelined throughput against the echo floor,
+// on this machine, in one run.
+//
+//   bench_control [--quick] [--target NAME=SOCKET [--request TEMPLATE]]...
+//
+// Built-in targets: `echo floor` (tests/bench/control/echo_floor.hpp) and `server ping` (the
+// clipd control Server with a handler that answers each line with its id, as `ping` does).
+// --target adds a server that is already running, e.g. the daemon; --request, given after it,
+// sets its request line, where {id} stands for the request id (default: a `ping`).
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include "control/server/server.hpp"
+#include "echo_floor.hpp"
+#include "harness.hpp"
+
+namespace {
+
+using namespace clipd;
+
+std::string ping_request(std::uint64_t id) {
+  return R"({"id":)" + std::to_string(id) + R"(,"cmd":"ping"})";
+}
+
+std::function<std::string(std::uint64_t)> from_template(std::string tmpl) {
+  return [tmpl = std::move(tmpl)](std::uint64_t id) {
+    std::string out = tmpl;
+    for (auto at = out.find("{id}"); at != std::string::npos; at = out.find("{id}")) {
+      out.replace(at, 4, std::to_string(id));
+    }
+    return out;
+  };
+}
+
+// What the dispatcher's `ping` costs beyond the server: find the id, answer with it.
+class PingHandler : public control::SessionHandler {
+ public:
+  void on_line(const std::shared_ptr<control::Session>& session, std::string_view line) override {
+    std::string_view id = "null";
+    if (const auto at = line.find("\"id\":"); at != std::string_view::npos) {
+      const auto to = line.find_first_of(",}", at + 5);
+      id = line.substr(at + 5, to == std::string_view::npos ? std::string_view::npos : to - at - 5);
+    }
+    std::string reply = R"({"id":)";
+    reply += id;
+    reply += R"(,"ok":true,"result":{}})";
+    reply += '\n';
+    session->send_reply(std::move(reply));
+  }
+  void on_closed(const std::shared_ptr<control::Session>&) override {}
+};
+
+// The control server with PingHandler on its own io_context thread.
+class ServerTarget {
+ public:
+  explicit ServerTarget(const std::filesystem::path& socket) : work_(io_.get_executor()) {
+    control::ServerConfig config;
+    config.socket_path = socket;
+    config.accept_systemd_socket = false;
+    server_.emplace(io_, config, handler_);
+    server_->start();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~ServerTarget() {
+    boost::asio::post(io_, [this] {
+      server_->stop();
+      work_.reset();
+    });
+    thread_.join();
+  }
+
+ private:
+  boost::asio::io_context io_;
+  PingHandler handler_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::optional<control::Server> server_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bench::Options options;
+  std::vector<bench::Target> extra;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--quick") {
+      options.round_trips = 500;
+      options.pipelined_total = 8000;
+    } else if (arg == "--target" && i + 1 < argc) {
+      const std::string spec = argv[++i];
+      const auto eq = spec.find('=');
+      if (eq == std::string::npos) {
+        std::fprintf(stderr, "--target wants NAME=SOCKET\n");
+        return 2;
+      }
+      extra.push_back({spec.substr(0, eq), spec.substr(eq + 1), ping_request});
+    } else if (arg == "--request" && i + 1 < argc && !extra.empty()) {
+      extra.back().request = from_template(argv[++i]);
+    } else {
+      std::fprintf(
+          stderr,
+          "usage: bench_control [--quick] [--target NAME=SOCKET [--request TEMPLATE]]...\n");
+      return 2;
+    }
+  }
+
+  char tmpl[] = "/tmp/clipd-bench-control-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) {
+    std::perror("mkdtemp");
+    return 1;
+  }
+  const std::filesystem::path dir = tmpl;
+  int status = 0;
+  try {
+    std::vector<std::pair<std::string, bench::Figures>> rows;
+    {
+      bench::EchoFloor floor(dir / "floor.sock");
+      rows.emplace_back("echo floor",
+                        bench::measure({"echo floor", dir / "floor.sock", ping_request}, options));
+    }
+    {
+      ServerTarget server(dir / "server.sock");
+      rows.emplace_back(
+          "server ping",
+          bench::measure({"server ping", dir / "server.sock", ping_request}, options));
+    }
+    for (const auto& target : extra)
+      rows.emplace_back(target.name, bench::measure(target, options));
+    bench::print_table(rows);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_control: %s\n", e.what());
+    status = 1;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return status;
+}

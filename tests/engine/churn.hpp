@@ -1,0 +1,355 @@
+// A random control side for the engine: sends every kind of command (plays, stops, sets,
+// pauses, clip adds, removals, replacements, table growth, queries) and checks what comes back:
+// every node exactly once, every voice exactly one voice_started and one voice_ended in that
+// order, every clip handed back exactly once and only after the last voice reading it ended.
+// Clip memory is freed as soon as it comes back, so a late read shows under ASan.
+//
+// Single-threaded: the "control" steps run between process() calls, outside its real-time context.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/engine.hpp"
+
+namespace clipd::engine::test {
+
+class Churn {
+ public:
+  struct Options {
+    std::uint32_t seed = 1;
+    std::uint32_t max_voices = 48;
+    std::uint32_t outputs = 2;
+    std::uint32_t max_commands_per_cycle = 20;  // uniform in [0, this]
+    std::uint32_t max_messages_per_cycle = 16;
+    std::uint32_t min_period = 16;
+    std::uint32_t max_period = 128;
+  };
+
+  explicit Churn(Options options) : opt_(options), rng_(options.seed) {
+    Config config;
+    config.outputs = opt_.outputs;
+    config.max_voices = opt_.max_voices;
+    config.fade_voices = opt_.max_voices / 4 + 1;  // small, so fades get cut too
+    config.clip_capacity = 4;
+    config.max_messages_per_cycle = opt_.max_messages_per_cycle;
+    config.max_pending = 64;
+    config.retired_capacity = 3;  // small, so the "no record free" path runs too
+    config.declick_frames = 37;
+    engine_ = std::make_unique<Engine>(config, to_engine_.consumer(), to_control_.producer());
+    tx_ = to_engine_.producer();
+    rx_ = to_control_.consumer();
+    capacity_ = config.clip_capacity;
+    buffers_.assign(opt_.outputs, std::vector<float>(opt_.max_period));
+    for (auto& b : buffers_)
+      pointers_.push_back(b.data());
+    voice_infos_.resize(256);
+    peaks_.resize(opt_.outputs);
+    rms_.resize(opt_.outputs);
+  }
+
+  ~Churn() {
+    if (!retired_) finish();
+  }
+
+  Engine& engine() { return *engine_; }
+
+  // One control step and one audio cycle.
+  void step() {
+    const std::uint32_t commands = uniform(0, opt_.max_commands_per_cycle);
+    for (std::uint32_t i = 0; i < commands; ++i)
+      command();
+    const std::uint32_t period = uniform(opt_.min_period, opt_.max_period);
+    engine_->process(frame_, period, pointers_.data(), frame_);
+    for (std::uint32_t o = 0; o < opt_.outputs; ++o) {
+      for (std::uint32_t k = 0; k < period; ++k) {
+        const float v = buffers_[o][k];
+        if (!(v > -1e6f && v < 1e6f)) fail("output not finite or wild");
+      }
+    }
+    frame_ += period;
+    drain();
+  }
+
+  // Retires the engine and checks the final balance.
+  void finish() {
+    engine_->retire(frame_, EndReason::shutdown);
+    retired_ = true;
+    drain();
+    if (returned_ != sent_)
+      fail("nodes sent " + std::to_string(sent_) + ", back " + std::to_string(returned_));
+    if (!voices_.empty()) {
+      fail("voice " + std::to_string(voices_.begin()->first) + " did not get both events");
+    }
+    if (!clips_.empty()) fail(std::to_string(clips_.size()) + " clips never handed back");
+    if (engine_->lost_events() != lost_ids_.size()) fail("lost events miscounted");
+    // The table in use stays the engine's: it frees it.
+  }
+
+  std::uint64_t commands_sent() const { return commands_; }
+  std::uint64_t nodes_sent() const { return sent_; }
+  const std::string& error() const { return error_; }
+  bool ok() const { return error_.empty(); }
+
+ private:
+  struct ClipMemory {
+    struct Free {
+      void operator()(float* p) const { std::free(p); }
+    };
+    std::unique_ptr<float, Free> data;
+    ClipSamples samples{};
+  };
+  struct VoiceRecord {
+    std::uint64_t token = 0;
+    bool started = false;
+    bool ended = false;
+    bool reading = false;
+  };
+
+  std::uint32_t uniform(std::uint32_t lo, std::uint32_t hi) {
+    return std::uniform_int_distribution<std::uint32_t>(lo, hi)(rng_);
+  }
+  bool chance(std::uint32_t percent) { return uniform(0, 99) < percent; }
+
+  void fail(const std::string& what) {
+    if (error_.empty()) error_ = what;
+  }
+
+  void send(const Message& m) {
+    tx_.push(MessageNode::make(m));
+    ++sent_;
+  }
+
+  std::uint64_t at_frame() {
+    switch (uniform(0, 3)) {
+      case 0:
+        return kNow;
+      case 1:
+        return frame_ > 50 ? frame_ - uniform(0, 50) : frame_;  // passed: late
+      default:
+        return frame_ + uniform(0, 600);
+    }
+  }
+
+  std::uint64_t new_clip() {
+    const std::uint64_t frames = uniform(1, 400);
+    const std::uint32_t channels = uniform(1, 3);
+    const std::uint64_t stride = (frames + 15) / 16 * 16;
+    ClipMemory mem;
+    mem.data.reset(static_cast<float*>(std::aligned_alloc(64, sizeof(float) * stride * channels)));
+    for (std::uint64_t i = 0; i < stride * channels; ++i) {
+      mem.data.get()[i] = static_cast<float>(uniform(0, 2000)) / 1000.0f - 1.0f;
+    }
+    mem.samples = ClipSamples{mem.data.get(), frames, channels, stride};
+    const std::uint64_t token = ++next_token_;
+    clips_.emplace(token, std::move(mem));
+    return token;
+  }
+
+  void command() {
+    ++commands_;
+    const std::uint32_t pick = uniform(0, 99);
+    if (pick < 8) {  // add or replace
+      const std::uint32_t slot = uniform(0, capacity_ - 1);
+      const std::uint64_t token = new_clip();
+      const ClipSamples s = clips_.at(token).samples;
+      const bool occupied = slot_token_.count(slot) != 0;
+      send(occupied ? Message::replace_clip(slot, s, token) : Message::add_clip(slot, s, token));
+      slot_token_[slot] = token;
+    } else if (pick < 11) {  // remove
+      const std::uint32_t slot = uniform(0, capacity_ - 1);
+      send(Message::remove_clip(slot));
+      slot_token_.erase(slot);
+    } else if (pick < 12) {  // grow
+      if (capacity_ < 64 && chance(20)) {
+        const std::uint32_t bigger = capacity_ + uniform(1, 8);
+        auto* table = new ClipSlot[bigger]();
+        tables_[table] = bigger;
+        send(Message::grow_clip_table(table, bigger));
+        capacity_ = bigger;
+      }
+    } else if (pick < 50) {  // play
+      const std::uint64_t id = ++next_voice_;
+      const std::uint32_t slot = uniform(0, capacity_);  // sometimes an empty or unknown slot
+      Message m = Message::play_default(id, slot);
+      PlayPayload& p = m.play;
+      p.at_frame = at_frame();
+      p.gain = chance(50) ? 1.0f : static_cast<float>(uniform(0, 150)) / 100.0f;
+      p.pan = chance(50) ? 0.0f : static_cast<float>(uniform(0, 200)) / 100.0f - 1.0f;
+      p.offset = chance(60) ? 0 : uniform(0, 450);
+      if (chance(30)) p.length = uniform(0, 900);
+      if (chance(40)) {
+        p.loops = chance(30) ? kLoopForever : uniform(1, 4);
+        p.loop_start = uniform(0, 300);
+        p.loop_end = p.loop_start + uniform(0, 200);
+      }
+      if (chance(20)) p.fade_in = uniform(1, 100);
+      if (chance(30)) p.group = uniform(1, 3);
+      if (chance(20)) p.outputs = uniform(0, 7);
+      auto it = slot_token_.find(slot);
+      voices_[id].token = it == slot_token_.end() ? 0 : it->second;
+      live_ids_.push_back(id);
+      if (chance(3)) {
+        send(m);  // a play without its voice_end: the engine counts the lost event
+        voices_[id].ended = true;
+        lost_ids_.insert(id);
+      } else {
+        send(Message::voice_end(id));
+        send(m);
+      }
+    } else if (pick < 65) {  // stop
+      const std::uint32_t which = uniform(0, 9);
+      const std::uint64_t fade = chance(30) ? 0 : uniform(1, 80);
+      if (which < 6) {
+        send(Message::stop_cmd(StopTarget::voice, some_voice(), fade, at_frame()));
+      } else if (which < 8) {
+        send(Message::stop_cmd(StopTarget::group, uniform(0, 3), fade, at_frame()));
+      } else if (which < 9) {
+        send(Message::stop_cmd(StopTarget::clip, uniform(0, capacity_), fade, at_frame()));
+      } else {
+        send(Message::stop_cmd(StopTarget::all, 0, fade, at_frame()));
+      }
+    } else if (pick < 80) {  // set
+      Message m = Message::set_gain(some_voice(), static_cast<float>(uniform(0, 100)) / 100.0f,
+                                    uniform(0, 100), at_frame());
+      if (chance(50)) {
+        m.set.has_pan = true;
+        m.set.pan = static_cast<float>(uniform(0, 200)) / 100.0f - 1.0f;
+      }
+      send(m);
+    } else if (pick < 86) {
+      send(Message::pause_cmd(some_voice(), uniform(0, 60)));
+    } else if (pick < 92) {
+      send(Message::resume_cmd(some_voice(), uniform(0, 60)));
+    } else if (pick < 95) {
+      send(Message::master_cmd(static_cast<float>(uniform(50, 100)) / 100.0f, uniform(0, 200)));
+    } else if (pick < 98) {
+      send(Message::query_voices(voice_infos_.data(), static_cast<std::uint32_t>(uniform(0, 256))));
+    } else {
+      send(Message::query_meters(peaks_.data(), rms_.data(), opt_.outputs));
+    }
+  }
+
+  std::uint64_t some_voice() {
+    if (live_ids_.empty() || chance(5)) return 1'000'000'000 + uniform(0, 10);  // unknown
+    return live_ids_[uniform(0, static_cast<std::uint32_t>(live_ids_.size() - 1))];
+  }
+
+  void drain() {
+    while (MessageNode node = rx_.pop()) {
+      ++returned_;
+      const Message& m = *node;
+      switch (m.kind) {
+        case Kind::voice_started: {
+          auto& v = voices_[m.started.voice];
+          if (v.started) fail("voice_started twice");
+          if (v.ended && !(lost_voice(m.started.voice))) fail("voice_started after voice_ended");
+          v.started = true;
+          if (m.started.frame > frame_ + opt_.max_period) fail("start frame in the future");
+          if (lost_voice(m.started.voice)) {
+            voices_.erase(m.started.voice);  // its end cannot be reported
+            forget(m.started.voice);
+          } else if (m.started.started && v.token != 0) {
+            v.reading = true;
+            ++readers_[v.token];
+          }
+          break;
+        }
+        case Kind::voice_ended: {
+          auto& v = voices_[m.ended.voice];
+          if (v.ended || lost_voice(m.ended.voice)) fail("voice_ended twice");
+          if (!v.started) fail("voice_ended before voice_started");
+          v.ended = true;
+          if (v.reading) --readers_[v.token];
+          forget(m.ended.voice);
+          voices_.erase(m.ended.voice);
+          break;
+        }
+        case Kind::clip_released: {
+          auto it = clips_.find(m.clip.token);
+          if (it == clips_.end()) {
+            fail("clip released twice or unknown");
+            break;
+          }
+          if (it->second.samples.data != m.clip.samples.data) fail("released samples differ");
+          if (readers_[m.clip.token] != 0) fail("clip released while a voice may read it");
+          readers_.erase(m.clip.token);
+          clips_.erase(it);  // frees: any later read by the engine is a use after free
+          break;
+        }
+        case Kind::table_released: {
+          auto it = tables_.find(m.table.table);
+          if (it == tables_.end()) {
+            if (m.table.table != first_table_seen_ && first_table_seen_ != nullptr) {
+              fail("unknown table back");
+            }
+            first_table_seen_ = m.table.table;  // the engine's own first table
+          } else {
+            tables_.erase(it);
+          }
+          delete[] m.table.table;
+          break;
+        }
+        case Kind::stop:
+          if (m.stop.stopped > opt_.max_voices) fail("stop counted too many voices");
+          break;
+        case Kind::query_voices:
+          if (m.voices.count > opt_.max_voices + opt_.max_voices / 4 + 1) fail("too many voices");
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  bool lost_voice(std::uint64_t id) const { return lost_ids_.count(id) != 0; }
+
+  void forget(std::uint64_t id) {
+    for (std::size_t i = 0; i < live_ids_.size(); ++i) {
+      if (live_ids_[i] == id) {
+        live_ids_[i] = live_ids_.back();
+        live_ids_.pop_back();
+        return;
+      }
+    }
+  }
+
+  Options opt_;
+  std::mt19937 rng_;
+  MessageQueue to_engine_;
+  MessageQueue to_control_;
+  Producer<Message> tx_;
+  Consumer<Message> rx_;
+  std::unique_ptr<Engine> engine_;
+  std::uint32_t capacity_ = 0;
+  std::uint64_t frame_ = 5000;
+  std::vector<std::vector<float>> buffers_;
+  std::vector<float*> pointers_;
+  std::vector<VoiceInfo> voice_infos_;
+  std::vector<float> peaks_, rms_;
+
+  std::map<std::uint64_t, ClipMemory> clips_;
+  std::map<std::uint32_t, std::uint64_t> slot_token_;
+  std::map<ClipSlot*, std::uint32_t> tables_;
+  ClipSlot* first_table_seen_ = nullptr;
+  std::map<std::uint64_t, VoiceRecord> voices_;  // until both events came back
+  std::map<std::uint64_t, int> readers_;         // clip token → voices started, not ended
+  std::vector<std::uint64_t> live_ids_;
+  std::uint64_t next_voice_ = 0;
+  std::uint64_t next_token_ = 0;
+  std::uint64_t sent_ = 0;
+  std::uint64_t returned_ = 0;
+  std::uint64_t commands_ = 0;
+  std::set<std::uint64_t> lost_ids_;
+  bool retired_ = false;
+  std::string error_;
+};
+
+}  // namespace clipd::engine::test

@@ -1,0 +1,715 @@
+// The request parser against the contract (shared/protocol.md), table by table: every command,
+// every error code it produces, every wrong type and range per field, ids of each kind.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "control/protocol/protocol.hpp"
+
+namespace clipd::protocol {
+namespace {
+
+ParsedRequest parse_ok(const std::string& line, const ParseLimits& limits = {}) {
+  ParseResult result = parse_request(line, limits);
+  if (const auto* error = std::get_if<ParseError>(&result)) {
+    ADD_FAILURE() << line << " -> " << to_string(error->code) << ": " << error->message;
+    return {};
+  }
+  EXPECT_TRUE(std::holds_alternative<ParsedRequest>(result)) << line;
+  return std::get<ParsedRequest>(result);
+}
+
+ParseError parse_error(const std::string& line, const ParseLimits& limits = {}) {
+  ParseResult result = parse_request(line, limits);
+  if (!std::holds_alternative<ParseError>(result)) {
+    ADD_FAILURE() << line << " parsed, but should not";
+    return {};
+  }
+  return std::get<ParseError>(result);
+}
+
+// ---- Every command, with its defaults and with every field given --------------------------------
+
+struct ValidCase {
+  std::string line;
+  ParsedRequest expected;
+};
+
+template <typename F>
+PlayRequest play_with(std::string clip, F set) {
+  PlayRequest q;
+  q.clip = std::move(clip);
+  set(q);
+  return q;
+}
+
+PlayRequest full_play() {
+  PlayRequest q;
+  q.clip = "kick";
+  q.gain_db = -6.5;
+  q.pan = -0.25;
+  q.offset_s = 0.5;
+  q.length_s = 3;
+  q.loop = Loop{Loop::Mode::passes, 4};
+  q.loop_start_s = 0.25;
+  q.loop_end_s = 1.75;
+  q.fade_in_s = 0.01;
+  q.when = AtFrame{48000};
+  q.group = "drums";
+  q.outputs = std::vector<std::int64_t>{2, 1};
+  return q;
+}
+
+EventSet events_of(std::initializer_list<EventKind> kinds) {
+  EventSet set;
+  for (EventKind kind : kinds)
+    set.insert(kind);
+  return set;
+}
+
+std::vector<ValidCase> valid_cases() {
+  std::vector<ValidCase> cases = {
+      {R"({"cmd":"hello"})", {{}, HelloRequest{}}},
+      {R"({"id":1,"cmd":"ping"})", {1, PingRequest{}}},
+      {R"({"cmd":"load","name":"kick","path":"/a/kick.wav"})",
+       {{}, LoadRequest{"kick", "/a/kick.wav", false}}},
+      {R"({"cmd":"load","name":"kick","path":"rel/k.flac","replace":true})",
+       {{}, LoadRequest{"kick", "rel/k.flac", true}}},
+      {R"({"cmd":"unload","name":"kick"})", {{}, UnloadRequest{"kick"}}},
+      {R"({"cmd":"list"})", {{}, ListRequest{}}},
+      {R"({"cmd":"info","name":"snare"})", {{}, InfoRequest{"snare"}}},
+      {R"({"cmd":"play","clip":"kick"})", {{}, play_with("kick", [](PlayRequest&) {})}},
+      {R"({"cmd":"play","clip":"kick","gain_db":-6.5,"pan":-0.25,"offset_s":0.5,"length_s":3,)"
+       R"("loop":4,"loop_start_s":0.25,"loop_end_s":1.75,"fade_in_s":0.01,"at_frame":48000,)"
+       R"("group":"drums","outputs":[2,1]})",
+       {{}, full_play()}},
+      {R"({"cmd":"play","clip":"k","loop":true,"in_s":0})",
+       {{},
+        play_with("k",
+                  [](PlayRequest& q) {
+                    q.loop = {Loop::Mode::forever, 0};
+                    q.when = InSeconds{0};
+                  })}},
+      {R"({"cmd":"play","clip":"k","loop":false,"in_s":1.5})",
+       {{}, play_with("k", [](PlayRequest& q) { q.when = InSeconds{1.5}; })}},
+      {R"({"cmd":"play","clip":"k","gain_db":-120,"pan":1})",
+       {{},
+        play_with("k",
+                  [](PlayRequest& q) {
+                    q.gain_db = -120;
+                    q.pan = 1;
+                  })}},
+      {R"({"cmd":"play","clip":"k","gain_db":24,"pan":-1})",
+       {{},
+        play_with("k",
+                  [](PlayRequest& q) {
+                    q.gain_db = 24;
+                    q.pan = -1;
+                  })}},
+      {R"({"cmd":"play","clip":"k","loop":1,"loop_end_s":0.5})",
+       {{},
+        play_with("k",
+                  [](PlayRequest& q) {
+                    q.loop = {Loop::Mode::passes, 1};
+                    q.loop_end_s = 0.5;
+                  })}},
+      {R"({"cmd":"stop","voice":3})", {{}, StopRequest{StopVoice{3}, {}, Now{}}}},
+      {R"({"cmd":"stop","clip":"kick","fade_s":0})",
+       {{}, StopRequest{StopClip{"kick"}, 0.0, Now{}}}},
+      {R"({"cmd":"stop","group":"g","at_frame":0})",
+       {{}, StopRequest{StopGroup{"g"}, {}, AtFrame{0}}}},
+      {R"({"cmd":"stop","all":true,"fade_s":0.5,"in_s":2})",
+       {{}, StopRequest{StopAll{}, 0.5, InSeconds{2}}}},
+      {R"({"cmd":"pause","voice":7})", {{}, PauseRequest{7, {}}}},
+      {R"({"cmd":"pause","voice":7,"fade_s":0.1})", {{}, PauseRequest{7, 0.1}}},
+      {R"({"cmd":"resume","voice":7})", {{}, ResumeRequest{7, {}}}},
+      {R"({"cmd":"resume","voice":0,"fade_s":0})", {{}, ResumeRequest{0, 0.0}}},
+      {R"({"cmd":"set","voice":2,"gain_db":-3})", {{}, SetRequest{2, -3.0, {}, {}, Now{}}}},
+      {R"({"cmd":"set","voice":2,"pan":0.5,"ramp_s":1,"at_frame":9})",
+       {{}, SetRequest{2, {}, 0.5, 1.0, AtFrame{9}}}},
+      {R"({"cmd":"set","voice":2,"gain_db":0,"pan":0,"in_s":0.25})",
+       {{}, SetRequest{2, 0.0, 0.0, {}, InSeconds{0.25}}}},
+      {R"({"cmd":"master","gain_db":-10})", {{}, MasterRequest{-10, {}}}},
+      {R"({"cmd":"master","gain_db":0,"ramp_s":2})", {{}, MasterRequest{0, 2.0}}},
+      {R"({"cmd":"voices"})", {{}, VoicesRequest{}}},
+      {R"({"cmd":"meters"})", {{}, MetersRequest{}}},
+      {R"({"cmd":"status"})", {{}, StatusRequest{}}},
+      {R"({"cmd":"subscribe"})", {{}, SubscribeRequest{EventSet::all()}}},
+      {R"({"cmd":"subscribe","events":[]})", {{}, SubscribeRequest{EventSet{}}}},
+      {R"({"cmd":"subscribe","events":["voice-ended","xrun","voice-ended"]})",
+       {{}, SubscribeRequest{events_of({EventKind::voice_ended, EventKind::xrun})}}},
+      {R"({"cmd":"subscribe","events":["clip-loaded","clip-unloaded","clip-failed",)"
+       R"("voice-started","voice-ended","xrun","engine-offline","engine-online"]})",
+       {{}, SubscribeRequest{EventSet::all()}}},
+      {R"({"cmd":"unsubscribe"})", {{}, UnsubscribeRequest{}}},
+      {R"({"cmd":"shutdown"})", {{}, ShutdownRequest{}}},
+      {R"({"cmd":"bind","note":36,"clip":"kick"})",
+       {{}, BindRequest{36, {}, "kick", BindMode::oneshot, false, 0, {}}}},
+      {R"({"cmd":"bind","note":127,"channel":16,"clip":"k","mode":"gate","velocity":true,)"
+       R"("gain_db":-3,"group":"g"})",
+       {{}, BindRequest{127, 16, "k", BindMode::gate, true, -3, "g"}}},
+      {R"({"cmd":"bind","note":0,"channel":1,"clip":"k","mode":"toggle"})",
+       {{}, BindRequest{0, 1, "k", BindMode::toggle, false, 0, {}}}},
+      {R"({"cmd":"bind","note":1,"clip":"k","mode":"oneshot"})",
+       {{}, BindRequest{1, {}, "k", BindMode::oneshot, false, 0, {}}}},
+      {R"({"cmd":"unbind","note":36})", {{}, UnbindRequest{36, {}}}},
+      {R"({"cmd":"unbind","note":36,"channel":10})", {{}, UnbindRequest{36, 10}}},
+      {R"({"cmd":"bindings"})", {{}, BindingsRequest{}}},
+      // Whitespace, a "\r" before the "\n", field order and an explicit null id do not matter.
+      {" { \"path\" : \"/p\" , \"cmd\" : \"load\", \"name\" : \"n\" } \r",
+       {{}, LoadRequest{"n", "/p", false}}},
+      {R"({"cmd":"ping","id":null})", {{}, PingRequest{}}},
+      // -0 is an integer; voices are any integer (unknown ones are the dispatcher's
+      // voice-not-found).
+      {R"({"cmd":"stop","voice":-0})", {{}, StopRequest{StopVoice{0}, {}, Now{}}}},
+      {R"({"cmd":"pause","voice":-5})", {{}, PauseRequest{-5, {}}}},
+      // Names may hold any Unicode.
+      {"{\"cmd\":\"info\",\"name\":\"caf\xc3\xa9 \xf0\x9f\xa5\x81\"}",
+       {{}, InfoRequest{"caf\xc3\xa9 \xf0\x9f\xa5\x81"}}},
+  };
+  return cases;
+}
+
+TEST(ProtocolParse, EveryCommandParsesToItsTypedRequest) {
+  for (const ValidCase& c : valid_cases()) {
+    SCOPED_TRACE(c.line);
+    const ParsedRequest got = parse_ok(c.line);
+    EXPECT_EQ(got.id, c.expected.id);
+    EXPECT_EQ(got.request.index(), c.expected.request.index());
+    EXPECT_TRUE(got.request == c.expected.request);
+  }
+}
+
+TEST(ProtocolParse, EveryCommandOfTheContractIsCovered) {
+  std::vector<bool> seen(std::variant_size_v<Request>, false);
+  for (const ValidCase& c : valid_cases())
+    seen[c.expected.request.index()] = true;
+  for (std::size_t i = 0; i < seen.size(); ++i)
+    EXPECT_TRUE(seen[i]) << "alternative " << i;
+}
+
+TEST(ProtocolParse, CanonicalFormRoundTrips) {
+  for (const ValidCase& c : valid_cases()) {
+    for (const RequestId& id : {RequestId{}, RequestId{std::int64_t{-42}}, RequestId{"x\"y"}}) {
+      ParsedRequest request = c.expected;
+      request.id = id;
+      const std::string line = serialize_request(request);
+      SCOPED_TRACE(line);
+      ASSERT_EQ(line.back(), '\n');
+      const ParsedRequest again = parse_ok(line.substr(0, line.size() - 1));
+      EXPECT_TRUE(again == request);
+    }
+  }
+}
+
+TEST(ProtocolParse, CanonicalFormLeavesOutDefaults) {
+  EXPECT_EQ(serialize_request({7, play_with("kick", [](PlayRequest&) {})}),
+            "{\"id\":7,\"cmd\":\"play\",\"clip\":\"kick\"}\n");
+  EXPECT_EQ(serialize_request({"a", StopRequest{StopAll{}, 0.5, AtFrame{10}}}),
+            "{\"id\":\"a\",\"cmd\":\"stop\",\"all\":true,\"fade_s\":0.5,\"at_frame\":10}\n");
+  EXPECT_EQ(serialize_request({{}, SubscribeRequest{events_of({EventKind::xrun})}}),
+            "{\"cmd\":\"subscribe\",\"events\":[\"xrun\"]}\n");
+}
+
+// ---- Ids --------------------------------------------------------------------------------------
+
+TEST(ProtocolParse, IdsOfEveryAllowedKindAreKept) {
+  struct Case {
+    std::string id_json;
+    RequestId expected;
+    std::string echoed;
+  };
+  const std::vector<Case> cases = {
+      {"0", std::int64_t{0}, "0"},
+      {"7", std::int64_t{7}, "7"},
+      {"-7", std::int64_t{-7}, "-7"},
+      {"9223372036854775807", std::numeric_limits<std::int64_t>::max(), "9223372036854775807"},
+      {"-9223372036854775808", std::numeric_limits<std::int64_t>::min(), "-9223372036854775808"},
+      {"\"abc\"", std::string("abc"), "\"abc\""},
+      {"\"\"", std::string(), "\"\""},
+      {R"("a\"b\\c\u00e9\n")", std::string("a\"b\\c\xc3\xa9\n"), R"("a\"b\\cé\n")"},
+      {"null", std::monostate{}, "null"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.id_json);
+    const ParsedRequest got = parse_ok(R"({"id":)" + c.id_json + R"(,"cmd":"ping"})");
+    EXPECT_EQ(got.id, c.expected);
+    EXPECT_EQ(serialize_ok_empty(got.id), "{\"id\":" + c.echoed + ",\"ok\":true,\"result\":{}}\n");
+    // Errors echo the id too.
+    const ParseError error = parse_error(R"({"id":)" + c.id_json + R"(,"cmd":"nope"})");
+    EXPECT_EQ(error.id, c.expected);
+    EXPECT_EQ(error.code, ErrorCode::unknown_command);
+  }
+}
+
+TEST(ProtocolParse, NoIdGivesNull) {
+  const ParsedRequest got = parse_ok(R"({"cmd":"ping"})");
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(got.id));
+  EXPECT_EQ(serialize_ok_empty(got.id), "{\"id\":null,\"ok\":true,\"result\":{}}\n");
+  const ParseError error = parse_error(R"({"cmd":"play"})");
+  EXPECT_EQ(serialize_error(error),
+            "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"bad-request\",\"message\":"
+            "\"missing field 'clip'\"}}\n");
+}
+
+TEST(ProtocolParse, IdsOfOtherTypesAreBadRequestsEchoedAsGiven) {
+  struct Case {
+    std::string id_json;
+    std::string echoed;
+  };
+  const std::vector<Case> cases = {
+      {"1.0", "1.0"},
+      {"1.5", "1.5"},
+      {"-2.25", "-2.25"},
+      {"1e3", "1000.0"},
+      {"true", "true"},
+      {"false", "false"},
+      {"[1,\"a\"]", "[1,\"a\"]"},
+      {"{\"x\":[null]}", "{\"x\":[null]}"},
+      {"{}", "{}"},
+      {"9223372036854775808", "9223372036854775808"},
+      {"18446744073709551615", "18446744073709551615"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.id_json);
+    // A valid command, an unknown one and a broken one: the id check comes first.
+    for (const std::string& rest : {std::string(R"("cmd":"ping")"), std::string(R"("cmd":"nope")"),
+                                    std::string(R"("cmd":"play","gain_db":"x")")}) {
+      const ParseError error = parse_error("{\"id\":" + c.id_json + "," + rest + "}");
+      EXPECT_EQ(error.code, ErrorCode::bad_request);
+      EXPECT_NE(error.message.find("'id'"), std::string::npos) << error.message;
+      EXPECT_EQ(serialize_error(error), "{\"id\":" + c.echoed +
+                                            ",\"ok\":false,\"error\":{\"code\":\"bad-request\","
+                                            "\"message\":\"" +
+                                            error.message + "\"}}\n");
+    }
+  }
+}
+
+// ---- Errors of every code the parser produces
+// ----------------------------------------------------
+
+struct ErrorCase {
+  std::string line;
+  ErrorCode code;
+  std::string message_part;  // must occur in the message
+};
+
+TEST(ProtocolParse, MalformedLinesAreBadJsonOrBadRequest) {
+  const std::vector<ErrorCase> cases = {
+      {"{", ErrorCode::bad_json, ""},
+      {"{\"cmd\":\"ping\"", ErrorCode::bad_json, ""},
+      {"{\"cmd\":\"ping\",}", ErrorCode::bad_json, ""},
+      {"{cmd:\"ping\"}", ErrorCode::bad_json, ""},
+      {"{'cmd':'ping'}", ErrorCode::bad_json, ""},
+      {"{\"cmd\":\"ping\"} {}", ErrorCode::bad_json, ""},
+      {"{\"cmd\":\"ping\"}x", ErrorCode::bad_json, ""},
+      {"{\"cmd\":\"ping\"} // comment", ErrorCode::bad_json, ""},
+      {"{\"cmd\":\"ping\",\"n\":NaN}", ErrorCode::bad_json, ""},
+      {"{\"cmd\":\"ping\",\"n\":Infinity}", ErrorCode::bad_json, ""},
+      {"{\"cmd\":\"ping\",\"n\":01}", ErrorCode::bad_json, ""},
+      {"{\"cmd\":\"ping\",\"n\":1.}", ErrorCode::bad_json, ""},
+      {"{\"cmd\":\"ping\",\"n\":\"\\x\"}", ErrorCode::bad_json, ""},
+      {"{\"cmd\":\"ping\",\"n\":\"\\ud800\"}", ErrorCode::bad_json, ""},
+      {std::string("{\"cmd\":\"ping\",\"n\":\"a\x01\"}"), ErrorCode::bad_json, ""},
+      {std::string("{\"cmd\":\"ping\"}\0", 15), ErrorCode::bad_json, ""},
+      {std::string("{\"cmd\":\"ping\"}\0{", 16), ErrorCode::bad_json, "NUL"},
+      {std::string("{\"cmd\":\"info\",\"name\":\"a\0b\"}", 27), ErrorCode::bad_json, ""},
+      {"nul", ErrorCode::bad_json, ""},
+      // Invalid UTF-8, inside and outside strings (nlohmann would throw: must be bad-json).
+      {"{\"cmd\":\"ping\",\"id\":\"\xff\"}", ErrorCode::bad_json, ""},
+      {"{\"cmd\":\"info\",\"name\":\"\xc3\x28\"}", ErrorCode::bad_json, ""},
+      {"{\"cmd\":\"info\",\"name\":\"\xed\xa0\x80\"}", ErrorCode::bad_json, ""},
+      {"{\"cmd\":\"info\",\"name\":\"\xf4\x90\x80\x80\"}", ErrorCode::bad_json, ""},
+      {"{\"cmd\":\"info\",\"name\":\"\xc0\xaf\"}", ErrorCode::bad_json, ""},
+      {"{\"cmd\":\"info\",\"name\":\"\xe2\x82\"}", ErrorCode::bad_json, ""},
+      {"\xff{\"cmd\":\"ping\"}", ErrorCode::bad_json, ""},
+      {"{\"cmd\":\"ping\"\xfe}", ErrorCode::bad_json, ""},
+      // Valid JSON that is not a request object.
+      {"[]", ErrorCode::bad_request, "object"},
+      {"[{\"cmd\":\"ping\"}]", ErrorCode::bad_request, "object"},
+      {"\"ping\"", ErrorCode::bad_request, "object"},
+      {"42", ErrorCode::bad_request, "object"},
+      {"null", ErrorCode::bad_request, "object"},
+      {"{}", ErrorCode::bad_request, "'cmd'"},
+      {"{\"id\":1}", ErrorCode::bad_request, "'cmd'"},
+      {"{\"cmd\":1}", ErrorCode::bad_request, "'cmd'"},
+      {"{\"cmd\":null}", ErrorCode::bad_request, "'cmd'"},
+      {"{\"cmd\":[\"ping\"]}", ErrorCode::bad_request, "'cmd'"},
+      {"{\"cmd\":\"ping\",\"cmd\":\"ping\"}", ErrorCode::bad_request, "'cmd'"},
+      {"{\"cmd\":\"stop\",\"voice\":1,\"voice\":2}", ErrorCode::bad_request, "'voice'"},
+      // Unknown commands (names are case-sensitive).
+      {"{\"cmd\":\"pong\"}", ErrorCode::unknown_command, "pong"},
+      {"{\"cmd\":\"\"}", ErrorCode::unknown_command, ""},
+      {"{\"cmd\":\"PING\"}", ErrorCode::unknown_command, "PING"},
+      {"{\"cmd\":\"ping \"}", ErrorCode::unknown_command, ""},
+  };
+  for (const ErrorCase& c : cases) {
+    SCOPED_TRACE(c.line);
+    const ParseError error = parse_error(c.line);
+    EXPECT_EQ(to_string(error.code), to_string(c.code));
+    EXPECT_NE(error.message.find(c.message_part), std::string::npos) << error.message;
+    EXPECT_FALSE(error.message.empty());
+    // Every error reply is one valid JSON line, whatever the input was.
+    const std::string reply = serialize_error(error);
+    EXPECT_EQ(reply.find('\n'), reply.size() - 1);
+    EXPECT_TRUE(Json::accept(reply));
+  }
+}
+
+TEST(ProtocolParse, BlankLinesAreIgnored) {
+  for (const std::string line : {"", " ", "\t", "\r", "  \t \r", "\n"}) {
+    EXPECT_TRUE(std::holds_alternative<BlankLine>(parse_request(line))) << int(line.size());
+  }
+  EXPECT_FALSE(std::holds_alternative<BlankLine>(parse_request("\v")));
+  EXPECT_FALSE(std::holds_alternative<BlankLine>(parse_request(" x")));
+}
+
+TEST(ProtocolParse, UnknownFieldsAreRejectedByName) {
+  const std::vector<std::string> lines = {
+      R"({"cmd":"hello","bogus":1})",
+      R"({"cmd":"ping","x":null})",
+      R"({"cmd":"load","name":"a","path":"/p","bogus":1})",
+      R"({"cmd":"unload","name":"a","bogus":1})",
+      R"({"cmd":"list","bogus":1})",
+      R"({"cmd":"info","name":"a","bogus":1})",
+      R"({"cmd":"play","clip":"a","bogus":1})",
+      R"({"cmd":"play","clip":"a","Gain_db":1})",
+      R"({"cmd":"stop","all":true,"bogus":1})",
+      R"({"cmd":"stop","voice":1,"ramp_s":1})",
+      R"({"cmd":"pause","voice":1,"bogus":1})",
+      R"({"cmd":"pause","voice":1,"at_frame":1})",
+      R"({"cmd":"resume","voice":1,"bogus":1})",
+      R"({"cmd":"set","voice":1,"gain_db":1,"bogus":1})",
+      R"({"cmd":"set","voice":1,"gain_db":1,"fade_s":1})",
+      R"({"cmd":"master","gain_db":1,"bogus":1})",
+      R"({"cmd":"master","gain_db":1,"in_s":1})",
+      R"({"cmd":"voices","bogus":1})",
+      R"({"cmd":"meters","bogus":1})",
+      R"({"cmd":"status","bogus":1})",
+      R"({"cmd":"subscribe","bogus":1})",
+      R"({"cmd":"unsubscribe","bogus":1})",
+      R"({"cmd":"shutdown","bogus":1})",
+      R"({"cmd":"bind","note":1,"clip":"a","bogus":1})",
+      R"({"cmd":"unbind","note":1,"bogus":1})",
+      R"({"cmd":"bindings","bogus":1})",
+  };
+  for (const std::string& line : lines) {
+    SCOPED_TRACE(line);
+    const ParseError error = parse_error(R"({"id":"u",)" + line.substr(1));
+    EXPECT_EQ(error.code, ErrorCode::bad_request);
+    EXPECT_EQ(error.id, RequestId{"u"});
+    const bool names_it = error.message.find("'bogus'") != std::string::npos ||
+                          error.message.find("'x'") != std::string::npos ||
+                          error.message.find("'Gain_db'") != std::string::npos ||
+                          error.message.find("'ramp_s'") != std::string::npos ||
+                          error.message.find("'at_frame'") != std::string::npos ||
+                          error.message.find("'fade_s'") != std::string::npos ||
+                          error.message.find("'in_s'") != std::string::npos;
+    EXPECT_TRUE(names_it) << error.message;
+  }
+}
+
+TEST(ProtocolParse, MissingRequiredFieldsAreNamed) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"cmd":"load","path":"/p"})", "'name'"},
+      {R"({"cmd":"load","name":"a"})", "'path'"},
+      {R"({"cmd":"unload"})", "'name'"},
+      {R"({"cmd":"info"})", "'name'"},
+      {R"({"cmd":"play"})", "'clip'"},
+      {R"({"cmd":"play","gain_db":1})", "'clip'"},
+      {R"({"cmd":"stop"})", "'voice'"},
+      {R"({"cmd":"stop","fade_s":1})", "'all'"},
+      {R"({"cmd":"pause"})", "'voice'"},
+      {R"({"cmd":"resume","fade_s":1})", "'voice'"},
+      {R"({"cmd":"set","gain_db":1})", "'voice'"},
+      {R"({"cmd":"set","voice":1})", "'gain_db'"},
+      {R"({"cmd":"set","voice":1,"ramp_s":1})", "'pan'"},
+      {R"({"cmd":"master"})", "'gain_db'"},
+      {R"({"cmd":"master","ramp_s":1})", "'gain_db'"},
+      {R"({"cmd":"bind","clip":"a"})", "'note'"},
+      {R"({"cmd":"bind","note":1})", "'clip'"},
+      {R"({"cmd":"unbind"})", "'note'"},
+  };
+  for (const auto& [line, field] : cases) {
+    SCOPED_TRACE(line);
+    const ParseError error = parse_error(line);
+    EXPECT_EQ(error.code, ErrorCode::bad_request);
+    EXPECT_NE(error.message.find(field), std::string::npos) << error.message;
+  }
+}
+
+TEST(ProtocolParse, ExclusiveFieldsAreRejected) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"cmd":"play","clip":"a","at_frame":1,"in_s":1})", "'in_s'"},
+      {R"({"cmd":"stop","all":true,"at_frame":1,"in_s":0})", "'at_frame'"},
+      {R"({"cmd":"set","voice":1,"pan":0,"at_frame":1,"in_s":0})", "'at_frame'"},
+      {R"({"cmd":"stop","voice":1,"clip":"a"})", "'clip'"},
+      {R"({"cmd":"stop","voice":1,"group":"a"})", "'group'"},
+      {R"({"cmd":"stop","voice":1,"all":true})", "'all'"},
+      {R"({"cmd":"stop","clip":"a","group":"g"})", "'group'"},
+      {R"({"cmd":"stop","group":"g","all":true})", "'all'"},
+      {R"({"cmd":"stop","all":false})", "'all'"},
+      {R"({"cmd":"stop","voice":1,"all":false})", "'all'"},
+      {R"({"cmd":"play","clip":"a","loop_end_s":0})", "'loop_end_s'"},
+      {R"({"cmd":"play","clip":"a","loop_start_s":2,"loop_end_s":2})", "'loop_end_s'"},
+      {R"({"cmd":"play","clip":"a","loop_start_s":2,"loop_end_s":1})", "'loop_end_s'"},
+  };
+  for (const auto& [line, field] : cases) {
+    SCOPED_TRACE(line);
+    const ParseError error = parse_error(line);
+    EXPECT_EQ(error.code, ErrorCode::bad_request);
+    EXPECT_NE(error.message.find(field), std::string::npos) << error.message;
+  }
+}
+
+// ---- Wrong types and ranges, field by field -----------------------------------------------------
+
+enum class Kind { name, boolean, number, integer, loop, outputs, events, mode, all };
+
+struct FieldSpec {
+  std::string base;  // a valid request without the field, as `{"cmd":..,` (no closing brace)
+  std::string field;
+  Kind kind;
+  double lo = 0, hi = 0;  // for numbers and integers (hi = inf: no upper bound)
+};
+
+constexpr double inf = std::numeric_limits<double>::infinity();
+
+std::vector<FieldSpec> field_specs() {
+  const std::string play = R"({"cmd":"play","clip":"k",)";
+  const std::string play_no_clip = R"({"cmd":"play",)";
+  const std::string set = R"({"cmd":"set","voice":1,"gain_db":0,)";
+  const std::string set_no_gain = R"({"cmd":"set","voice":1,"pan":0,)";
+  const std::string set_no_voice = R"({"cmd":"set","pan":0,)";
+  const std::string stop = R"({"cmd":"stop","all":true,)";
+  const std::string bind = R"({"cmd":"bind","note":1,"clip":"k",)";
+  const double imin = -9.2e18, imax = 9.2e18;
+  return {
+      {R"({"cmd":"load","path":"/p",)", "name", Kind::name},
+      {R"({"cmd":"load","name":"n",)", "path", Kind::name},
+      {R"({"cmd":"load","name":"n","path":"/p",)", "replace", Kind::boolean},
+      {R"({"cmd":"unload",)", "name", Kind::name},
+      {R"({"cmd":"info",)", "name", Kind::name},
+      {play_no_clip, "clip", Kind::name},
+      {play, "gain_db", Kind::number, -120, 24},
+      {play, "pan", Kind::number, -1, 1},
+      {play, "offset_s", Kind::number, 0, inf},
+      {play, "length_s", Kind::number, 0, inf},
+      {play, "loop", Kind::loop},
+      {play, "loop_start_s", Kind::number, 0, inf},
+      {play, "fade_in_s", Kind::number, 0, inf},
+      {play, "at_frame", Kind::integer, 0, imax},
+      {play, "in_s", Kind::number, 0, inf},
+      {play, "group", Kind::name},
+      {play, "outputs", Kind::outputs},
+      {R"({"cmd":"stop",)", "voice", Kind::integer, imin, imax},
+      {R"({"cmd":"stop",)", "clip", Kind::name},
+      {R"({"cmd":"stop",)", "group", Kind::name},
+      {R"({"cmd":"stop",)", "all", Kind::all},
+      {stop, "fade_s", Kind::number, 0, inf},
+      {stop, "at_frame", Kind::integer, 0, imax},
+      {stop, "in_s", Kind::number, 0, inf},
+      {R"({"cmd":"pause",)", "voice", Kind::integer, imin, imax},
+      {R"({"cmd":"pause","voice":1,)", "fade_s", Kind::number, 0, inf},
+      {R"({"cmd":"resume",)", "voice", Kind::integer, imin, imax},
+      {R"({"cmd":"resume","voice":1,)", "fade_s", Kind::number, 0, inf},
+      {set_no_voice, "voice", Kind::integer, imin, imax},
+      {set_no_gain, "gain_db", Kind::number, -120, 24},
+      {R"({"cmd":"set","voice":1,"gain_db":0,)", "pan", Kind::number, -1, 1},
+      {set, "ramp_s", Kind::number, 0, inf},
+      {set, "at_frame", Kind::integer, 0, imax},
+      {set, "in_s", Kind::number, 0, inf},
+      {R"({"cmd":"master",)", "gain_db", Kind::number, -120, 24},
+      {R"({"cmd":"master","gain_db":0,)", "ramp_s", Kind::number, 0, inf},
+      {R"({"cmd":"subscribe",)", "events", Kind::events},
+      {R"({"cmd":"bind","clip":"k",)", "note", Kind::integer, 0, 127},
+      {bind, "channel", Kind::integer, 1, 16},
+      {R"({"cmd":"bind","note":1,)", "clip", Kind::name},
+      {bind, "mode", Kind::mode},
+      {bind, "velocity", Kind::boolean},
+      {bind, "gain_db", Kind::number, -120, 24},
+      {bind, "group", Kind::name},
+      {R"({"cmd":"unbind",)", "note", Kind::integer, 0, 127},
+      {R"({"cmd":"unbind","note":1,)", "channel", Kind::integer, 1, 16},
+  };
+}
+
+std::string json_number(double value) {
+  return dump_json(Json(value));
+}
+
+std::vector<std::string> bad_values(const FieldSpec& spec) {
+  // Values of every JSON type but the right one.
+  std::vector<std::string> values = {"null", "{}", "{\"a\":1}"};
+  switch (spec.kind) {
+    case Kind::name:
+      values.insert(values.end(), {"1", "1.5", "true", "[]", "[\"a\"]", "\"\"", "\"a\\u0000b\""});
+      break;
+    case Kind::boolean:
+      values.insert(values.end(), {"1", "0", "\"true\"", "[]", "[true]"});
+      break;
+    case Kind::all:
+      values.insert(values.end(), {"1", "\"true\"", "[]", "false"});
+      break;
+    case Kind::number:
+    case Kind::integer: {
+      values.insert(values.end(), {"\"1\"", "true", "false", "[]", "[1]", "\"\"",
+                                   // Not finite once read (strtod overflows to infinity).
+                                   "1e400", "-1e400"});
+      if (spec.lo > -9e18) values.push_back(json_number(spec.lo - 0.5));
+      if (spec.lo > -9e18) values.push_back(json_number(spec.lo - 1));
+      if (spec.kind == Kind::integer && spec.lo > -9e18) {
+        values.push_back(std::to_string(static_cast<std::int64_t>(spec.lo) - 1));
+      }
+      if (spec.kind == Kind::integer && spec.hi < 9e18) {
+        values.push_back(std::to_string(static_cast<std::int64_t>(spec.hi) + 1));
+      }
+      if (spec.hi < 9e18) values.push_back(json_number(spec.hi + 0.5));
+      if (spec.hi < 9e18) values.push_back(json_number(spec.hi + 1));
+      if (spec.hi == inf) values.push_back("-1e-300");
+      if (spec.kind == Kind::integer) {
+        // Integers must be integers: 3.0 and 1e2 are rejected; huge values too.
+        values.insert(values.end(),
+                      {"3.0", "1.5", "1e2", "-0.0", "1e30", "-1e30", "18446744073709551616",
+                       "-9223372036854775809", "99999999999999999999999"});
+        if (spec.hi < 9e18) values.push_back("18446744073709551615");
+        if (spec.hi < 9e18) values.push_back("9223372036854775807");
+        if (spec.lo > -9e18) values.push_back("-9223372036854775808");
+      }
+      if (spec.kind == Kind::number && spec.hi == inf) values.push_back("-0.000001");
+      break;
+    }
+    case Kind::loop:
+      values.insert(values.end(), {"0", "-1", "1.0", "2.5", "\"true\"", "[]", "1e400",
+                                   "18446744073709551615", "-9223372036854775808"});
+      break;
+    case Kind::outputs:
+      values.insert(values.end(), {"1", "\"1,2\"", "[]", "[0]", "[3]", "[1,3]", "[-1]", "[1.0]",
+                                   "[1.5]", "[\"1\"]", "[null]", "[[1]]", "[true]", "[1,1]",
+                                   "[2,1,2]", "[18446744073709551615]", "[1e400]"});
+      break;
+    case Kind::events:
+      values.insert(values.end(), {"\"xrun\"", "1", "true", "[1]", "[\"xrun\",null]", "[\"nope\"]",
+                                   "[\"Xrun\"]", "[\"xrun\",\"voice-end\"]", "[[\"xrun\"]]"});
+      break;
+    case Kind::mode:
+      values.insert(values.end(), {"1", "true", "[]", "\"\"", "\"one-shot\"", "\"Gate\""});
+      break;
+  }
+  return values;
+}
+
+TEST(ProtocolParse, EveryWrongTypeAndRangeIsABadRequestNamingTheField) {
+  int checked = 0;
+  for (const FieldSpec& spec : field_specs()) {
+    for (const std::string& value : bad_values(spec)) {
+      const std::string line = spec.base + "\"id\":5,\"" + spec.field + "\":" + value + "}";
+      SCOPED_TRACE(line);
+      const ParseError error = parse_error(line);
+      EXPECT_EQ(error.code, ErrorCode::bad_request);
+      EXPECT_EQ(error.id, RequestId{std::int64_t{5}});
+      EXPECT_NE(error.message.find("'" + spec.field + "'"), std::string::npos) << error.message;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 500);
+}
+
+TEST(ProtocolParse, RangeBoundsAreInclusive) {
+  for (const FieldSpec& spec : field_specs()) {
+    if (spec.kind != Kind::number && spec.kind != Kind::integer) continue;
+    std::vector<double> good = {spec.lo};
+    if (spec.hi < 9e18) good.push_back(spec.hi);
+    if (spec.lo > -9e18 && spec.hi < 9e18) good.push_back((spec.lo + spec.hi) / 2);
+    for (double v : good) {
+      if (spec.kind == Kind::integer) v = std::floor(v);
+      // Integers in integer form: at_frame 0, note 127 ...
+      const std::string value = spec.kind == Kind::integer
+                                    ? std::to_string(static_cast<std::int64_t>(v))
+                                    : json_number(v);
+      std::string line = spec.base + "\"" + spec.field + "\":" + value + "}";
+      // A stop's target needs to be the only one: skip combining a voice target with `all`.
+      if (spec.base.find("\"stop\",") != std::string::npos && spec.field == "voice") {
+        line = R"({"cmd":"stop","voice":)" + value + "}";
+      }
+      SCOPED_TRACE(line);
+      parse_ok(line);
+    }
+  }
+  // Huge values are fine where there is no upper bound.
+  parse_ok(R"({"cmd":"play","clip":"k","offset_s":1e300,"at_frame":9223372036854775807})");
+  parse_ok(R"({"cmd":"stop","voice":-9223372036854775808})");
+  parse_ok(R"({"cmd":"play","clip":"k","loop":9223372036854775807})");
+}
+
+TEST(ProtocolParse, OutputsDependOnTheDaemonsOutputCount) {
+  const ParseLimits four{.max_outputs = 4};
+  const ParsedRequest got = parse_ok(R"({"cmd":"play","clip":"k","outputs":[4,1,3]})", four);
+  EXPECT_EQ(std::get<PlayRequest>(got.request).outputs, (std::vector<std::int64_t>{4, 1, 3}));
+  const ParseError error = parse_error(R"({"cmd":"play","clip":"k","outputs":[5]})", four);
+  EXPECT_NE(error.message.find("[1, 4]"), std::string::npos) << error.message;
+  parse_error(R"({"cmd":"play","clip":"k","outputs":[3]})");  // default: two outputs
+  parse_ok(R"({"cmd":"play","clip":"k","outputs":[2]})");
+}
+
+// ---- Hostile input
+// --------------------------------------------------------------------------------
+
+TEST(ProtocolParse, DeepNestingIsRejectedWithoutRecursion) {
+  for (int depth : {max_json_depth + 1, 1000, 200000}) {
+    const std::string junk = std::string(depth, '[') + std::string(depth, ']');
+    const ParseError error = parse_error(R"({"cmd":"ping","x":)" + junk + "}");
+    EXPECT_EQ(error.code, ErrorCode::bad_request);
+    // Unterminated nesting is a syntax error only once the depth is within limits.
+    const ParseError open = parse_error(std::string(depth, '{'));
+    EXPECT_TRUE(open.code == ErrorCode::bad_request || open.code == ErrorCode::bad_json);
+  }
+  // Nested junk within the limit in an unknown field: bad-request naming it.
+  const std::string ok_depth =
+      std::string(max_json_depth - 3, '[') + std::string(max_json_depth - 3, ']');
+  const ParseError error = parse_error(R"({"id":[{"a":)" + ok_depth + R"(}],"cmd":"ping"})");
+  EXPECT_EQ(error.code, ErrorCode::bad_request);
+  EXPECT_EQ(error.id, RequestId{InvalidId{"[{\"a\":" + ok_depth + "}]"}});
+}
+
+TEST(ProtocolParse, ManyFieldsAreRejectedQuickly) {
+  std::string line = R"({"cmd":"ping")";
+  for (int i = 0; i < 100000; ++i)
+    line += ",\"f" + std::to_string(i) + "\":0";
+  line += "}";
+  EXPECT_EQ(parse_error(line).code, ErrorCode::bad_request);
+  // Wide nested objects are kept (and rejected as an unknown field) in linear time.
+  std::string wide = R"({"cmd":"ping","x":{)";
+  for (int i = 0; i < 100000; ++i)
+    wide += (i ? ",\"" : "\"") + std::to_string(i) + "\":0";
+  wide += "}}";
+  const ParseError error = parse_error(wide);
+  EXPECT_NE(error.message.find("'x'"), std::string::npos) << error.message;
+}
+
+TEST(ProtocolParse, HugeNumbersNeverPassAsValues) {
+  const std::vector<std::string> lines = {
+      R"({"cmd":"master","gain_db":1e999999})",
+      R"({"cmd":"master","gain_db":-1e309})",
+      R"({"cmd":"master","gain_db":123456789012345678901234567890})",
+      R"({"cmd":"play","clip":"k","in_s":1e309})",
+      R"({"cmd":"stop","voice":1e19})",
+      R"({"cmd":"stop","voice":123456789012345678901234567890})",
+  };
+  for (const std::string& line : lines) {
+    SCOPED_TRACE(line);
+    EXPECT_EQ(parse_error(line).code, ErrorCode::bad_request);
+  }
+  // Tiny numbers are just small: 1e-400 reads as 0.
+  EXPECT_EQ(
+      std::get<MasterRequest>(parse_ok(R"({"cmd":"master","gain_db":1e-400})").request).gain_db,
+      0.0);
+}
+
+}  // namespace
+}  // namespace clipd::protocol

@@ -1,0 +1,242 @@
+#include "servers.hpp"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace clipd::test {
+
+namespace {
+
+constexpr auto kStartTimeout = std::chrono::milliseconds(10000);
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string line;
+  while (std::getline(ss, line)) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+pid_t read_pid(const std::string& path) {
+  const std::string text = read_file(path);
+  return text.empty() ? -1 : static_cast<pid_t>(std::strtol(text.c_str(), nullptr, 10));
+}
+
+// A server that another process (clipd-with-server) started: only its environment is known.
+class ExternalServer final : public TestServer {
+ public:
+  explicit ExternalServer(std::string kind) : kind_(std::move(kind)) {}
+  const char* kind() const noexcept override { return kind_.c_str(); }
+  EnvChanges env() const override { return {}; }  // inherited
+  std::vector<std::string> wrap(std::vector<std::string> argv) const override { return argv; }
+
+ private:
+  std::string kind_;
+};
+
+}  // namespace
+
+std::unique_ptr<Process> TestServer::spawn(std::vector<std::string> argv,
+                                           const std::string& output_file,
+                                           EnvChanges extra_env) const {
+  EnvChanges e = env();
+  e.insert(e.end(), extra_env.begin(), extra_env.end());
+  return std::make_unique<Process>(wrap(std::move(argv)), std::move(e), output_file);
+}
+
+RunResult TestServer::run_client(std::vector<std::string> argv,
+                                 std::chrono::milliseconds timeout) const {
+  return run(wrap(std::move(argv)), env(), timeout);
+}
+
+bool TestServer::accepts_clients() const {
+  return run_client({"jack_lsp"}, std::chrono::milliseconds(3000)).status == 0;
+}
+
+bool TestServer::wait_until_ready(std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (accepts_clients()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+std::vector<std::string> TestServer::ports() const {
+  return lines(run_client({"jack_lsp"}).output);
+}
+
+std::vector<std::string> TestServer::connections() const {
+  // jack_lsp -c: a port at the start of a line, its connections indented below it.
+  std::vector<std::string> out;
+  std::string current;
+  for (const std::string& line : lines(run_client({"jack_lsp", "-c"}).output)) {
+    if (line[0] == ' ' || line[0] == '\t') {
+      out.push_back(current + " -> " + line.substr(line.find_first_not_of(" \t")));
+    } else {
+      current = line;
+    }
+  }
+  return out;
+}
+
+// jackd
+
+JackdServer::JackdServer() : JackdServer(Options{}) {}
+
+JackdServer::JackdServer(Options options) : options_(std::move(options)) {
+  if (options_.name.empty()) options_.name = unique_name("clipd-test");
+  dir_ = std::make_unique<TempDir>("clipd-jackd");
+  if (options_.log_file.empty()) options_.log_file = dir_->file("jackd.log");
+  start();
+}
+
+JackdServer::~JackdServer() {
+  stop();
+  // A SIGKILLed jackd leaves its socket and semaphores in /dev/shm; the name is this test's own.
+  std::error_code ec;
+  const std::string tag = "_" + options_.name + "_";
+  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
+    if (entry.path().filename().string().find(tag) != std::string::npos) {
+      std::filesystem::remove(entry.path(), ec);
+    }
+  }
+}
+
+std::string JackdServer::log() const {
+  return read_file(options_.log_file);
+}
+
+void JackdServer::start(std::uint32_t rate) {
+  options_.rate = rate;
+  start();
+}
+
+void JackdServer::start() {
+  stop();
+  std::vector<std::string> argv = {
+      "jackd", "--no-realtime", "-p", std::to_string(options_.port_max), "-n", options_.name};
+  if (options_.sync) argv.push_back("-S");
+  argv.insert(argv.end(), {"-t", std::to_string(options_.timeout_ms), "-d", "dummy", "-r",
+                           std::to_string(options_.rate), "-p", std::to_string(options_.period)});
+  // The server must not inherit a default server name of its own.
+  process_ = std::make_unique<Process>(argv, EnvChanges{"JACK_DEFAULT_SERVER"}, options_.log_file);
+  const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!process_->running()) break;
+    if (accepts_clients()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  process_->stop();
+  throw std::runtime_error("jackd " + options_.name + " did not start:\n" + log());
+}
+
+void JackdServer::stop() {
+  if (process_) process_->stop();
+  process_.reset();
+}
+
+void JackdServer::kill_hard() {
+  if (!process_) return;
+  process_->signal(SIGKILL);
+  process_->wait_for(std::chrono::milliseconds(5000));
+  process_.reset();  // reaps; the rest of its group (none) is killed by the watchdog release
+}
+
+// PipeWire
+
+PipewireServer::PipewireServer() : PipewireServer(Options{}) {}
+
+PipewireServer::PipewireServer(Options options) : options_(options) {
+  dir_ = std::make_unique<TempDir>("clipd-pw");
+  chmod(dir_->path().c_str(), 0700);
+  start();
+}
+
+PipewireServer::~PipewireServer() {
+  stop();
+}
+
+EnvChanges PipewireServer::env() const {
+  return {"PIPEWIRE_RUNTIME_DIR=" + dir_->path(), "XDG_RUNTIME_DIR=" + dir_->path(),
+          "JACK_DEFAULT_SERVER", "PIPEWIRE_REMOTE"};
+}
+
+std::vector<std::string> PipewireServer::wrap(std::vector<std::string> argv) const {
+  argv.insert(argv.begin(), "pw-jack");
+  return argv;
+}
+
+pid_t PipewireServer::pipewire_pid() const {
+  return read_pid(dir_->file("pipewire.pid"));
+}
+pid_t PipewireServer::wireplumber_pid() const {
+  return read_pid(dir_->file("wireplumber.pid"));
+}
+
+std::string PipewireServer::log() const {
+  return read_file(dir_->file("session.log")) + read_file(dir_->file("pipewire.log")) +
+         read_file(dir_->file("wireplumber.log"));
+}
+
+void PipewireServer::start() {
+  stop();
+  // pipewire first; wireplumber once pipewire's socket exists (it does not retry).
+  const std::string script =
+      "cd \"$XDG_RUNTIME_DIR\" || exit 1\n"
+      "pipewire >pipewire.log 2>&1 & echo $! >pipewire.pid\n"
+      "i=0; while [ ! -S pipewire-0 ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done\n"
+      "if [ \"$CLIPD_WIREPLUMBER\" = 1 ]; then\n"
+      "  wireplumber >wireplumber.log 2>&1 & echo $! >wireplumber.pid\n"
+      "fi\n"
+      "wait\n";
+  EnvChanges e = env();
+  e.push_back(std::string("CLIPD_WIREPLUMBER=") + (options_.wireplumber ? "1" : "0"));
+  // No desktop session leaks in: a private bus, no display.
+  e.insert(e.end(), {"DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY"});
+  process_ = std::make_unique<Process>(
+      std::vector<std::string>{"dbus-run-session", "--", "sh", "-c", script}, e,
+      dir_->file("session.log"));
+
+  const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
+  bool jack_ok = false;
+  while (std::chrono::steady_clock::now() < deadline && process_->running()) {
+    if (!jack_ok) jack_ok = accepts_clients();
+    // Ready once JACK clients connect and wireplumber has registered with the server.
+    if (jack_ok && (!options_.wireplumber ||
+                    run({"pw-cli", "ls", "Client"}, env(), std::chrono::milliseconds(3000))
+                            .output.find("WirePlumber") != std::string::npos)) {
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const std::string why = log();
+  process_->stop();
+  throw std::runtime_error("PipeWire did not start:\n" + why);
+}
+
+void PipewireServer::stop() {
+  if (process_) process_->stop();
+  process_.reset();
+  if (dir_) {
+    unlink(dir_->file("pipewire.pid").c_str());
+    unlink(dir_->file("wireplumber.pid").c_str());
+  }
+}
+
+std::unique_ptr<TestServer> external_server() {
+  const char* kind = std::getenv("CLIPD_TEST_SERVER");
+  if (kind == nullptr || *kind == '\0') return nullptr;
+  return std::make_unique<ExternalServer>(kind);
+}
+
+}  // namespace clipd::test
