@@ -111,18 +111,9 @@ void Controller::dispatch(const SessionPtr& s, Parsed p) {
               s->send_reply(protocol::serialize_ok_empty(p.id));
               if (options_.on_shutdown_request) options_.on_shutdown_request();
             },
-            [&](const protocol::BindRequest&) {
-              s->send_reply(protocol::serialize_error(p.id, ErrorCode::unknown_command,
-                                                      "MIDI bindings are not available"));
-            },
-            [&](const protocol::UnbindRequest&) {
-              s->send_reply(protocol::serialize_error(p.id, ErrorCode::unknown_command,
-                                                      "MIDI bindings are not available"));
-            },
-            [&](const protocol::BindingsRequest&) {
-              s->send_reply(protocol::serialize_error(p.id, ErrorCode::unknown_command,
-                                                      "MIDI bindings are not available"));
-            },
+            [&](const protocol::BindRequest& r) { cmd_bind(s, p, r); },
+            [&](const protocol::UnbindRequest& r) { cmd_unbind(s, p, r); },
+            [&](const protocol::BindingsRequest&) { cmd_bindings(s, p); },
         },
         p.request);
   } catch (const std::exception& e) {
@@ -458,6 +449,11 @@ void Controller::cmd_voices(const SessionPtr& s, const Parsed& p) {
       if (rec != voices_.end()) {
         out.clip = rec->second.clip;
         out.group = rec->second.group;
+      } else {
+        // A voice a MIDI note started while the engine had no node to announce it.
+        for (const auto& [name, entry] : clips_) {
+          if (entry->slot == v.clip) out.clip = name;
+        }
       }
       out.state = to_protocol(v.state);
       out.position_s = static_cast<double>(v.position) / rate;

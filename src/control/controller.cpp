@@ -92,7 +92,9 @@ Controller::~Controller() {
   link_.destroy();
 }
 
-void Controller::start(std::vector<std::pair<std::string, std::string>> initial_clips) {
+void Controller::start(std::vector<std::pair<std::string, std::string>> initial_clips,
+                       const std::vector<std::string>& initial_bindings) {
+  restore_bindings(initial_bindings);
   for (auto& [name, path] : initial_clips) {
     if (clips_.count(name) != 0) continue;
     auto entry = std::make_unique<ClipEntry>();
@@ -138,6 +140,7 @@ void Controller::go_online() {
   while (capacity < clips_.size() * 2)
     capacity *= 2;
   cfg.clip_capacity = capacity;
+  cfg.spare_nodes = kSpareNodes;
   link_.build(cfg);
   // The engine's tables and node pools must never page-fault on the audio thread. Clips lock
   // their own pages; this locks everything mapped now, the fresh engine included.
@@ -158,6 +161,8 @@ void Controller::go_online() {
       add_to_engine(*entry);
     }
   }
+  push_bindings();
+  top_up_spares(kSpareNodes);
   next_redecode();
   if (options_.on_status) {
     options_.on_status("online: " + std::to_string(rate_) + " Hz, " + std::to_string(buffer_size_) +
@@ -228,12 +233,25 @@ void Controller::drain() {
 void Controller::on_engine_message(const engine::Message& m) {
   switch (m.kind) {
     case engine::Kind::voice_started: {
+      const auto id = static_cast<std::int64_t>(m.started.voice);
+      if (m.started.midi) {
+        // A voice a note started: control learns of it here.
+        VoiceRecord rec;
+        for (const auto& [name, entry] : clips_) {
+          if (entry->slot == m.started.clip) rec.clip = name;
+        }
+        for (const auto& [name, gid] : groups_) {
+          if (gid == m.started.group && gid != 0) rec.group = name;
+        }
+        voices_[id] = rec;
+        if (online_) top_up_spares(1);
+      }
       if (!m.started.started) break;  // its voice_ended follows
-      auto it = voices_.find(static_cast<std::int64_t>(m.started.voice));
-      emit(protocol::VoiceStartedEvent{static_cast<std::int64_t>(m.started.voice),
-                                       it != voices_.end() ? it->second.clip : std::string(),
-                                       static_cast<std::int64_t>(m.started.frame), m.started.late,
-                                       protocol::Trigger::command});
+      auto it = voices_.find(id);
+      emit(protocol::VoiceStartedEvent{
+          id, it != voices_.end() ? it->second.clip : std::string(),
+          static_cast<std::int64_t>(m.started.frame), m.started.late,
+          m.started.midi ? protocol::Trigger::midi : protocol::Trigger::command});
       break;
     }
     case engine::Kind::voice_ended: {
@@ -241,6 +259,7 @@ void Controller::on_engine_message(const engine::Message& m) {
       auto it = voices_.find(id);
       std::string clip = it != voices_.end() ? std::move(it->second.clip) : std::string();
       if (it != voices_.end()) voices_.erase(it);
+      if (m.ended.midi && online_) top_up_spares(1);
       emit(protocol::VoiceEndedEvent{id, std::move(clip), static_cast<std::int64_t>(m.ended.frame),
                                      to_protocol(m.ended.reason)});
       break;
@@ -261,6 +280,9 @@ void Controller::on_engine_message(const engine::Message& m) {
     }
     case engine::Kind::table_released:
       delete[] m.table.table;
+      break;
+    case engine::Kind::bindings_released:
+      delete m.bindings.table;
       break;
     case engine::Kind::query_voices:
     case engine::Kind::query_meters: {
@@ -397,12 +419,18 @@ void Controller::install(ClipEntry& entry, std::unique_ptr<clips::LoadedClip> cl
       in_engine_[token] = &entry;
       return;
     }
-    link_.send(engine::Message::remove_clip(entry.slot));
-    zombies_[entry.token] = Zombie{entry.name, std::move(old), false};
-    free_slots_.push_back(entry.slot);
+    // Bindings stop naming the slot before it is freed.
+    const std::uint32_t slot = entry.slot;
     entry.slot = kNoSlot;
+    push_bindings();
+    link_.send(engine::Message::remove_clip(slot));
+    zombies_[entry.token] = Zombie{entry.name, std::move(old), false};
+    free_slots_.push_back(slot);
   }
-  if (fits_engine) add_to_engine(entry);
+  if (fits_engine) {
+    add_to_engine(entry);
+    push_bindings();
+  }
 }
 
 void Controller::add_to_engine(ClipEntry& entry) {
@@ -414,11 +442,14 @@ void Controller::add_to_engine(ClipEntry& entry) {
 
 bool Controller::retire_clip(ClipEntry& entry, bool announce) {
   if (entry.slot != kNoSlot && online_) {
-    link_.send(engine::Message::remove_clip(entry.slot));
+    // Bindings stop naming the slot before it is freed (and perhaps reused).
+    const std::uint32_t slot = entry.slot;
+    entry.slot = kNoSlot;
+    push_bindings();
+    link_.send(engine::Message::remove_clip(slot));
     in_engine_.erase(entry.token);
     zombies_[entry.token] = Zombie{entry.name, std::move(entry.loaded), announce};
-    free_slots_.push_back(entry.slot);
-    entry.slot = kNoSlot;
+    free_slots_.push_back(slot);
     return false;
   }
   const bool had = entry.loaded != nullptr;
@@ -457,14 +488,14 @@ protocol::ClipInfo Controller::clip_info(const ClipEntry& entry) const {
 }
 
 void Controller::save_state() {
-  if (!options_.on_clips_changed) return;
+  if (!options_.on_state_changed) return;
   std::vector<std::pair<std::string, std::string>> list;
   for (const auto& [name, entry] : clips_) {
     if (entry->loaded || (entry->pending && !entry->pending->redecode)) {
       list.emplace_back(name, entry->path);
     }
   }
-  options_.on_clips_changed(list);
+  options_.on_state_changed(list, bindings_json());
 }
 
 // ---- Shutdown ---------------------------------------------------------------------------------

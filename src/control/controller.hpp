@@ -35,9 +35,11 @@ struct ControllerOptions {
   std::uint32_t max_channels = 8;
   std::uint64_t memory_budget = 0;  // bytes; 0: a quarter of physical memory
   double declick_s = 0.005;
-  // Called on the control thread with every loaded clip (name, path) after each change, so the
-  // daemon can remember them.
-  std::function<void(const std::vector<std::pair<std::string, std::string>>&)> on_clips_changed;
+  // Called on the control thread with every loaded clip (name, path) and every MIDI binding (as
+  // the protocol's JSON) after each change, so the daemon can remember them.
+  std::function<void(const std::vector<std::pair<std::string, std::string>>&,
+                     const protocol::Json& bindings)>
+      on_state_changed;
   // Called on the control thread when a client sent `shutdown`.
   std::function<void()> on_shutdown_request;
   // Called on the control thread when the engine goes online or offline ("online 48000 Hz ...").
@@ -55,8 +57,10 @@ class Controller final : public SessionHandler {
 
   // Events go out through the server. Call once, before start().
   void attach(Server& server) noexcept { server_ = &server; }
-  // Loads `initial_clips` (name, path: from the state file) and starts connecting to JACK.
-  void start(std::vector<std::pair<std::string, std::string>> initial_clips);
+  // Loads `initial_clips` (name, path: from the state file), restores `initial_bindings` (`bind`
+  // request lines) and starts connecting to JACK.
+  void start(std::vector<std::pair<std::string, std::string>> initial_clips,
+             const std::vector<std::string>& initial_bindings = {});
   // Fades every voice out (reason shutdown), leaves the server, frees every clip. `done` runs on
   // the control thread once everything is released.
   void stop(std::function<void()> done);
@@ -122,6 +126,15 @@ class Controller final : public SessionHandler {
   void cmd_voices(const SessionPtr& s, const Parsed& p);
   void cmd_meters(const SessionPtr& s, const Parsed& p);
 
+  // bindings.cpp
+  void cmd_bind(const SessionPtr& s, const Parsed& p, const protocol::BindRequest& r);
+  void cmd_unbind(const SessionPtr& s, const Parsed& p, const protocol::UnbindRequest& r);
+  void cmd_bindings(const SessionPtr& s, const Parsed& p);
+  void push_bindings();
+  void top_up_spares(std::uint32_t n);
+  protocol::Json bindings_json() const;
+  void restore_bindings(const std::vector<std::string>& lines);
+
   // controller.cpp: clips
   void submit_load(ClipEntry& entry, const SessionPtr& session, const protocol::RequestId& id,
                    bool redecode);
@@ -178,6 +191,12 @@ class Controller final : public SessionHandler {
   std::unordered_map<std::int64_t, VoiceRecord> voices_;
   std::int64_t next_voice_ = 1;
   std::map<std::string, std::uint32_t, std::less<>> groups_;
+
+  // MIDI bindings by (channel, note); channel 0 is "any".
+  using BindingKey = std::pair<std::int64_t, std::int64_t>;
+  std::map<BindingKey, protocol::BindRequest> bindings_;
+  // Nodes the engine keeps for the voices MIDI notes start (two per voice).
+  static constexpr std::uint32_t kSpareNodes = 256;
 
   // Queries in flight, by the buffer the engine fills.
   std::unordered_map<const void*, std::function<void(const engine::Message&)>> queries_;

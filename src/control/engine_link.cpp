@@ -50,11 +50,19 @@ void EngineLink::recycle(engine::MessageNode&& node) {
 }
 
 void EngineLink::process(void* ctx, std::uint64_t frame, std::uint32_t nframes,
-                         float* const* outputs, const jack::MidiInput* /*midi*/,
+                         float* const* outputs, const jack::MidiInput* midi,
                          std::uint64_t usecs) noexcept {
   auto* self = static_cast<EngineLink*>(ctx);
   if (engine::Engine* e = self->published_.load(std::memory_order_acquire)) {
-    e->process(frame, nframes, outputs, usecs);
+    std::uint32_t count = 0;
+    if (midi != nullptr) {
+      for (const jack::MidiEvent ev : *midi) {
+        if (count == kMaxMidiEvents) break;
+        if (ev.size == 0) continue;  // JACK could not read it
+        self->midi_[count++] = engine::MidiEventView{ev.frame, ev.size, ev.data};
+      }
+    }
+    e->process(frame, nframes, outputs, usecs, self->midi_, count);
     return;
   }
   // No engine yet (between open and build): the ports must still carry silence.

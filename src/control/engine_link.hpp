@@ -69,6 +69,8 @@ class EngineLink {
 
   // Spare nodes kept for reuse; beyond this many, returned nodes are freed.
   static constexpr std::size_t kMaxSpare = 4096;
+  // MIDI events handed to the engine per cycle; more in one period are dropped.
+  static constexpr std::uint32_t kMaxMidiEvents = 1024;
 
   std::unique_ptr<engine::MessageQueue> to_engine_;
   std::unique_ptr<engine::MessageQueue> to_control_;
@@ -78,6 +80,8 @@ class EngineLink {
   std::atomic<engine::Engine*> published_{nullptr};
   std::vector<engine::MessageNode> spare_;
   const std::uint32_t outputs_;
+  // Audio thread only: the cycle's MIDI events in the engine's form.
+  engine::MidiEventView midi_[kMaxMidiEvents] = {};
 };
 
 }  // namespace clipd::control

@@ -48,10 +48,11 @@ int run(const Config& config) {
   options.memory_budget = config.memory_budget;
   options.declick_s = config.declick_s;
   if (config.save_state) {
-    options.on_clips_changed = [&config, &state](const auto& clips) {
+    options.on_state_changed = [&config, &state](const auto& clips, const auto& bindings) {
       state.clips.clear();
       for (const auto& [name, path] : clips)
         state.clips.push_back({name, path});
+      state.bindings = nlohmann::json::parse(bindings.dump());
       std::string error;
       if (!save_state(config.state_file, state, error)) log_warning("state file: " + error);
     };
@@ -87,7 +88,18 @@ int run(const Config& config) {
   std::vector<std::pair<std::string, std::string>> initial;
   for (const auto& c : state.clips)
     initial.emplace_back(c.name, c.path);
-  controller.start(std::move(initial));
+  std::vector<std::string> bindings;
+  for (const auto& b : state.bindings) {
+    if (!b.is_object()) continue;
+    // The saved form is `bindings`' result: absent fields are null there, left out in a request.
+    nlohmann::json request = nlohmann::json::object();
+    for (const auto& [key, value] : b.items()) {
+      if (!value.is_null()) request[key] = value;
+    }
+    request["cmd"] = "bind";
+    bindings.push_back(request.dump());
+  }
+  controller.start(std::move(initial), bindings);
   notifier.ready("listening on " + server.socket_path().string());
 
   begin_shutdown = [&] {

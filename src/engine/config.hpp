@@ -17,6 +17,16 @@ struct Config {
   std::uint32_t retired_capacity = 64;         // removed/replaced clips whose voices still fade out
   std::uint32_t declick_frames = 0;            // fade for stolen, choked, unloaded voices; 0 = 5 ms
 
+  // MIDI triggers (engine/bindings.hpp). Each voice a note starts takes two nodes from a pool of
+  // spare_nodes that control keeps topped up with `spare` messages. When fewer than two are left,
+  // the voice still starts but its voice_started and voice_ended cannot be sent (both counted in
+  // lost_events()), unless drop_notes_when_dry is set: then the note is dropped (counted in
+  // dropped_notes()). Voices started by notes take the ids midi_voice_base, midi_voice_base + 1,
+  // ...: keep control's own ids below it.
+  std::uint32_t spare_nodes = 256;
+  std::uint64_t midi_voice_base = std::uint64_t{1} << 48;
+  bool drop_notes_when_dry = false;
+
   // Called at the end of every process() call, inside the real-time context, with
   // cycle_hook_arg. It runs on the audio thread and must be real-time safe itself. Tests use it to
   // prove that the RealtimeSanitizer watches process(); it can also publish per-cycle data.

@@ -58,10 +58,13 @@ Engine::Engine(const Config& config, Consumer<Message> in, Producer<Message> out
   bin_frames_ = std::max<std::uint32_t>(1, config_.sample_rate / 100);
   bin_peak_ = std::make_unique<float[]>((kBins + 1) * config_.outputs);
   bin_sum_ = std::make_unique<float[]>((kBins + 1) * config_.outputs);
+  spares_ = std::make_unique<MessageNode[]>(config_.spare_nodes);
+  next_midi_id_ = config_.midi_voice_base;
 }
 
 Engine::~Engine() {
   delete[] table_;
+  if (bindings_node_) delete bindings_node_->bindings.table;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -69,11 +72,20 @@ Engine::~Engine() {
 
 void Engine::process(std::uint64_t frame, std::uint32_t nframes, float* const* outputs,
                      std::uint64_t usecs) noexcept {
+  process(frame, nframes, outputs, usecs, nullptr, 0);
+}
+
+void Engine::process(std::uint64_t frame, std::uint32_t nframes, float* const* outputs,
+                     std::uint64_t usecs, const MidiEventView* midi,
+                     std::uint32_t midi_count) noexcept {
   RealtimeScope realtime;
   DenormalScope denormals;
   frame_ = frame;
   nframes_ = nframes;
   outputs_ = outputs;
+  midi_ = midi;
+  midi_count_ = midi == nullptr ? 0 : midi_count;
+  midi_next_ = 0;
   for (std::uint32_t o = 0; o < config_.outputs; ++o) {
     std::memset(outputs[o], 0, sizeof(float) * nframes);
   }
@@ -87,12 +99,16 @@ void Engine::process(std::uint64_t frame, std::uint32_t nframes, float* const* o
     if (at < nframes) apply_events(at);
   }
   finish_outputs(nframes);
+  midi_ = nullptr;
+  midi_count_ = midi_next_ = 0;
   if (config_.cycle_hook != nullptr) config_.cycle_hook(config_.cycle_hook_arg);
 
   last_usecs_.store(usecs, std::memory_order_relaxed);
   last_nframes_.store(nframes, std::memory_order_relaxed);
   live_voices_pub_.store(live_count_, std::memory_order_relaxed);
   lost_events_.store(lost_, std::memory_order_relaxed);
+  dropped_notes_.store(dropped_, std::memory_order_relaxed);
+  spare_count_pub_.store(spare_count_, std::memory_order_relaxed);
   master_gain_pub_.store(master_.value, std::memory_order_relaxed);
   cycles_.fetch_add(1, std::memory_order_relaxed);
   // Last, with release: a reader that sees this frame sees the rest of this cycle's values.
@@ -172,10 +188,17 @@ void Engine::handle(MessageNode&& node) noexcept {
       handle_query_meters(m);
       send(std::move(node));
       return;
+    case Kind::set_bindings:
+      handle_bindings(std::move(node));
+      return;
+    case Kind::spare:
+      handle_spare(std::move(node));
+      return;
     case Kind::voice_started:
     case Kind::voice_ended:
     case Kind::clip_released:
     case Kind::table_released:
+    case Kind::bindings_released:
       break;
   }
   send(std::move(node));  // not a command: straight back
@@ -298,11 +321,11 @@ void Engine::list_remove(std::uint32_t& head, std::uint32_t& tail, std::uint32_t
   x.prev = x.next = kNoIndex;
 }
 
-std::uint32_t Engine::alloc_voice() noexcept {
+std::uint32_t Engine::alloc_voice(std::uint32_t at) noexcept {
   if (free_count_ == 0) {
     // Every fade slot is taken: cut the voice that began stopping first.
     const std::uint32_t v = stopping_head_;
-    end_voice(v, frame_, voices_[v].stop_reason);
+    end_voice(v, frame_ + at, voices_[v].stop_reason);
   }
   return free_[--free_count_];
 }
@@ -320,26 +343,31 @@ void Engine::handle_play(MessageNode&& node) noexcept {
   const bool valid = p.clip < table_capacity_ && table_[p.clip].node;
   if (!valid) {
     node->kind = Kind::voice_started;
-    node->started = StartedPayload{p.voice, frame_, p.clip, false, false};
+    node->started = StartedPayload{p.voice, frame_, p.clip, false, false, p.group, false};
     send(std::move(node));
     if (end) {
       end->kind = Kind::voice_ended;
-      end->ended = EndedPayload{p.voice, frame_, p.clip, EndReason::unloaded};
+      end->ended = EndedPayload{p.voice, frame_, p.clip, EndReason::unloaded, false};
       send(std::move(end));
     } else {
       ++lost_;
     }
     return;
   }
+  const std::uint32_t v = place_voice(p, 0);
+  Voice& x = voices_[v];
+  x.start_node = std::move(node);
+  x.end_node = std::move(end);
+}
+
+std::uint32_t Engine::place_voice(const PlayPayload& p, std::uint32_t at) noexcept {
   if (active_count_ >= config_.max_voices) {
-    stop_voice(active_head_, declick_, EndReason::stolen, 0);
+    stop_voice(active_head_, declick_, EndReason::stolen, at);
   }
-  const std::uint32_t v = alloc_voice();
+  const std::uint32_t v = alloc_voice(at);
   Voice& x = voices_[v];
   const ClipSamples clip = table_[p.clip].node->clip.samples;
 
-  x.start_node = std::move(node);
-  x.end_node = std::move(end);
   x.id = p.voice;
   x.seq = next_seq_++;
   x.late = p.at_frame != kNow && p.at_frame < frame_;
@@ -369,6 +397,10 @@ void Engine::handle_play(MessageNode&& node) noexcept {
   x.state = VoiceState::scheduled;
   x.holding = false;
   x.stop_reason = EndReason::stopped;
+  x.midi = false;
+  x.trigger = TriggerMode::oneshot;
+  x.note_channel = x.note = 0;
+  x.binding_key = 0;
 
   const std::uint64_t mask = p.outputs;
   std::uint8_t selected = 0;
@@ -397,6 +429,7 @@ void Engine::handle_play(MessageNode&& node) noexcept {
   index_.insert(x.id, v);
   ++table_[p.clip].readers;
   if (x.group != 0) ++grouped_scheduled_;
+  return v;
 }
 
 void Engine::start_voice(std::uint32_t v, std::uint32_t at) noexcept {
@@ -404,9 +437,13 @@ void Engine::start_voice(std::uint32_t v, std::uint32_t at) noexcept {
   x.state = VoiceState::playing;
   if (x.group != 0) --grouped_scheduled_;
   if (frame_ + at > x.start_frame) x.late = true;  // its frame was skipped by a counter jump
+  if (!x.start_node) {
+    ++lost_;  // a MIDI voice started with a dry spare pool
+    return;
+  }
   Message& m = *x.start_node;
   m.kind = Kind::voice_started;
-  m.started = StartedPayload{x.id, frame_ + at, x.slot, true, x.late};
+  m.started = StartedPayload{x.id, frame_ + at, x.slot, true, x.late, x.group, x.midi};
   send(std::move(x.start_node));
 }
 
@@ -461,13 +498,15 @@ void Engine::end_voice(std::uint32_t v, std::uint64_t frame, EndReason reason) n
   if (x.start_node) {
     Message& m = *x.start_node;
     m.kind = Kind::voice_started;
-    m.started = StartedPayload{x.id, frame, x.slot, false, x.late};
+    m.started = StartedPayload{x.id, frame, x.slot, false, x.late, x.group, x.midi};
     send(std::move(x.start_node));
+  } else if (x.state == VoiceState::scheduled) {
+    ++lost_;  // never started, and no node to say so
   }
   if (x.end_node) {
     Message& m = *x.end_node;
     m.kind = Kind::voice_ended;
-    m.ended = EndedPayload{x.id, frame, x.slot, reason};
+    m.ended = EndedPayload{x.id, frame, x.slot, reason, x.midi};
     send(std::move(x.end_node));
   } else {
     ++lost_;
@@ -567,6 +606,10 @@ void Engine::act_resume(PausePayload& p) noexcept {
 
 std::uint32_t Engine::next_event(std::uint32_t from, std::uint32_t to) const noexcept {
   std::uint32_t next = to;
+  if (midi_next_ < midi_count_) {
+    const std::uint32_t o = midi_offset(midi_next_);
+    if (o > from && o < to) next = o;
+  }
   const std::uint64_t lo = frame_ + from, hi = frame_ + to;
   for (std::uint32_t i = 0; i < pending_count_; ++i) {
     const Message& m = *pending_[i];
@@ -601,6 +644,11 @@ void Engine::apply_events(std::uint32_t at) noexcept {
     } else {
       ++i;
     }
+  }
+  // MIDI events due now, in their order (a voice they start is scheduled for this frame).
+  while (midi_next_ < midi_count_ && midi_offset(midi_next_) <= at) {
+    handle_midi(midi_[midi_next_], at);
+    ++midi_next_;
   }
   // Voices with a choke group that start now, in play order: each chokes its group.
   while (grouped_scheduled_ > 0) {
@@ -790,6 +838,113 @@ void Engine::finish_outputs(std::uint32_t nframes) noexcept {
 }
 
 // ---------------------------------------------------------------------------------------------
+// MIDI triggers.
+
+void Engine::handle_bindings(MessageNode&& node) noexcept {
+  if (bindings_node_) {
+    bindings_node_->kind = Kind::bindings_released;
+    send(std::move(bindings_node_));
+  }
+  bindings_node_ = std::move(node);
+  bindings_ = bindings_node_->bindings.table;
+}
+
+void Engine::handle_spare(MessageNode&& node) noexcept {
+  if (spare_count_ < config_.spare_nodes) {
+    spares_[spare_count_++] = std::move(node);
+    return;
+  }
+  send(std::move(node));  // the pool is full: straight back, as spare
+}
+
+std::uint32_t Engine::midi_offset(std::uint32_t i) const noexcept {
+  const std::uint32_t last = nframes_ == 0 ? 0 : nframes_ - 1;
+  return std::min(midi_[i].offset, last);
+}
+
+void Engine::handle_midi(const MidiEventView& e, std::uint32_t at) noexcept {
+  if (e.data == nullptr || e.size < 3) return;
+  const std::uint32_t status = e.data[0];
+  const std::uint32_t type = status & 0xf0u;
+  if (type != 0x80u && type != 0x90u) return;
+  const std::uint32_t channel = (status & 0x0fu) + 1;
+  const std::uint32_t note = e.data[1] & 0x7fu;
+  const std::uint32_t velocity = e.data[2] & 0x7fu;
+  if (type == 0x90u && velocity > 0) {
+    note_on(channel, note, velocity, at);
+  } else {
+    note_off(channel, note, at);
+  }
+}
+
+void Engine::note_on(std::uint32_t channel, std::uint32_t note, std::uint32_t velocity,
+                     std::uint32_t at) noexcept {
+  if (bindings_ == nullptr) return;
+  std::uint32_t key = channel * kMidiNotes + note;
+  const Binding* b = &bindings_->at(channel, note);
+  if (!b->used) {
+    key = note;
+    b = &bindings_->at(0, note);
+    if (!b->used) return;
+  }
+  if (b->clip >= table_capacity_ || !table_[b->clip].node) return;  // no clip: nothing
+  if (b->mode == TriggerMode::toggle) {
+    bool stopped = false;
+    for (std::uint32_t i = 0; i < live_count_;) {
+      const std::uint32_t v = live_[i];
+      const Voice& x = voices_[v];
+      if (x.midi && x.binding_key == key && x.trigger == TriggerMode::toggle &&
+          x.state != VoiceState::stopping) {
+        stop_voice(v, declick_, EndReason::stopped, at);
+        stopped = true;
+        if (i < live_count_ && live_[i] == v) ++i;
+      } else {
+        ++i;
+      }
+    }
+    if (stopped) return;
+  }
+  MessageNode start, end;
+  if (spare_count_ >= 2) {
+    end = std::move(spares_[--spare_count_]);
+    start = std::move(spares_[--spare_count_]);
+  } else if (config_.drop_notes_when_dry) {
+    ++dropped_;
+    return;
+  }
+  float gain = b->gain;
+  if (b->velocity) {
+    const float v = static_cast<float>(velocity) / 127.0f;
+    gain *= v * v;
+  }
+  const PlayPayload p{next_midi_id_++, frame_ + at, 0,        kUnlimited, 0,    kUnlimited, 0,
+                      kAllOutputs,     b->clip,     b->group, 0,          gain, 0.0f};
+  const std::uint32_t v = place_voice(p, at);
+  Voice& x = voices_[v];
+  x.start_node = std::move(start);
+  x.end_node = std::move(end);
+  x.midi = true;
+  x.trigger = b->mode;
+  x.note_channel = static_cast<std::uint8_t>(channel);
+  x.note = static_cast<std::uint8_t>(note);
+  x.binding_key = static_cast<std::uint16_t>(key);
+}
+
+void Engine::note_off(std::uint32_t channel, std::uint32_t note, std::uint32_t at) noexcept {
+  for (std::uint32_t i = 0; i < live_count_;) {
+    const std::uint32_t v = live_[i];
+    const Voice& x = voices_[v];
+    if (x.midi && x.trigger == TriggerMode::gate && x.note_channel == channel && x.note == note &&
+        x.state != VoiceState::stopping) {
+      stop_voice(v, declick_, EndReason::stopped, at);
+      if (i < live_count_ && live_[i] == v) ++i;
+    } else {
+      ++i;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Queries.
 
 std::uint64_t Engine::remaining_of(const Voice& x) const noexcept {
@@ -851,11 +1006,11 @@ void Engine::retire(std::uint64_t end_frame, EndReason reason) {
         MessageNode end = std::move(pending_end_);
         const PlayPayload p = m.play;
         m.kind = Kind::voice_started;
-        m.started = StartedPayload{p.voice, end_frame, p.clip, false, false};
+        m.started = StartedPayload{p.voice, end_frame, p.clip, false, false, p.group, false};
         send(std::move(node));
         if (end) {
           end->kind = Kind::voice_ended;
-          end->ended = EndedPayload{p.voice, end_frame, p.clip, reason};
+          end->ended = EndedPayload{p.voice, end_frame, p.clip, reason, false};
           send(std::move(end));
         } else {
           ++lost_;
@@ -906,8 +1061,17 @@ void Engine::retire(std::uint64_t end_frame, EndReason reason) {
     if (retired_[r].node) release_clip(retired_[r].node);
     retired_[r].readers = 0;
   }
+  while (spare_count_ > 0)
+    send(std::move(spares_[--spare_count_]));  // back as spare
+  if (bindings_node_) {
+    bindings_node_->kind = Kind::bindings_released;
+    send(std::move(bindings_node_));
+  }
+  bindings_ = nullptr;
   live_voices_pub_.store(0, std::memory_order_release);
   lost_events_.store(lost_, std::memory_order_release);
+  dropped_notes_.store(dropped_, std::memory_order_release);
+  spare_count_pub_.store(0, std::memory_order_release);
 }
 
 }  // namespace clipd::engine

@@ -32,6 +32,18 @@
 // - When every fade slot is taken, the voice that began stopping first is cut at once. When
 //   Config::retired_capacity clips are already waiting for their voices to fade, a further
 //   remove/replace ends the clip's voices at once (no fade).
+//
+// MIDI: process() may take the cycle's MIDI events. A note-on (velocity > 0) of a bound note
+// (engine/bindings.hpp) starts its clip on the event's exact frame, with the default play (whole
+// clip, no loop, every output, pan 0) at the binding's gain (times (v / 127)^2 when `velocity`),
+// in the binding's choke group, with the same stealing and choking as a play. A note-off (or a
+// note-on with velocity 0) stops, with the declick fade, the gate voices that note-on of the
+// same channel and note started. A toggle binding's note-on stops (declick fade) the voices of
+// that binding that are not already stopping, and starts nothing, if there are any. "The same
+// binding" is the same table entry (channel slot and note), also across table swaps. Notes whose
+// binding names a slot without a clip do nothing; other MIDI messages are ignored. Events act in
+// the order given; one with an offset before its predecessor's acts at the predecessor's frame,
+// one at or past nframes at the last frame of the cycle.
 #pragma once
 
 #include <atomic>
@@ -39,9 +51,11 @@
 #include <memory>
 
 #include "clipd/node_queue.hpp"
+#include "engine/bindings.hpp"
 #include "engine/clip_samples.hpp"
 #include "engine/config.hpp"
 #include "engine/message.hpp"
+#include "engine/midi_event.hpp"
 #include "engine/voice.hpp"
 #include "engine/voice_index.hpp"
 
@@ -67,12 +81,18 @@ class Engine {
   // no allocation, no system call. Sets FTZ/DAZ for its duration and restores MXCSR.
   void process(std::uint64_t frame, std::uint32_t nframes, float* const* outputs,
                std::uint64_t usecs) noexcept;
+  // The same cycle with its MIDI input: `midi[0..midi_count)` (may be null when midi_count is 0),
+  // read during the call only. Audio thread only. Non-blocking guarantees: wait-free (bounded by
+  // midi_count and the configured capacities), no allocation, no system call.
+  void process(std::uint64_t frame, std::uint32_t nframes, float* const* outputs,
+               std::uint64_t usecs, const MidiEventView* midi, std::uint32_t midi_count) noexcept;
 
   // Ends the engine's work once the audio thread has stopped calling process() for good (the
   // server went away, or shutdown): takes every message still queued (clips are added, plays end
   // unstarted, other commands are acknowledged without acting), ends every voice with `reason` at
-  // `end_frame`, hands back every pending command and every clip (clip_released). Afterwards the
-  // engine holds no node and no clip: destroy it, or build a fresh one and add the clips again.
+  // `end_frame`, hands back every pending command and every clip (clip_released), every spare node
+  // (spare) and the binding table (bindings_released). Afterwards the engine holds no node, no
+  // clip and no binding table: destroy it, or build a fresh one and add the clips again.
   // Control thread only; the caller must have made sure no process() call is running or will run
   // (with acquire/release ordering, e.g. an atomic flag the audio thread clears on exit).
   void retire(std::uint64_t end_frame, EndReason reason);
@@ -94,6 +114,14 @@ class Engine {
   std::uint64_t lost_events() const noexcept {
     return lost_events_.load(std::memory_order_acquire);
   }
+  // MIDI notes dropped because the spare pool was dry (only with Config::drop_notes_when_dry).
+  std::uint64_t dropped_notes() const noexcept {
+    return dropped_notes_.load(std::memory_order_acquire);
+  }
+  // Nodes in the spare pool at the end of the last cycle.
+  std::uint32_t spare_count() const noexcept {
+    return spare_count_pub_.load(std::memory_order_acquire);
+  }
   // The master gain (linear) at the end of the last cycle.
   float master_gain() const noexcept { return master_gain_pub_.load(std::memory_order_acquire); }
 
@@ -113,6 +141,8 @@ class Engine {
   void handle_play(MessageNode&& node) noexcept;
   void handle_query_voices(Message& m) const noexcept;
   void handle_query_meters(Message& m) const noexcept;
+  void handle_bindings(MessageNode&& node) noexcept;
+  void handle_spare(MessageNode&& node) noexcept;
   // Acts on a stop or set at offset `at` of the current cycle; the node goes back.
   void act(MessageNode&& node, std::uint32_t at) noexcept;
   std::uint32_t act_stop(const StopPayload& s, std::uint32_t at) noexcept;
@@ -122,6 +152,9 @@ class Engine {
 
   // Tells a voice to stop at offset `at`; true when it was not already stopping.
   bool stop_voice(std::uint32_t v, std::uint64_t fade, EndReason reason, std::uint32_t at) noexcept;
+  // Takes a voice slot for `p` (stealing at offset `at` when needed) and sets it up, scheduled;
+  // its nodes are left empty. The clip slot must hold a clip.
+  std::uint32_t place_voice(const PlayPayload& p, std::uint32_t at) noexcept;
   void start_voice(std::uint32_t v, std::uint32_t at) noexcept;
   void choke(std::uint32_t v, std::uint32_t at) noexcept;
   void end_voice(std::uint32_t v, std::uint64_t frame, EndReason reason) noexcept;
@@ -136,10 +169,15 @@ class Engine {
   void render_voice(std::uint32_t v, std::uint32_t from, std::uint32_t to) noexcept;
   void mix_chunk(Voice& voice, std::uint32_t at, std::uint32_t n) noexcept;
   std::uint32_t next_event(std::uint32_t from, std::uint32_t to) const noexcept;
+  std::uint32_t midi_offset(std::uint32_t i) const noexcept;
+  void handle_midi(const MidiEventView& e, std::uint32_t at) noexcept;
+  void note_on(std::uint32_t channel, std::uint32_t note, std::uint32_t velocity,
+               std::uint32_t at) noexcept;
+  void note_off(std::uint32_t channel, std::uint32_t note, std::uint32_t at) noexcept;
   void apply_events(std::uint32_t at) noexcept;
   void finish_outputs(std::uint32_t nframes) noexcept;
 
-  std::uint32_t alloc_voice() noexcept;
+  std::uint32_t alloc_voice(std::uint32_t at) noexcept;
   void list_push(std::uint32_t& head, std::uint32_t& tail, std::uint32_t v) noexcept;
   void list_remove(std::uint32_t& head, std::uint32_t& tail, std::uint32_t v) noexcept;
   std::uint64_t remaining_of(const Voice& voice) const noexcept;
@@ -170,6 +208,17 @@ class Engine {
   std::uint32_t pending_count_ = 0;
   MessageNode pending_end_;  // voice_end node waiting for its play
 
+  // MIDI: the spare pool, the set_bindings node riding with the table in use, the cycle's events.
+  std::unique_ptr<MessageNode[]> spares_;
+  std::uint32_t spare_count_ = 0;
+  MessageNode bindings_node_;
+  const BindingTable* bindings_ = nullptr;
+  const MidiEventView* midi_ = nullptr;
+  std::uint32_t midi_count_ = 0;
+  std::uint32_t midi_next_ = 0;  // first event not yet acted on
+  std::uint64_t next_midi_id_ = 0;
+  std::uint64_t dropped_ = 0;
+
   std::uint64_t declick_ = 0;
   Ramp master_;
 
@@ -192,6 +241,8 @@ class Engine {
   std::atomic<std::uint64_t> last_usecs_{0};
   std::atomic<std::uint64_t> cycles_{0};
   std::atomic<std::uint64_t> lost_events_{0};
+  std::atomic<std::uint64_t> dropped_notes_{0};
+  std::atomic<std::uint32_t> spare_count_pub_{0};
   std::atomic<std::uint32_t> last_nframes_{0};
   std::atomic<std::uint32_t> live_voices_pub_{0};
   std::atomic<float> master_gain_pub_{1.0f};

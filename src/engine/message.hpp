@@ -24,7 +24,23 @@
 // - stop, set: same kind with the result (`stopped`, `found`) when the command acts: at once, or on
 //   its at_frame (those wait inside the engine).
 // - pause, resume, master, query_voices, query_meters: same kind, results filled, when taken.
-// - voice_started, voice_ended, clip_released, table_released sent to the engine: straight back.
+// - set_bindings: rides with its binding table and comes back as bindings_released (same
+//   `bindings` payload: the table it brought, possibly null) when the next set_bindings takes its
+//   place, or at retire(). Control frees the table with `delete`.
+// - spare: kept in the engine's spare pool (Config::spare_nodes) until a MIDI note needs it; then
+//   it comes back as the voice_started or the voice_ended (midi == true) of a voice the engine
+//   started; at retire() as spare. When the pool is full it comes back at once as spare.
+// - voice_started, voice_ended, clip_released, table_released, bindings_released sent to the
+//   engine: straight back.
+//
+// Voices started by MIDI notes (engine/bindings.hpp) take two spare nodes each: their
+// voice_started (midi == true) always comes back before their voice_ended, and is how control
+// learns of the voice. Their ids come from the engine's own range, from Config::midi_voice_base up.
+// With fewer than two spares left, such a voice sends neither event (both counted in
+// lost_events()), or with Config::drop_notes_when_dry the note is dropped (dropped_notes()).
+// Control keeps the pool full by filling it once (Config::spare_nodes spares) and then sending one
+// spare for every voice_started or voice_ended with midi == true that comes back; a spare that
+// comes back as spare is surplus (or retire()) and is freed or kept for reuse.
 //
 // So every node comes back exactly once and every clip exactly once, in the node that brought
 // it. Frames are absolute (the process() frame counter); durations are in frames; gains linear.
@@ -40,6 +56,7 @@
 #include <type_traits>
 
 #include "clipd/node_queue.hpp"
+#include "engine/bindings.hpp"
 #include "engine/clip_samples.hpp"
 
 namespace clipd::engine {
@@ -74,11 +91,14 @@ enum class Kind : std::uint8_t {
   master,
   query_voices,
   query_meters,
+  set_bindings,
+  spare,
   // engine → control only
   voice_started,
   voice_ended,
   clip_released,
   table_released,
+  bindings_released,
 };
 
 // Why a voice ended (voice_ended.reason and the reason a stop asks for).
@@ -139,8 +159,10 @@ struct StartedPayload {
   std::uint64_t voice;
   std::uint64_t frame;  // frame of the first sample written; when !started, the frame it ended
   std::uint32_t clip;
-  bool started;  // false: the voice ended before it wrote a sample
-  bool late;     // at_frame had passed when the engine took the play
+  bool started;         // false: the voice ended before it wrote a sample
+  bool late;            // at_frame had passed when the engine took the play
+  std::uint32_t group;  // the voice's choke group (0 = none)
+  bool midi;            // started by a MIDI note (a spare node), not by a play command
 };
 
 // voice_end (sent) and voice_ended (returned).
@@ -149,6 +171,12 @@ struct EndedPayload {
   std::uint64_t frame;  // first frame after the voice's last sample
   std::uint32_t clip;
   EndReason reason;
+  bool midi;  // the voice was started by a MIDI note (the node is a spare)
+};
+
+// set_bindings (sent) and bindings_released (returned). The table may be null: no bindings.
+struct BindingsPayload {
+  BindingTable* table;
 };
 
 // stop. `id` is the voice id, the clip slot or the group (unused for all).
@@ -230,6 +258,7 @@ struct Message {
     MasterPayload master;
     VoicesQueryPayload voices;
     MetersQueryPayload meters;
+    BindingsPayload bindings;  // set_bindings, bindings_released
   };
 
   Message() noexcept : master{} {}
@@ -271,7 +300,7 @@ struct Message {
   static Message voice_end(std::uint64_t voice) noexcept {
     Message m;
     m.kind = Kind::voice_end;
-    m.ended = EndedPayload{voice, 0, 0, EndReason::finished};
+    m.ended = EndedPayload{voice, 0, 0, EndReason::finished, false};
     return m;
   }
   static Message stop_cmd(StopTarget target, std::uint64_t id, std::uint64_t fade,
@@ -323,6 +352,19 @@ struct Message {
     Message m;
     m.kind = Kind::query_meters;
     m.meters = MetersQueryPayload{peak, rms, capacity, 0};
+    return m;
+  }
+  // Swaps in `table` (allocated with `new BindingTable()`, or null for none).
+  static Message set_bindings(BindingTable* table) noexcept {
+    Message m;
+    m.kind = Kind::set_bindings;
+    m.bindings = BindingsPayload{table};
+    return m;
+  }
+  // A node for the engine's spare pool (its payload is unused).
+  static Message spare() noexcept {
+    Message m;
+    m.kind = Kind::spare;
     return m;
   }
 };

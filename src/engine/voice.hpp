@@ -8,6 +8,7 @@
 
 #include <cstdint>
 
+#include "engine/bindings.hpp"
 #include "engine/clip_samples.hpp"
 #include "engine/message.hpp"
 #include "engine/ramp.hpp"
@@ -15,6 +16,8 @@
 namespace clipd::engine {
 
 inline constexpr std::uint32_t kNoIndex = 0xffffffffu;
+
+static_assert(kMidiChannels * kMidiNotes <= 0x10000, "a binding key fits Voice::binding_key");
 
 struct Voice {
   MessageNode start_node;  // the play node, back as voice_started
@@ -47,6 +50,14 @@ struct Voice {
   bool late = false;
   bool holding = false;  // paused and faded to silence: position held
   EndReason stop_reason = EndReason::stopped;
+
+  // Voices started by a MIDI note: their binding (channel slot * 128 + note, channel slot 0 =
+  // any) and the note that started them, for gate note-offs and toggles.
+  bool midi = false;
+  TriggerMode trigger = TriggerMode::oneshot;
+  std::uint8_t note_channel = 0;  // 1..16
+  std::uint8_t note = 0;
+  std::uint16_t binding_key = 0;
 
   // Routing: route r sends clip channel src[r] to output out[r]; route 0 is left, route 1 right,
   // the others unity (the balance law acts on the first two outputs the voice feeds).

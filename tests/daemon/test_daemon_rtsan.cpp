@@ -4,10 +4,13 @@
 // process callback would abort it.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <chrono>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness.hpp"
@@ -96,9 +99,122 @@ TEST(RtsanDaemon, ChurnOfTenThousandCommandsWithoutAReport) {
   EXPECT_LT(failures, commands / 2);
   const json status = c.ok({{"cmd", "status"}});
   EXPECT_EQ(status["engine"], "online");
+
+  // JACK's other callback paths with voices playing: a buffer-size change to 8192 and back.
+  c.ok({{"cmd", "subscribe"}});
+  for (int i = 0; i < 8; ++i)
+    c.ok({{"cmd", "play"}, {"clip", "clip0"}, {"loop", true}});
+  const std::string bufsize = support_dir() + "/clipd-bufsize";
+  const auto original = hello["buffer_size"].get<std::uint32_t>();
+  EXPECT_EQ(server->run_client({bufsize, "8192"}, 20s).status, 0);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(c.ok({{"cmd", "status"}})["buffer_size"], 8192);
+  EXPECT_EQ(server->run_client({bufsize, std::to_string(original)}, 20s).status, 0);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(c.ok({{"cmd", "status"}})["buffer_size"], original);
+  if (auto* jackd = dynamic_cast<JackdServer*>(server.get())) {
+    // An xrun: a client of the graph stopped for a moment (jackd reports it; PipeWire skips
+    // the late client silently).
+    auto stall =
+        server->spawn({support_dir() + "/clipd-record", "-o", home.file("stall"), "--max-frames",
+                       "480000", "-n", "stall", "--wait-ports", "5", "clipd:out_1"},
+                      home.file("stall.log"));
+    std::this_thread::sleep_for(300ms);
+    stall->signal(SIGSTOP);
+    std::this_thread::sleep_for(150ms);
+    stall->signal(SIGCONT);
+    EXPECT_TRUE(c.wait_event("xrun", 5s));
+    stall->stop();
+    // The server dies while cycles run: the shutdown callback, the retire handshake, and a
+    // fresh engine on the next server.
+    jackd->kill_hard();
+    EXPECT_TRUE(c.wait_event("engine-offline", 5s));
+    jackd->start();
+    EXPECT_TRUE(c.wait_event("engine-online", 10s));
+    c.ok({{"cmd", "play"}, {"clip", "clip1"}});
+    EXPECT_TRUE(c.wait_event("voice-started", 5s));
+  }
   ASSERT_TRUE(clipd.process().running()) << clipd.log();
   EXPECT_EQ(clipd.stop(), 0) << clipd.log();
   EXPECT_EQ(clipd.log().find("Real-time violation"), std::string::npos) << clipd.log();
+}
+
+TEST(RtsanDaemon, MidiStormWithBindingsSwappedMeanwhile) {
+  std::unique_ptr<TestServer> server = external_server();
+  if (!server) server = std::make_unique<JackdServer>();
+  TempDir home("clipd-rtsan-midi");
+  Clipd clipd(*server, home, Clipd::Options{true, {}});
+  clipd.start();
+  Client c(clipd.socket_path());
+  Client events(clipd.socket_path());
+  events.ok({{"cmd", "subscribe"}, {"events", {"voice-started"}}});
+  const auto rate = c.ok({{"cmd", "hello"}})["sample_rate"].get<std::uint32_t>();
+  write_wav(home.file("hit.wav"), rate, 1, test_signal(rate / 50, 1, 21));
+  write_wav(home.file("tone.wav"), rate, 2, test_signal(rate / 5, 2, 22));
+  c.ok({{"cmd", "load"}, {"name", "hit"}, {"path", home.file("hit.wav")}});
+  c.ok({{"cmd", "load"}, {"name", "tone"}, {"path", home.file("tone.wav")}});
+  const char* modes[] = {"oneshot", "gate", "toggle"};
+  for (int note = 36; note < 48; ++note) {
+    c.ok({{"cmd", "bind"},
+          {"note", note},
+          {"clip", note % 2 ? "hit" : "tone"},
+          {"mode", modes[note % 3]},
+          {"velocity", note % 4 == 0},
+          {"group", note % 5 == 0 ? "g" : "h"}});
+  }
+  // Four thousand notes in two seconds: a note-on and a note-off every 24 frames.
+  const std::int64_t start = c.ok({{"cmd", "hello"}})["frame"].get<std::int64_t>() + rate;
+  std::vector<std::string> argv{support_dir() + "/clipd-midi-send",
+                                "-c",
+                                "clipd:midi_in",
+                                "--wait-ports",
+                                "5",
+                                "--timeout",
+                                "60"};
+  for (int i = 0; i < 4000; ++i) {
+    const std::int64_t f = start + static_cast<std::int64_t>(i) * rate / 2000;
+    const int note = 36 + i % 14;  // 46 and 47 stay bound; 48 and 49 never are
+    argv.push_back(std::to_string(f) + ":on:" + std::to_string(1 + i % 16) + ":" +
+                   std::to_string(note) + ":" + std::to_string(1 + i % 127));
+    argv.push_back(std::to_string(f + 12) + ":off:" + std::to_string(1 + i % 16) + ":" +
+                   std::to_string(note));
+  }
+  auto storm = server->spawn(argv, home.file("storm.log"));
+  // Meanwhile: bindings swapped, a clip unloaded and loaded again, voices stopped.
+  int swaps = 0;
+  while (storm->running() && swaps < 400) {
+    const int note = 36 + swaps % 10;
+    c.ok({{"cmd", "bind"},
+          {"note", note},
+          {"clip", swaps % 3 ? "hit" : "tone"},
+          {"mode", modes[swaps % 3]}});
+    if (swaps % 25 == 0) {
+      c.ok({{"cmd", "unload"}, {"name", "tone"}});
+      c.ok({{"cmd", "load"}, {"name", "tone"}, {"path", home.file("tone.wav")}});
+    }
+    if (swaps % 40 == 0) c.ok({{"cmd", "stop"}, {"all", true}, {"fade_s", 0.001}});
+    ++swaps;
+  }
+  const auto status = storm->wait_for(std::chrono::seconds(60));
+  EXPECT_EQ(status, std::optional<int>(0)) << storm->output();
+  const std::string sent = storm->output();
+  std::size_t notes = 0;
+  for (std::size_t at = sent.find("sent "); at != std::string::npos;
+       at = sent.find("sent ", at + 1)) {
+    ++notes;
+  }
+  EXPECT_EQ(notes, 8000u);
+  const json st = c.ok({{"cmd", "status"}});
+  EXPECT_EQ(st["engine"], "online");
+  int midi_voices = 0;
+  while (auto e = events.wait_event("voice-started", std::chrono::milliseconds(500))) {
+    if ((*e)["trigger"] == "midi") ++midi_voices;
+  }
+  EXPECT_GT(midi_voices, 1000);
+  ASSERT_TRUE(clipd.process().running()) << clipd.log();
+  EXPECT_EQ(clipd.stop(), 0) << clipd.log();
+  EXPECT_EQ(clipd.log().find("Real-time violation"), std::string::npos) << clipd.log();
+  EXPECT_GT(swaps, 10);
 }
 
 }  // namespace

@@ -4,9 +4,16 @@
 // order, every clip handed back exactly once and only after the last voice reading it ended.
 // Clip memory is freed as soon as it comes back, so a late read shows under ASan.
 //
+// With `midi`, every cycle also carries random MIDI events (note-ons, note-offs, junk) while
+// control swaps random binding tables and keeps the small spare pool topped up only now and then,
+// so the pool runs dry too; MIDI voices obey the same checks, and every table and spare node must
+// come back exactly once.
+//
 // Single-threaded: the "control" steps run between process() calls, outside its real-time context.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -31,6 +38,10 @@ class Churn {
     std::uint32_t max_messages_per_cycle = 16;
     std::uint32_t min_period = 16;
     std::uint32_t max_period = 128;
+    bool midi = false;
+    bool drop_notes_when_dry = false;
+    std::uint32_t max_midi_per_cycle = 5;  // uniform in [0, this]
+    std::uint32_t spare_nodes = 12;
   };
 
   explicit Churn(Options options) : opt_(options), rng_(options.seed) {
@@ -43,6 +54,9 @@ class Churn {
     config.max_pending = 64;
     config.retired_capacity = 3;  // small, so the "no record free" path runs too
     config.declick_frames = 37;
+    config.spare_nodes = opt_.spare_nodes;
+    config.drop_notes_when_dry = opt_.drop_notes_when_dry;
+    midi_base_ = config.midi_voice_base;
     engine_ = std::make_unique<Engine>(config, to_engine_.consumer(), to_control_.producer());
     tx_ = to_engine_.producer();
     rx_ = to_control_.consumer();
@@ -67,7 +81,9 @@ class Churn {
     for (std::uint32_t i = 0; i < commands; ++i)
       command();
     const std::uint32_t period = uniform(opt_.min_period, opt_.max_period);
-    engine_->process(frame_, period, pointers_.data(), frame_);
+    if (opt_.midi) midi_control(period);
+    engine_->process(frame_, period, pointers_.data(), frame_, views_.data(),
+                     static_cast<std::uint32_t>(views_.size()));
     for (std::uint32_t o = 0; o < opt_.outputs; ++o) {
       for (std::uint32_t k = 0; k < period; ++k) {
         const float v = buffers_[o][k];
@@ -89,11 +105,25 @@ class Churn {
       fail("voice " + std::to_string(voices_.begin()->first) + " did not get both events");
     }
     if (!clips_.empty()) fail(std::to_string(clips_.size()) + " clips never handed back");
-    if (engine_->lost_events() != lost_ids_.size()) fail("lost events miscounted");
+    if (!binding_tables_.empty()) fail("binding tables never handed back");
+    if (spares_out_ != 0) fail("spare nodes never handed back");
+    if (opt_.midi && !opt_.drop_notes_when_dry) {
+      // Voices started by a dry pool lose both their events.
+      const std::uint64_t lost = engine_->lost_events();
+      if (lost < lost_ids_.size() || (lost - lost_ids_.size()) % 2 != 0) {
+        fail("lost events miscounted");
+      }
+    } else if (engine_->lost_events() != lost_ids_.size()) {
+      fail("lost events miscounted");
+    }
+    if (!opt_.drop_notes_when_dry && engine_->dropped_notes() != 0) fail("notes dropped");
     // The table in use stays the engine's: it frees it.
   }
 
   std::uint64_t commands_sent() const { return commands_; }
+  std::uint64_t notes_sent() const { return notes_; }
+  std::uint64_t midi_voices() const { return midi_voices_; }
+  std::uint64_t tables_sent() const { return tables_sent_; }
   std::uint64_t nodes_sent() const { return sent_; }
   const std::string& error() const { return error_; }
   bool ok() const { return error_.empty(); }
@@ -237,6 +267,63 @@ class Churn {
     }
   }
 
+  // Control side of MIDI for one cycle: maybe a new binding table, maybe a top-up of the spare
+  // pool, then the cycle's events.
+  void midi_control(std::uint32_t period) {
+    if (chance(4)) {
+      BindingTable* table = nullptr;
+      if (!chance(10)) {
+        table = new BindingTable();
+        const std::uint32_t entries = uniform(1, 24);
+        for (std::uint32_t i = 0; i < entries; ++i) {
+          Binding& b = table->at(chance(50) ? 0 : uniform(1, 3), uniform(0, 7));
+          b.used = true;
+          b.clip = uniform(0, capacity_);  // sometimes an empty or unknown slot
+          b.group = chance(50) ? 0 : uniform(1, 3);
+          b.gain = static_cast<float>(uniform(0, 120)) / 100.0f;
+          b.mode = static_cast<TriggerMode>(uniform(0, 2));
+          b.velocity = chance(50);
+        }
+      }
+      binding_tables_.insert(table);
+      send(Message::set_bindings(table));
+      ++tables_sent_;
+    }
+    if (chance(40)) {
+      const std::uint32_t want = opt_.spare_nodes + (chance(5) ? uniform(1, 3) : 0);
+      while (spares_out_ < want) {
+        send(Message::spare());
+        ++spares_out_;
+      }
+    }
+    views_.clear();
+    const std::uint32_t count = uniform(0, opt_.max_midi_per_cycle);
+    std::uint32_t offset = 0;
+    for (std::uint32_t i = 0; i < count; ++i) {
+      offset = std::min(period - 1, offset + uniform(0, period / 2));
+      std::uint32_t at = offset;
+      if (chance(3)) at = uniform(0, period + 10);  // out of order, or past the cycle
+      std::uint8_t* bytes = midi_bytes_[i].data();
+      const std::uint32_t channel = chance(70) ? uniform(0, 2) : uniform(0, 15);
+      const std::uint32_t pick = uniform(0, 99);
+      std::uint32_t size = 3;
+      if (pick < 55) {
+        bytes[0] = static_cast<std::uint8_t>(0x90 | channel);
+        bytes[2] = static_cast<std::uint8_t>(chance(15) ? 0 : uniform(1, 127));
+        ++notes_;
+      } else if (pick < 90) {
+        bytes[0] = static_cast<std::uint8_t>(0x80 | channel);
+        bytes[2] = static_cast<std::uint8_t>(uniform(0, 127));
+      } else {
+        bytes[0] = static_cast<std::uint8_t>(uniform(0, 255));
+        bytes[2] = static_cast<std::uint8_t>(uniform(0, 255));
+        size = uniform(0, 3);
+      }
+      bytes[1] = static_cast<std::uint8_t>(chance(95) ? uniform(0, 7) : uniform(0, 255));
+      views_.push_back(MidiEventView{at, size, size == 0 && chance(50) ? nullptr : bytes});
+    }
+  }
+
   std::uint64_t some_voice() {
     if (live_ids_.empty() || chance(5)) return 1'000'000'000 + uniform(0, 10);  // unknown
     return live_ids_[uniform(0, static_cast<std::uint32_t>(live_ids_.size() - 1))];
@@ -248,6 +335,13 @@ class Churn {
       const Message& m = *node;
       switch (m.kind) {
         case Kind::voice_started: {
+          if (m.started.midi != (m.started.voice >= midi_base_)) fail("midi flag or id wrong");
+          if (m.started.midi) {
+            if (spares_out_-- == 0) fail("more MIDI events than spare nodes");
+            if (voices_.count(m.started.voice) != 0) fail("MIDI voice id reused");
+            live_ids_.push_back(m.started.voice);
+            ++midi_voices_;
+          }
           auto& v = voices_[m.started.voice];
           if (v.started) fail("voice_started twice");
           if (v.ended && !(lost_voice(m.started.voice))) fail("voice_started after voice_ended");
@@ -263,6 +357,8 @@ class Churn {
           break;
         }
         case Kind::voice_ended: {
+          if (m.ended.midi != (m.ended.voice >= midi_base_)) fail("midi flag or id wrong");
+          if (m.ended.midi && spares_out_-- == 0) fail("more MIDI events than spare nodes");
           auto& v = voices_[m.ended.voice];
           if (v.ended || lost_voice(m.ended.voice)) fail("voice_ended twice");
           if (!v.started) fail("voice_ended before voice_started");
@@ -295,6 +391,19 @@ class Churn {
             tables_.erase(it);
           }
           delete[] m.table.table;
+          break;
+        }
+        case Kind::spare:
+          if (spares_out_-- == 0) fail("more spare nodes back than sent");
+          break;
+        case Kind::bindings_released: {
+          auto it = binding_tables_.find(m.bindings.table);
+          if (it == binding_tables_.end()) {
+            fail("binding table back twice or unknown");
+            break;
+          }
+          binding_tables_.erase(it);
+          delete m.bindings.table;
           break;
         }
         case Kind::stop:
@@ -348,6 +457,15 @@ class Churn {
   std::uint64_t returned_ = 0;
   std::uint64_t commands_ = 0;
   std::set<std::uint64_t> lost_ids_;
+  std::uint64_t midi_base_ = 0;
+  std::multiset<BindingTable*> binding_tables_;  // sent, not back yet (null: no table)
+  std::uint64_t spares_out_ = 0;  // spare nodes sent and not back (as spare or MIDI events)
+  std::vector<MidiEventView> views_;
+  std::vector<std::array<std::uint8_t, 3>> midi_bytes_ =
+      std::vector<std::array<std::uint8_t, 3>>(64);
+  std::uint64_t notes_ = 0;
+  std::uint64_t midi_voices_ = 0;
+  std::uint64_t tables_sent_ = 0;
   bool retired_ = false;
   std::string error_;
 };

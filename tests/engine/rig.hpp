@@ -78,13 +78,47 @@ class Rig {
     send(Message::add_clip(slot, clip.samples(), token == 0 ? slot + 1 : token));
   }
 
+  // One MIDI message of a cycle, at frame `offset` inside it.
+  struct Midi {
+    std::uint32_t offset;
+    std::vector<std::uint8_t> bytes;
+  };
+  static Midi note_on(std::uint32_t offset, std::uint32_t channel, std::uint32_t note,
+                      std::uint32_t velocity = 100) {
+    return Midi{offset,
+                {static_cast<std::uint8_t>(0x90 + channel - 1), static_cast<std::uint8_t>(note),
+                 static_cast<std::uint8_t>(velocity)}};
+  }
+  static Midi note_off(std::uint32_t offset, std::uint32_t channel, std::uint32_t note) {
+    return Midi{
+        offset,
+        {static_cast<std::uint8_t>(0x80 + channel - 1), static_cast<std::uint8_t>(note), 64}};
+  }
+  // A new, empty binding table, freed with the rig (after retire()).
+  BindingTable* new_table() {
+    tables_.push_back(std::make_unique<BindingTable>());
+    return tables_.back().get();
+  }
+  void spares(std::uint32_t n) {
+    for (std::uint32_t i = 0; i < n; ++i)
+      send(Message::spare());
+  }
+
   // Runs one cycle of n frames and records it; collects what came back.
-  void cycle(std::uint32_t n) {
+  void cycle(std::uint32_t n) { cycle(n, {}); }
+  // The same with MIDI input.
+  void cycle(std::uint32_t n, const std::vector<Midi>& midi) {
+    std::vector<MidiEventView> views;
+    for (const auto& e : midi) {
+      views.push_back(
+          MidiEventView{e.offset, static_cast<std::uint32_t>(e.bytes.size()), e.bytes.data()});
+    }
     std::vector<std::vector<float>> bufs(outputs_, std::vector<float>(n, 12345.0f));
     std::vector<float*> ptrs;
     for (auto& b : bufs)
       ptrs.push_back(b.data());
-    engine_->process(frame_, n, ptrs.data(), frame_ * 10);
+    engine_->process(frame_, n, ptrs.data(), frame_ * 10, views.data(),
+                     static_cast<std::uint32_t>(views.size()));
     for (std::uint32_t o = 0; o < outputs_; ++o) {
       recording_[o].insert(recording_[o].end(), bufs[o].begin(), bufs[o].end());
     }
@@ -116,6 +150,14 @@ class Rig {
   std::uint64_t sent() const { return sent_; }
   std::uint64_t returned() const { return returned_; }
 
+  // The voice_started events of MIDI voices, in order.
+  std::vector<StartedPayload> midi_starts() const {
+    std::vector<StartedPayload> out;
+    for (const auto& m : events_) {
+      if (m.kind == Kind::voice_started && m.started.midi) out.push_back(m.started);
+    }
+    return out;
+  }
   std::optional<StartedPayload> started(std::uint64_t voice) const {
     for (const auto& m : events_) {
       if (m.kind == Kind::voice_started && m.started.voice == voice) return m.started;
@@ -155,6 +197,7 @@ class Rig {
   std::uint64_t sent_ = 0;
   std::uint64_t returned_ = 0;
   bool retired_ = false;
+  std::vector<std::unique_ptr<BindingTable>> tables_;
 };
 
 // Contract ramp value at sample k of an n-sample ramp from g0 to g1.

@@ -121,23 +121,57 @@ void JackdServer::start(std::uint32_t rate) {
   start();
 }
 
+namespace {
+
+// True when some process on the machine runs jackd (read from /proc; nothing is signalled).
+bool any_jackd_running() {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string comm = read_file(entry.path().string() + "/comm");
+    if (comm.rfind("jackd", 0) == 0) return true;
+  }
+  return false;
+}
+
+// JACK2's shared registry has eight server slots and reclaims a dead server's slot only for a
+// server of the same name, so every jackd that was SIGKILLed elsewhere on the machine (and never
+// started again under its name) holds one for good: "Too many servers already active". When no
+// jackd runs at all, the registry holds nothing alive: remove it and the next server makes a
+// fresh one. Only after that failure: a process that has been a JACK client keeps the registry
+// it first mapped, so removing it needlessly would hide later servers from it.
+bool reclaim_jack_registry() {
+  return !any_jackd_running() && ::unlink("/dev/shm/jack-shm-registry") == 0;
+}
+
+}  // namespace
+
 void JackdServer::start() {
   stop();
-  std::vector<std::string> argv = {
-      "jackd", "--no-realtime", "-p", std::to_string(options_.port_max), "-n", options_.name};
-  if (options_.sync) argv.push_back("-S");
-  argv.insert(argv.end(), {"-t", std::to_string(options_.timeout_ms), "-d", "dummy", "-r",
-                           std::to_string(options_.rate), "-p", std::to_string(options_.period)});
-  // The server must not inherit a default server name of its own.
-  process_ = std::make_unique<Process>(argv, EnvChanges{"JACK_DEFAULT_SERVER"}, options_.log_file);
-  const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (!process_->running()) break;
-    if (accepts_clients()) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (int attempt = 0;; ++attempt) {
+    std::vector<std::string> argv = {
+        "jackd", "--no-realtime", "-p", std::to_string(options_.port_max), "-n", options_.name};
+    if (options_.sync) argv.push_back("-S");
+    argv.insert(argv.end(), {"-t", std::to_string(options_.timeout_ms), "-d", "dummy", "-r",
+                             std::to_string(options_.rate), "-p", std::to_string(options_.period)});
+    // The server must not inherit a default server name of its own.
+    process_ =
+        std::make_unique<Process>(argv, EnvChanges{"JACK_DEFAULT_SERVER"}, options_.log_file);
+    const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (!process_->running()) break;
+      if (accepts_clients()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    process_->stop();
+    const std::string why = log();
+    if (attempt == 0 && why.find("Too many servers already active") != std::string::npos &&
+        reclaim_jack_registry()) {
+      continue;
+    }
+    throw std::runtime_error("jackd " + options_.name + " did not start:\n" + why);
   }
-  process_->stop();
-  throw std::runtime_error("jackd " + options_.name + " did not start:\n" + log());
 }
 
 void JackdServer::stop() {

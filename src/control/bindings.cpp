@@ -1,0 +1,98 @@
+// MIDI bindings on the control thread: the `bind`, `unbind` and `bindings` commands, and the
+// engine's binding table, rebuilt and swapped in whole whenever a binding or a clip's engine slot
+// changes (the old table comes back as bindings_released and is freed in on_engine_message).
+#include <cmath>
+#include <memory>
+
+#include "control/controller.hpp"
+#include "engine/bindings.hpp"
+
+namespace clipd::control {
+namespace {
+
+engine::TriggerMode to_engine(protocol::BindMode mode) noexcept {
+  switch (mode) {
+    case protocol::BindMode::oneshot:
+      return engine::TriggerMode::oneshot;
+    case protocol::BindMode::gate:
+      return engine::TriggerMode::gate;
+    case protocol::BindMode::toggle:
+      return engine::TriggerMode::toggle;
+  }
+  return engine::TriggerMode::oneshot;
+}
+
+}  // namespace
+
+void Controller::push_bindings() {
+  if (!online_) return;
+  auto table = std::make_unique<engine::BindingTable>();
+  for (const auto& [key, b] : bindings_) {
+    auto it = clips_.find(b.clip);
+    if (it == clips_.end() || it->second->slot == kNoSlot) continue;  // the note does nothing
+    engine::Binding& e =
+        table->at(static_cast<std::uint32_t>(key.first), static_cast<std::uint32_t>(key.second));
+    e.used = true;
+    e.clip = it->second->slot;
+    e.group = b.group ? group_id(*b.group) : 0;
+    e.gain = static_cast<float>(std::pow(10.0, b.gain_db / 20.0));
+    e.mode = to_engine(b.mode);
+    e.velocity = b.velocity;
+  }
+  link_.send(engine::Message::set_bindings(table.release()));
+}
+
+void Controller::top_up_spares(std::uint32_t n) {
+  for (std::uint32_t i = 0; i < n; ++i)
+    link_.send(engine::Message::spare());
+}
+
+void Controller::cmd_bind(const SessionPtr& s, const Parsed& p, const protocol::BindRequest& r) {
+  const BindingKey key{r.channel.value_or(0), r.note};
+  bindings_[key] = r;
+  push_bindings();
+  save_state();
+  s->send_reply(protocol::serialize_ok_empty(p.id));
+}
+
+void Controller::cmd_unbind(const SessionPtr& s, const Parsed& p,
+                            const protocol::UnbindRequest& r) {
+  const BindingKey key{r.channel.value_or(0), r.note};
+  if (bindings_.erase(key) == 0) {
+    s->send_reply(protocol::serialize_error(
+        p.id, protocol::ErrorCode::bad_request,
+        "note: no binding for note " + std::to_string(r.note) +
+            (r.channel ? " on channel " + std::to_string(*r.channel) : " on any channel")));
+    return;
+  }
+  push_bindings();
+  save_state();
+  s->send_reply(protocol::serialize_ok_empty(p.id));
+}
+
+void Controller::cmd_bindings(const SessionPtr& s, const Parsed& p) {
+  s->send_reply(protocol::serialize_ok(p.id, protocol::Json{{"bindings", bindings_json()}}));
+}
+
+protocol::Json Controller::bindings_json() const {
+  protocol::Json list = protocol::Json::array();
+  for (const auto& [key, b] : bindings_)
+    list.push_back(protocol::to_json(b));
+  return list;
+}
+
+void Controller::restore_bindings(const std::vector<std::string>& lines) {
+  for (const auto& line : lines) {
+    auto parsed = protocol::parse_request(line);
+    auto* req = std::get_if<protocol::ParsedRequest>(&parsed);
+    const auto* bind = req != nullptr ? std::get_if<protocol::BindRequest>(&req->request) : nullptr;
+    if (bind == nullptr) {
+      if (options_.on_warning)
+        options_.on_warning("state file: ignored a damaged binding: " + line);
+      continue;
+    }
+    bindings_[BindingKey{bind->channel.value_or(0), bind->note}] = *bind;
+  }
+}
+
+}  // namespace clipd::control

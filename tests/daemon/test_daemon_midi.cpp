@@ -1,0 +1,167 @@
+// MIDI triggers on a private jackd: an independent JACK MIDI client sends notes at known frames,
+// an independent recorder checks that each bound clip starts exactly on its note's frame.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness.hpp"
+#include "recording.hpp"
+
+namespace clipd::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Midi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    jackd_ = std::make_unique<JackdServer>();
+    clipd_ = std::make_unique<Clipd>(*jackd_, home_);
+    clipd_->start();
+    c_ = std::make_unique<Client>(clipd_->socket_path());
+    a_ = test_signal(2400, 1, 11);
+    b_ = test_signal(1200, 2, 12);
+    write_wav(home_.file("a.wav"), 48000, 1, a_);
+    write_wav(home_.file("b.wav"), 48000, 2, b_);
+    c_->ok({{"cmd", "load"}, {"name", "a"}, {"path", home_.file("a.wav")}});
+    c_->ok({{"cmd", "load"}, {"name", "b"}, {"path", home_.file("b.wav")}});
+  }
+  void TearDown() override {
+    c_.reset();
+    if (clipd_) {
+      EXPECT_EQ(clipd_->stop(), 0) << clipd_->log();
+    }
+  }
+
+  std::unique_ptr<Process> record(std::uint64_t frames) {
+    const std::string prefix = home_.file("rec");
+    const std::string ready = prefix + ".ready";
+    auto rec =
+        jackd_->spawn({support_dir() + "/clipd-record", "-o", prefix, "-f", std::to_string(frames),
+                       "--wait-ports", "10", "--ready-file", ready, "clipd:out_1", "clipd:out_2"},
+                      prefix + ".log");
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (::access(ready.c_str(), F_OK) != 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(10ms);
+    }
+    return rec;
+  }
+  // Sends `events` (absolute frames) to clipd:midi_in; returns the tool's exit status.
+  int send(const std::vector<std::string>& events) {
+    std::vector<std::string> argv{support_dir() + "/clipd-midi-send", "-c", "clipd:midi_in",
+                                  "--wait-ports", "5"};
+    argv.insert(argv.end(), events.begin(), events.end());
+    const RunResult r = jackd_->run_client(argv, 20s);
+    EXPECT_EQ(r.status, 0) << r.output;
+    return r.status;
+  }
+  std::int64_t now() { return c_->ok({{"cmd", "hello"}})["frame"].get<std::int64_t>(); }
+
+  TempDir home_{"clipd-midi"};
+  std::unique_ptr<JackdServer> jackd_;
+  std::unique_ptr<Clipd> clipd_;
+  std::unique_ptr<Client> c_;
+  std::vector<float> a_, b_;
+};
+
+TEST_F(Midi, BoundNotesStartTheirClipsOnTheNotesFrame) {
+  c_->ok({{"cmd", "bind"}, {"note", 36}, {"clip", "a"}});
+  c_->ok({{"cmd", "bind"}, {"note", 38}, {"channel", 10}, {"clip", "b"}});
+  const json list = c_->ok({{"cmd", "bindings"}});
+  ASSERT_EQ(list["bindings"].size(), 2u) << list.dump();
+  c_->ok({{"cmd", "subscribe"}, {"events", {"voice-started"}}});
+  auto rec = record(48000 * 2);
+  const std::int64_t t1 = now() + 24000 + 37;
+  const std::int64_t t2 = t1 + 12000 + 5;
+  // Note 38 on channel 1 is unbound (the binding is for channel 10); note 40 is unbound.
+  send({std::to_string(t1) + ":on:1:36", std::to_string(t1 + 100) + ":on:1:38",
+        std::to_string(t1 + 200) + ":on:1:40", std::to_string(t2) + ":on:10:38"});
+  auto s1 = c_->wait_event("voice-started", 5s);
+  auto s2 = c_->wait_event("voice-started", 5s);
+  ASSERT_TRUE(s1 && s2);
+  EXPECT_EQ((*s1)["clip"], "a");
+  EXPECT_EQ((*s1)["frame"], t1);
+  EXPECT_EQ((*s1)["trigger"], "midi");
+  EXPECT_EQ((*s2)["clip"], "b");
+  EXPECT_EQ((*s2)["frame"], t2);
+  EXPECT_FALSE(c_->wait_event("voice-started", 300ms)) << "an unbound note started a voice";
+  ASSERT_EQ(rec->wait_for(30s), std::optional<int>(0)) << rec->output();
+  const Recording r = read_recording(home_.file("rec"));
+  const std::uint64_t base1 = static_cast<std::uint64_t>(t1) - r.first_frame;
+  const std::uint64_t base2 = static_cast<std::uint64_t>(t2) - r.first_frame;
+  ASSERT_EQ(first_sound(r.samples, 2), std::optional<std::uint64_t>(base1));
+  for (std::uint64_t i = 0; i < a_.size(); ++i) {
+    ASSERT_EQ(r.at(base1 + i, 0), a_[i]) << i;
+    ASSERT_EQ(r.at(base1 + i, 1), a_[i]) << i;
+  }
+  for (std::uint64_t i = base1 + a_.size(); i < base2; ++i)
+    ASSERT_EQ(r.at(i, 0), 0.0f) << i;
+  for (std::uint64_t i = 0; i < 1200; ++i) {
+    ASSERT_EQ(r.at(base2 + i, 0), b_[i * 2]) << i;
+    ASSERT_EQ(r.at(base2 + i, 1), b_[i * 2 + 1]) << i;
+  }
+}
+
+TEST_F(Midi, GateAndToggleModes) {
+  write_wav(home_.file("long.wav"), 48000, 1, std::vector<float>(48000 * 4, 0.25f));
+  c_->ok({{"cmd", "load"}, {"name", "long"}, {"path", home_.file("long.wav")}});
+  c_->ok({{"cmd", "bind"}, {"note", 60}, {"clip", "long"}, {"mode", "gate"}});
+  c_->ok({{"cmd", "bind"}, {"note", 62}, {"clip", "long"}, {"mode", "toggle"}});
+  c_->ok({{"cmd", "subscribe"}, {"events", {"voice-started", "voice-ended"}}});
+  const std::int64_t t = now() + 12000;
+  const std::int64_t declick = 240;  // 5 ms at 48 kHz
+  send({std::to_string(t) + ":on:1:60", std::to_string(t + 4800) + ":off:1:60",
+        std::to_string(t + 9600) + ":on:1:62", std::to_string(t + 14400) + ":off:1:62",
+        std::to_string(t + 19200) + ":on:1:62"});
+  auto gate_start = c_->wait_event("voice-started", 5s);
+  ASSERT_TRUE(gate_start);
+  EXPECT_EQ((*gate_start)["frame"], t);
+  auto gate_end = c_->wait_event("voice-ended", 5s);
+  ASSERT_TRUE(gate_end);
+  EXPECT_EQ((*gate_end)["voice"], (*gate_start)["voice"]);
+  EXPECT_EQ((*gate_end)["reason"], "stopped");
+  EXPECT_EQ((*gate_end)["frame"], t + 4800 + declick);
+  auto toggle_start = c_->wait_event("voice-started", 5s);
+  ASSERT_TRUE(toggle_start);
+  EXPECT_EQ((*toggle_start)["frame"], t + 9600);
+  // The note-off does nothing; the second note-on stops the voice and starts no other.
+  auto toggle_end = c_->wait_event("voice-ended", 5s);
+  ASSERT_TRUE(toggle_end);
+  EXPECT_EQ((*toggle_end)["voice"], (*toggle_start)["voice"]);
+  EXPECT_EQ((*toggle_end)["frame"], t + 19200 + declick);
+  EXPECT_FALSE(c_->wait_event("voice-started", 300ms));
+}
+
+TEST_F(Midi, NotesForAnUnloadedClipDoNothingAndBindingsSurviveARestart) {
+  c_->ok({{"cmd", "bind"}, {"note", 36}, {"clip", "a"}, {"gain_db", -6}, {"group", "drums"}});
+  c_->ok({{"cmd", "bind"}, {"note", 37}, {"channel", 2}, {"clip", "b"}, {"velocity", true}});
+  c_->ok({{"cmd", "unload"}, {"name", "a"}});
+  c_->ok({{"cmd", "subscribe"}, {"events", {"voice-started"}}});
+  send({std::to_string(now() + 24000) + ":on:1:36"});
+  EXPECT_FALSE(c_->wait_event("voice-started", 500ms));
+  EXPECT_EQ(c_->ok({{"cmd", "status"}})["engine"], "online");
+  // Loading the clip again makes the binding live again.
+  c_->ok({{"cmd", "load"}, {"name", "a"}, {"path", home_.file("a.wav")}});
+  send({std::to_string(now() + 24000) + ":on:1:36"});
+  auto started = c_->wait_event("voice-started", 5s);
+  ASSERT_TRUE(started);
+  EXPECT_EQ((*started)["clip"], "a");
+  const json before = c_->ok({{"cmd", "bindings"}});
+
+  c_.reset();
+  ASSERT_EQ(clipd_->stop(), 0);
+  clipd_->start();
+  c_ = std::make_unique<Client>(clipd_->socket_path());
+  EXPECT_EQ(c_->ok({{"cmd", "bindings"}}), before);
+  EXPECT_EQ(c_->ok({{"cmd", "unbind"}, {"note", 37}, {"channel", 2}}), json::object());
+  EXPECT_EQ(c_->ok({{"cmd", "bindings"}})["bindings"].size(), 1u);
+  EXPECT_EQ(c_->request({{"cmd", "unbind"}, {"note", 37}, {"channel", 2}})["ok"], false);
+}
+
+}  // namespace
+}  // namespace clipd::test
