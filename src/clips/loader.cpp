@@ -1,6 +1,9 @@
 #include "clips/loader.hpp"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -62,7 +65,16 @@ LoadHandle Loader::submit(LoadRequest request, Completion completion) {
   return handle;
 }
 
+namespace {
+// The loader workers' nice value (0 is the control thread's).
+constexpr int kWorkerNice = 10;
+}  // namespace
+
 void Loader::work() noexcept {
+  // Decoding is background work: at a lower priority than the control thread, which must keep
+  // answering (a `ping` within a millisecond) while every core decodes. Best effort: a nice value
+  // of a thread (its own tid) can only be raised without privileges, which is what this does.
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), kWorkerNice);
   for (;;) {
     Job job;
     {

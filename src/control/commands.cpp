@@ -134,6 +134,17 @@ bool Controller::wait_if_loading(const std::string& clip, const SessionPtr& sess
   return true;
 }
 
+std::uint64_t Controller::engine_frame(const protocol::When& when) const noexcept {
+  // `in_s` counts from the first frame of the next cycle, so `in_s: 0` is never late.
+  return std::visit(
+      Overloaded{[](const protocol::Now&) { return engine::kNow; },
+                 [](const protocol::AtFrame& a) { return static_cast<std::uint64_t>(a.frame); },
+                 [&](const protocol::InSeconds& in) {
+                   return now_frame() + buffer_size_ + frames(in.seconds);
+                 }},
+      when);
+}
+
 void Controller::cmd_hello(const SessionPtr& s, const Parsed& p) {
   protocol::HelloResult h;
   h.version = options_.version;
@@ -264,13 +275,7 @@ void Controller::cmd_play(const SessionPtr& s, const Parsed& p, const protocol::
   engine::PlayPayload& play = m.play;
   const std::int64_t voice = next_voice_++;
   play.voice = static_cast<std::uint64_t>(voice);
-  play.at_frame = std::visit(
-      Overloaded{[](const protocol::Now&) { return engine::kNow; },
-                 [](const protocol::AtFrame& a) { return static_cast<std::uint64_t>(a.frame); },
-                 [&](const protocol::InSeconds& in) {
-                   return now_frame() + buffer_size_ + frames(in.seconds);
-                 }},
-      r.when);
+  play.at_frame = engine_frame(r.when);
   play.offset = offset;
   play.length = r.length_s ? frames(*r.length_s) : engine::kUnlimited;
   play.loop_start = loop_start;
@@ -314,14 +319,16 @@ void Controller::cmd_stop(const SessionPtr& s, const Parsed& p, const protocol::
   if (auto* c = std::get_if<protocol::StopClip>(&r.target)) {
     if (wait_if_loading(c->clip, s, p)) return;
   }
+  if (auto* v = std::get_if<protocol::StopVoice>(&r.target); v && voices_.count(v->voice) == 0) {
+    s->send_reply(protocol::voice_not_found_reply(p.id, v->voice));
+    return;
+  }
+  if (auto* c = std::get_if<protocol::StopClip>(&r.target); c && clips_.count(c->clip) == 0) {
+    s->send_reply(protocol::clip_not_found_reply(p.id, c->clip));
+    return;
+  }
   const std::uint64_t fade = r.fade_s ? frames(*r.fade_s) : declick_frames();
-  const std::uint64_t at = std::visit(
-      Overloaded{[](const protocol::Now&) { return engine::kNow; },
-                 [](const protocol::AtFrame& a) { return static_cast<std::uint64_t>(a.frame); },
-                 [&](const protocol::InSeconds& in) {
-                   return now_frame() + buffer_size_ + frames(in.seconds);
-                 }},
-      r.when);
+  const std::uint64_t at = engine_frame(r.when);
   std::uint32_t stopped = 0;
   auto count = [&](auto&& match) {
     for (auto& [id, v] : voices_) {
@@ -359,14 +366,6 @@ void Controller::cmd_stop(const SessionPtr& s, const Parsed& p, const protocol::
                  },
              },
              r.target);
-  if (auto* v = std::get_if<protocol::StopVoice>(&r.target); v && voices_.count(v->voice) == 0) {
-    s->send_reply(protocol::voice_not_found_reply(p.id, v->voice));
-    return;
-  }
-  if (auto* c = std::get_if<protocol::StopClip>(&r.target); c && clips_.count(c->clip) == 0) {
-    s->send_reply(protocol::clip_not_found_reply(p.id, c->clip));
-    return;
-  }
   if (send) {
     link_.send(engine::Message::stop_cmd(target, id, fade, at, engine::EndReason::stopped));
   }
@@ -402,13 +401,7 @@ void Controller::cmd_set(const SessionPtr& s, const Parsed& p, const protocol::S
   m.kind = engine::Kind::set;
   m.set.voice = static_cast<std::uint64_t>(r.voice);
   m.set.ramp = r.ramp_s ? frames(*r.ramp_s) : declick_frames();
-  m.set.at_frame = std::visit(
-      Overloaded{[](const protocol::Now&) { return engine::kNow; },
-                 [](const protocol::AtFrame& a) { return static_cast<std::uint64_t>(a.frame); },
-                 [&](const protocol::InSeconds& in) {
-                   return now_frame() + buffer_size_ + frames(in.seconds);
-                 }},
-      r.when);
+  m.set.at_frame = engine_frame(r.when);
   m.set.has_gain = r.gain_db.has_value();
   m.set.gain = r.gain_db ? linear_gain(*r.gain_db) : 1.0f;
   m.set.has_pan = r.pan.has_value();

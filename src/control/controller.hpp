@@ -164,6 +164,8 @@ class Controller final : public SessionHandler {
   void on_engine_message(const engine::Message& m);
   void emit(const protocol::Event& event);
   std::uint64_t now_frame() const noexcept;
+  // The engine's at_frame for a command's `at_frame` / `in_s` (kNow when neither is given).
+  std::uint64_t engine_frame(const protocol::When& when) const noexcept;
   std::uint64_t frames(double seconds) const noexcept;
   std::uint64_t declick_frames() const noexcept;
   std::uint32_t group_id(const std::string& group);

@@ -1,12 +1,15 @@
 // bench_control: the control server's round trip and pipelined throughput against the echo floor,
 // on this machine, in one run.
 //
-//   bench_control [--quick] [--target NAME=SOCKET [--request TEMPLATE]]...
+//   bench_control [--quick] [--target NAME=SOCKET [--request TEMPLATE] [--loads N PATH]]...
 //
 // Built-in targets: `echo floor` (tests/bench/control/echo_floor.hpp) and `server ping` (the
 // clipd control Server with a handler that answers each line with its id, as `ping` does).
 // --target adds a server that is already running, e.g. the daemon; --request, given after it,
-// sets its request line, where {id} stands for the request id (default: a `ping`).
+// sets its request line, where {id} stands for the request id (default: a `ping`); --loads keeps
+// N `load` requests of PATH in flight on another connection while that target is measured (the
+// daemon's answers must not wait for decoding). scripts/bench-control runs it all against a
+// private jackd and clipd.
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -16,7 +19,11 @@
 #include <vector>
 
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <atomic>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -89,11 +96,76 @@ class ServerTarget {
   std::thread thread_;
 };
 
+// Keeps `count` loads of `path` in flight on a connection of its own until destroyed: each
+// reply is answered with another load under the same name (replace), so decoding never stops.
+class LoadPressure {
+ public:
+  LoadPressure(const std::filesystem::path& socket, int count, std::string path)
+      : count_(count), path_(std::move(path)) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
+    if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      throw std::runtime_error("--loads: cannot connect to " + socket.string());
+    }
+    for (int i = 0; i < count_; ++i)
+      send_load(i);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~LoadPressure() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_WR);
+    thread_.join();
+    ::close(fd_);
+  }
+  std::uint64_t completed() const { return completed_.load(); }
+
+ private:
+  void send_load(int i) {
+    const std::string line = R"({"id":)" + std::to_string(i) +
+                             R"(,"cmd":"load","name":"pressure-)" + std::to_string(i) +
+                             R"(","path":")" + path_ + R"(","replace":true})" + "\n";
+    if (::send(fd_, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
+      stop_ = true;
+    }
+  }
+  void run() {
+    std::string buffer;
+    char chunk[4096];
+    while (true) {
+      const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+      if (n <= 0) return;
+      buffer.append(chunk, static_cast<std::size_t>(n));
+      for (auto nl = buffer.find('\n'); nl != std::string::npos; nl = buffer.find('\n')) {
+        const std::string line = buffer.substr(0, nl);
+        buffer.erase(0, nl + 1);
+        ++completed_;
+        const auto at = line.find(R"("id":)");
+        const int id = at == std::string::npos ? 0 : std::atoi(line.c_str() + at + 5);
+        if (!stop_) send_load(id);
+      }
+    }
+  }
+  int fd_ = -1;
+  int count_;
+  std::string path_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> completed_{0};
+  std::thread thread_;
+};
+
+struct ExtraTarget {
+  bench::Target target;
+  int loads = 0;
+  std::string load_path;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   bench::Options options;
-  std::vector<bench::Target> extra;
+  std::vector<ExtraTarget> extra;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--quick") {
@@ -106,13 +178,16 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "--target wants NAME=SOCKET\n");
         return 2;
       }
-      extra.push_back({spec.substr(0, eq), spec.substr(eq + 1), ping_request});
+      extra.push_back({{spec.substr(0, eq), spec.substr(eq + 1), ping_request}, 0, {}});
     } else if (arg == "--request" && i + 1 < argc && !extra.empty()) {
-      extra.back().request = from_template(argv[++i]);
+      extra.back().target.request = from_template(argv[++i]);
+    } else if (arg == "--loads" && i + 2 < argc && !extra.empty()) {
+      extra.back().loads = std::atoi(argv[++i]);
+      extra.back().load_path = argv[++i];
     } else {
-      std::fprintf(
-          stderr,
-          "usage: bench_control [--quick] [--target NAME=SOCKET [--request TEMPLATE]]...\n");
+      std::fprintf(stderr,
+                   "usage: bench_control [--quick] [--target NAME=SOCKET [--request TEMPLATE] "
+                   "[--loads N PATH]]...\n");
       return 2;
     }
   }
@@ -137,8 +212,16 @@ int main(int argc, char** argv) {
           "server ping",
           bench::measure({"server ping", dir / "server.sock", ping_request}, options));
     }
-    for (const auto& target : extra)
-      rows.emplace_back(target.name, bench::measure(target, options));
+    for (const auto& e : extra) {
+      if (e.loads > 0) {
+        LoadPressure pressure(e.target.socket, e.loads, e.load_path);
+        rows.emplace_back(e.target.name, bench::measure(e.target, options));
+        std::fprintf(stderr, "%s: %llu loads completed while measuring\n", e.target.name.c_str(),
+                     static_cast<unsigned long long>(pressure.completed()));
+      } else {
+        rows.emplace_back(e.target.name, bench::measure(e.target, options));
+      }
+    }
     bench::print_table(rows);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_control: %s\n", e.what());
