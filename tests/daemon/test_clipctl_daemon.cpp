@@ -156,6 +156,31 @@ TEST_F(Clipctl, WatchPrintsEventsUntilInterrupted) {
   EXPECT_EQ(ctl({"unload", "w"}).status, 0);
 }
 
+TEST_F(Clipctl, BindUnbindAndBindings) {
+  Client c(clipd_->socket_path());
+  auto r = ctl({"bind", "36", "kick", "--channel", "10", "--mode", "gate", "--velocity", "--gain",
+                "-3", "--group", "drums"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const json list = c.ok({{"cmd", "bindings"}});
+  ASSERT_EQ(list["bindings"].size(), 1u) << list.dump();
+  const json& b = list["bindings"][0];
+  EXPECT_EQ(b["note"], 36);
+  EXPECT_EQ(b["channel"], 10);
+  EXPECT_EQ(b["clip"], "kick");
+  EXPECT_EQ(b["mode"], "gate");
+  EXPECT_EQ(b["velocity"], true);
+  EXPECT_DOUBLE_EQ(b["gain_db"].get<double>(), -3.0);
+  EXPECT_EQ(b["group"], "drums");
+  r = ctl({"bindings"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_TRUE(contains(r.output, "kick")) << r.output;
+  EXPECT_TRUE(contains(r.output, "gate")) << r.output;
+  EXPECT_EQ(ctl({"bind", "200", "kick"}).status, 2);
+  EXPECT_EQ(ctl({"unbind", "36"}).status, 1) << "no any-channel binding for 36";
+  EXPECT_EQ(ctl({"unbind", "36", "--channel", "10"}).status, 0);
+  EXPECT_EQ(c.ok({{"cmd", "bindings"}})["bindings"].size(), 0u);
+}
+
 TEST_F(Clipctl, ExitCodesForUsageAndAMissingDaemon) {
   EXPECT_EQ(ctl({"play"}).status, 2);
   EXPECT_EQ(ctl({"stop"}).status, 2);
