@@ -31,6 +31,9 @@ struct ClipInfo {
   double duration_s = 0.0;
   std::size_t bytes = 0;  // memory held, page-rounded
   bool locked = false;    // memory locked against paging
+  // NaN and infinite samples in the file, each replaced by 0 at load (counted in the file's own
+  // samples, before resampling): none ever reaches the engine.
+  std::uint64_t non_finite_samples = 0;
 };
 
 class LoadedClip {

@@ -28,6 +28,18 @@ void BudgetReservation::reset() noexcept {
   bytes_ = 0;
 }
 
+bool BudgetReservation::resize(std::size_t bytes) noexcept {
+  if (bytes == bytes_) return true;
+  if (budget_ == nullptr) return false;
+  if (bytes < bytes_) {
+    budget_->release(bytes_ - bytes);
+  } else if (!budget_->try_reserve(bytes - bytes_)) {
+    return false;
+  }
+  bytes_ = bytes;
+  return true;
+}
+
 std::size_t MemoryBudget::default_limit() noexcept {
   const long pages = ::sysconf(_SC_PHYS_PAGES);
   const long page_size = ::sysconf(_SC_PAGESIZE);

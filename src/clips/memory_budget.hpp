@@ -2,8 +2,10 @@
 // `memory_bytes` / `memory_budget_bytes`).
 //
 // A load reserves its clip's full size as soon as the size is known, before anything big is
-// allocated, so parallel loads can never pass the limit together. The reservation travels with
-// the clip and is released when the clip's memory has been freed.
+// allocated, so parallel loads can never pass the limit together. A stream whose length is not
+// known in advance reserves in steps as it decodes (BudgetReservation::resize) and gives back
+// what it did not use. The reservation travels with the clip and is released when the clip's
+// memory has been freed.
 //
 // Thread contract: every member is thread-safe (loader workers reserve, the control thread
 // releases and reads). Non-blocking guarantees: lock-free (a compare-exchange loop).
@@ -29,6 +31,10 @@ class BudgetReservation {
   ~BudgetReservation();
 
   std::size_t bytes() const noexcept { return bytes_; }
+  // Makes the reservation `bytes`: a shrink always succeeds (the difference goes back to the
+  // budget); a growth takes the difference from the budget, or returns false and changes nothing
+  // when that would pass the limit. A reservation that holds no budget can only resize to 0.
+  bool resize(std::size_t bytes) noexcept;
   // Gives the bytes back now (idempotent).
   void reset() noexcept;
 

@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -91,6 +92,73 @@ std::optional<PcmBuffer> PcmBuffer::allocate(std::uint64_t frames, std::uint32_t
     warn_mlock_failed(warn, errno, *bytes);
   }
   return buffer;
+}
+
+bool PcmBuffer::resize(std::uint64_t frames, const WarnFn& warn) {
+  if (data_ == nullptr || frames == 0) return false;
+  if (frames == frames_) return true;
+  const auto bytes = bytes_for(frames, channels_);
+  if (!bytes) return false;
+  const std::uint64_t old_stride = stride_;
+  const std::uint64_t stride = stride_for(frames);
+  const std::uint64_t kept = std::min(frames, frames_);
+
+  if (frames < frames_) {
+    // Channels move down (channel c from c * old_stride to c * stride, lowest first, so no
+    // source is overwritten before it moved), then the mapping shrinks in place.
+    for (std::uint32_t c = 0; c < channels_; ++c) {
+      float* to = data_ + c * stride;
+      if (c > 0) std::memmove(to, data_ + c * old_stride, kept * sizeof(float));
+      std::fill(to + kept, to + stride, 0.0F);
+    }
+    const std::size_t used = static_cast<std::size_t>(stride * channels_);
+    std::fill(data_ + used, data_ + *bytes / sizeof(float), 0.0F);
+    if (*bytes != bytes_) {
+      void* moved = ::mremap(data_, bytes_, *bytes, 0);
+      if (moved == MAP_FAILED) {
+        // The layout has already changed; keep it in the larger mapping (still correct).
+        frames_ = frames;
+        stride_ = stride;
+        return true;
+      }
+      bytes_ = *bytes;
+    }
+    frames_ = frames;
+    stride_ = stride;
+    return true;
+  }
+
+  if (*bytes != bytes_) {
+    void* moved = ::mremap(data_, bytes_, *bytes, MREMAP_MAYMOVE);
+    if (moved == MAP_FAILED && errno == EAGAIN && locked_) {
+      // A locked mapping may not grow past RLIMIT_MEMLOCK: grow it unlocked and try to lock
+      // the whole of it again below.
+      ::munlock(data_, bytes_);
+      locked_ = false;
+      moved = ::mremap(data_, bytes_, *bytes, MREMAP_MAYMOVE);
+    }
+    if (moved == MAP_FAILED) return false;
+    data_ = static_cast<float*>(moved);
+    if (*bytes >= huge_page_bytes) ::madvise(data_, *bytes, MADV_HUGEPAGE);
+    bytes_ = *bytes;
+    if (!locked_) {
+      if (::syscall(SYS_mlock, data_, bytes_) == 0) {
+        locked_ = true;
+      } else {
+        warn_mlock_failed(warn, errno, bytes_);
+      }
+    }
+  }
+  // Channels move up (highest first, so no source is overwritten before it moved); the room
+  // each gains reads zero. The added part of the mapping is zero already.
+  for (std::uint32_t c = channels_; c-- > 0;) {
+    float* to = data_ + c * stride;
+    if (c > 0) std::memmove(to, data_ + c * old_stride, old_stride * sizeof(float));
+    std::fill(to + old_stride, to + stride, 0.0F);
+  }
+  frames_ = frames;
+  stride_ = stride;
+  return true;
 }
 
 PcmBuffer::PcmBuffer(PcmBuffer&& other) noexcept

@@ -103,6 +103,7 @@ TEST(ClipDecode, EveryFormatRateAndLayoutEqualsLibsndfileReading) {
         EXPECT_EQ(info.bytes, *PcmBuffer::bytes_for(ref.frames, channels)) << what;
         EXPECT_EQ(info.bytes, result.clip->reserved_bytes()) << what;
         EXPECT_EQ(info.locked, result.clip->pcm().locked()) << what;
+        EXPECT_EQ(info.non_finite_samples, 0U) << what;
         ++loaded;
         if (HasFatalFailure()) return;
       }

@@ -68,6 +68,30 @@ TEST(MemoryBudget, LowerLimitKeepsWhatIsReserved) {
   EXPECT_TRUE(budget.try_reserve(500));
 }
 
+TEST(MemoryBudget, ReservationResizesWithinTheLimit) {
+  MemoryBudget budget(1000);
+  auto a = budget.reserve(300);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_TRUE(a->resize(900));
+  EXPECT_EQ(a->bytes(), 900U);
+  EXPECT_EQ(budget.used(), 900U);
+  EXPECT_FALSE(a->resize(1001));  // passes the limit: nothing changes
+  EXPECT_EQ(a->bytes(), 900U);
+  EXPECT_EQ(budget.used(), 900U);
+  EXPECT_TRUE(a->resize(1000));
+  EXPECT_EQ(budget.used(), 1000U);
+  EXPECT_TRUE(a->resize(100));  // a shrink gives the rest back
+  EXPECT_EQ(budget.used(), 100U);
+  EXPECT_TRUE(budget.try_reserve(900));
+  EXPECT_FALSE(a->resize(101));
+  budget.release(900);
+  a.reset();
+  EXPECT_EQ(budget.used(), 0U);
+  BudgetReservation empty;
+  EXPECT_TRUE(empty.resize(0));
+  EXPECT_FALSE(empty.resize(1));  // holds no budget to take from
+}
+
 TEST(MemoryBudgetConcurrency, ParallelReservationsNeverPassTheLimit) {
   constexpr std::size_t limit = 10000;
   MemoryBudget budget(limit);
@@ -147,6 +171,62 @@ TEST(PcmBuffer, PageAlignedZeroedPlanarAndLocked) {
   EXPECT_TRUE(buffer->empty());
   EXPECT_EQ(buffer->bytes(), 0U);
   EXPECT_EQ(moved.samples().data, s.data);
+}
+
+// Channel c, frame i of the resize tests: distinct everywhere.
+float resize_sample(std::uint32_t c, std::uint64_t i) {
+  return static_cast<float>(c + 1) * 1000.0F + static_cast<float>(i % 997);
+}
+
+void expect_layout(const PcmBuffer& buffer, std::uint64_t frames, std::uint64_t filled) {
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const engine::ClipSamples s = buffer.samples();
+  ASSERT_EQ(s.frames, frames);
+  ASSERT_EQ(s.stride, PcmBuffer::stride_for(frames));
+  ASSERT_EQ(buffer.bytes(), *PcmBuffer::bytes_for(frames, s.channels));
+  ASSERT_EQ(reinterpret_cast<std::uintptr_t>(s.data) % page, 0U);
+  for (std::uint32_t c = 0; c < s.channels; ++c) {
+    for (std::uint64_t i = 0; i < s.stride; ++i) {
+      const float expected = i < filled ? resize_sample(c, i) : 0.0F;
+      ASSERT_EQ(s.channel(c)[i], expected) << "channel " << c << " frame " << i;
+    }
+  }
+}
+
+TEST(PcmBuffer, ResizeKeepsEachChannelsSamplesAndZeroFillsTheRest) {
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  auto buffer = PcmBuffer::allocate(1001, 3);
+  ASSERT_TRUE(buffer.has_value());
+  for (std::uint32_t c = 0; c < 3; ++c) {
+    for (std::uint64_t i = 0; i < 1001; ++i)
+      buffer->channel(c)[i] = resize_sample(c, i);
+  }
+  const bool locked = buffer->locked();
+  // Growing within the same pages, then across many (the mapping may move), then shrinking
+  // to fewer pages and to a single one.
+  ASSERT_TRUE(buffer->resize(1010));
+  expect_layout(*buffer, 1010, 1001);
+  ASSERT_TRUE(buffer->resize(300000));
+  expect_layout(*buffer, 300000, 1001);
+  EXPECT_EQ(buffer->locked(), locked);
+  if (buffer->locked()) {
+    std::vector<unsigned char> resident(buffer->bytes() / page);
+    ASSERT_EQ(::mincore(buffer->channel(0), buffer->bytes(), resident.data()), 0);
+    for (unsigned char r : resident)
+      ASSERT_TRUE(r & 1);  // the grown part is locked (and so resident) too
+  }
+  for (std::uint32_t c = 0; c < 3; ++c) {
+    for (std::uint64_t i = 1001; i < 300000; ++i)
+      buffer->channel(c)[i] = resize_sample(c, i);
+  }
+  ASSERT_TRUE(buffer->resize(5000));
+  expect_layout(*buffer, 5000, 5000);
+  ASSERT_TRUE(buffer->resize(7));
+  expect_layout(*buffer, 7, 7);
+  EXPECT_FALSE(buffer->resize(0));
+  expect_layout(*buffer, 7, 7);
+  PcmBuffer empty;
+  EXPECT_FALSE(empty.resize(10));
 }
 
 TEST(PcmBuffer, FreedMemoryIsUnmapped) {

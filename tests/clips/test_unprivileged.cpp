@@ -97,6 +97,27 @@ TEST(UnprivilegedChild, LockFailureWarnsOnceAndLoadsUnlocked) {
   EXPECT_TRUE(small.clip->info().locked);
 }
 
+TEST(UnprivilegedChild, LockedBufferGrowingPastTheLimitGoesOnUnlocked) {
+  if (!in_child()) GTEST_SKIP() << "runs only in the re-executed child";
+  auto buffer = PcmBuffer::allocate(1000, 2);  // two pages: within the 64 kB limit
+  ASSERT_TRUE(buffer.has_value());
+  EXPECT_TRUE(buffer->locked());
+  for (std::uint32_t c = 0; c < 2; ++c) {
+    for (std::uint64_t i = 0; i < 1000; ++i)
+      buffer->channel(c)[i] = static_cast<float>(c * 1000 + i);
+  }
+  // 800 kB: a locked mapping may not grow that far, so it grows unlocked, samples kept.
+  ASSERT_TRUE(buffer->resize(100000, [](std::string_view) {}));
+  EXPECT_FALSE(buffer->locked());
+  EXPECT_EQ(buffer->bytes(), *PcmBuffer::bytes_for(100000, 2));
+  for (std::uint32_t c = 0; c < 2; ++c) {
+    for (std::uint64_t i = 0; i < buffer->stride(); ++i) {
+      ASSERT_EQ(buffer->channel(c)[i], i < 1000 ? static_cast<float>(c * 1000 + i) : 0.0F)
+          << "channel " << c << " frame " << i;
+    }
+  }
+}
+
 TEST(UnprivilegedChild, UnreadableFileAndFolderArePermissionDenied) {
   if (!in_child()) GTEST_SKIP() << "runs only in the re-executed child";
   test::TempDir dir;
