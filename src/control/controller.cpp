@@ -484,6 +484,7 @@ protocol::ClipInfo Controller::clip_info(const ClipEntry& entry) const {
   out.duration_s = i.duration_s;
   out.bytes = i.bytes;
   out.locked = i.locked;
+  out.non_finite_samples = i.non_finite_samples;
   return out;
 }
 

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
 
@@ -133,12 +134,16 @@ TEST(ProtocolSerialize, MinusInfinityDecibelsAreNull) {
 }
 
 TEST(ProtocolSerialize, ResultsHaveTheContractsFields) {
-  ClipInfo clip{"kick", "/s/kick.wav", 48000, 2, 48000, 44100, 1.0, 384000, true};
+  ClipInfo clip{"kick", "/s/kick.wav", 48000, 2, 48000, 44100, 1.0, 384000, true, 2880};
   EXPECT_EQ(
       dump_json(to_json(clip)),
       "{\"name\":\"kick\",\"path\":\"/s/kick.wav\",\"frames\":48000,\"channels\":2,"
       "\"sample_rate\":48000,\"source_sample_rate\":44100,\"duration_s\":1.0,\"bytes\":384000,"
-      "\"locked\":true}");
+      "\"locked\":true,\"non_finite_samples\":2880}");
+  // Counts past 2^53 stay exact integers (no detour through a double).
+  clip.non_finite_samples = (std::uint64_t{1} << 60) + 1;
+  EXPECT_NE(dump_json(to_json(clip)).find("\"non_finite_samples\":1152921504606846977}"),
+            std::string::npos);
   VoiceInfo voice{5, "kick", VoiceState::paused, 0.5, std::nullopt, -6, 0.25, "drums"};
   EXPECT_EQ(dump_json(to_json(voice)),
             "{\"voice\":5,\"clip\":\"kick\",\"state\":\"paused\",\"position_s\":0.5,"

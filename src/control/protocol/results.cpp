@@ -29,6 +29,7 @@ Json to_json(const ClipInfo& info) {
   j["duration_s"] = info.duration_s;
   j["bytes"] = info.bytes;
   j["locked"] = info.locked;
+  j["non_finite_samples"] = info.non_finite_samples;
   return j;
 }
 

@@ -27,6 +27,7 @@ struct ClipInfo {
   double duration_s = 0;
   std::uint64_t bytes = 0;
   bool locked = false;
+  std::uint64_t non_finite_samples = 0;  // NaN and infinities replaced by 0 at load
 };
 Json to_json(const ClipInfo& info);
 
