@@ -133,7 +133,7 @@ bool PcmBuffer::resize(std::uint64_t frames, const WarnFn& warn) {
     if (moved == MAP_FAILED && errno == EAGAIN && locked_) {
       // A locked mapping may not grow past RLIMIT_MEMLOCK: grow it unlocked and try to lock
       // the whole of it again below.
-      ::munlock(data_, bytes_);
+      ::syscall(SYS_munlock, data_, bytes_);  // not munlock(): see allocate()
       locked_ = false;
       moved = ::mremap(data_, bytes_, *bytes, MREMAP_MAYMOVE);
     }
