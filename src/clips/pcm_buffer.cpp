@@ -136,6 +136,8 @@ bool PcmBuffer::resize(std::uint64_t frames, const WarnFn& warn) {
       ::syscall(SYS_munlock, data_, bytes_);  // not munlock(): see allocate()
       locked_ = false;
       moved = ::mremap(data_, bytes_, *bytes, MREMAP_MAYMOVE);
+      // Out of memory after all: the buffer as it was, locked again (it fitted before).
+      if (moved == MAP_FAILED && ::syscall(SYS_mlock, data_, bytes_) == 0) locked_ = true;
     }
     if (moved == MAP_FAILED) return false;
     data_ = static_cast<float*>(moved);

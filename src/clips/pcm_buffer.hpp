@@ -4,11 +4,11 @@
 //
 // The memory is its own anonymous mapping (page-aligned, no page shared with anything else, so
 // unlocking one clip never unlocks another's page) and is mlock()ed, which also pre-faults it, so
-// the audio thread never takes a page fault reading it. A loader that does not know the length
-// in advance grows the buffer while decoding and shrinks it to the length found (resize()),
-// before the engine ever sees it. When locking fails (RLIMIT_MEMLOCK
+// the audio thread never takes a page fault reading it. When locking fails (RLIMIT_MEMLOCK
 // without CAP_IPC_LOCK) the buffer is kept unlocked, locked() reports false, and one warning per
-// process goes to the warning sink.
+// process goes to the warning sink. A loader that does not know the length in advance grows the
+// buffer while decoding and shrinks it to the length found (resize()), all before the engine
+// ever sees it.
 //
 // Thread contract: allocated on a loader worker or the control thread; freed (munmap) on the
 // control thread only, after the engine has handed the clip back. The engine only reads
@@ -44,12 +44,13 @@ class PcmBuffer {
 
   // Changes the frame count to `frames` (>= 1) in place: each channel keeps its first
   // min(old, new) frames, frames added read zero, and the layout becomes that of a buffer
-  // allocated at the new size (stride_for(frames), bytes_for(frames, channels)). Grows and
-  // shrinks the mapping with mremap (it may move: samples() changes), so growing copies no
-  // sample twice into new memory; moving the channels apart or together costs one pass over
-  // them. A locked buffer stays locked when RLIMIT_MEMLOCK allows the new size; otherwise it
-  // goes on unlocked and warns as allocate() does. False, and nothing changed, when the kernel
-  // cannot map the new size. Note: system calls (mremap, mlock), like allocate().
+  // allocated at the new size (stride_for(frames), bytes_for(frames, channels)). The mapping
+  // grows and shrinks with mremap (it may move: samples() changes), so the kernel moves pages
+  // instead of copying them; moving the channels apart or together costs one memmove pass over
+  // the samples. A locked buffer stays locked when RLIMIT_MEMLOCK allows the new size;
+  // otherwise it goes on unlocked and warns as allocate() does. False, and nothing changed,
+  // when the kernel cannot map the new size. Note: system calls (mremap, mlock), like
+  // allocate().
   bool resize(std::uint64_t frames, const WarnFn& warn = {});
 
   PcmBuffer() noexcept = default;
