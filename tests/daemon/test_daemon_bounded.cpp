@@ -17,11 +17,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -234,9 +235,10 @@ class Bounded : public ::testing::Test {
       ASSERT_TRUE(s) << "voice " << voice[i] << " did not start";
       start[i] = (*s)["frame"].get<std::int64_t>();
     }
-    auto rec = record(home_.file("stops"), std::uint64_t{rate_} * 4,
+    auto rec = record(home_.file("stops"), std::uint64_t{rate_} * 5,
                       {"clipd:out_3", "clipd:out_4", "clipd:out_5", "clipd:out_6"});
-    const std::int64_t base = now() + rate_;
+    // Two seconds to send the stops, one request at a time, before the first is due.
+    const std::int64_t base = now() + 2 * std::int64_t{rate_};
     auto at = [&](int i) { return base + i * 31 + i % 7; };  // distinct, off period boundaries
     const std::size_t before = events.ended().size();
     for (int i = 0; i < kVoices; ++i) {
