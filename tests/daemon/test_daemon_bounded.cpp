@@ -4,10 +4,13 @@
 // - A flood of far-future timed commands on one voice: every request answered (ok or `limit`),
 //   later plays start on time, queries answer, stopping the voice releases what waited; then
 //   1,000 timed stops act on their exact frames, recorded sample by sample.
-// - One-frame loops (refused), 64-frame loops, a CC storm on midi_in, 256 pipelined `voices`
-//   queries per cycle at the voice limit and a choke-group storm: every request answered, the
-//   voices play on, and clipd's CPU time under each attack within 2x that of the same voices
-//   without it, measured in the same test (absolute times are too noisy on a shared machine).
+// - One-frame loops (refused), 64-frame loops, a CC storm on midi_in (1,000 control changes per
+//   period), bursts of 256 pipelined `voices` queries (each burst within one cycle) at the voice
+//   limit and a choke-group storm (8 grouped plays per cycle): every request answered, the voices
+//   play on, and clipd's CPU time under each attack within 2x that of the same voices without
+//   it, measured in the same test as a share of a core (absolute times are too noisy on a shared
+//   machine). For the queries only the CPU time outside the control thread is bounded: answering
+//   them is control's own work, in proportion to the requests.
 //
 // Only built where clipd-rtsan is, which excludes the ASan and TSan builds, so the CPU-time
 // comparisons never run under those sanitizers.
