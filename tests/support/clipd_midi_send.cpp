@@ -9,6 +9,11 @@
 //                         connections are made, plus LEAD frames; prints "base BASE"
 //   --wait-ports SECONDS  wait up to SECONDS for the destination ports to exist (default 0)
 //   --timeout SECONDS     exit 3 when not done after SECONDS (default 30)
+//   --cc-storm N          instead of EVENTs: N control changes in every period, spread over its
+//                         frames, for --storm-periods periods; prints "storm PERIODS WRITTEN
+//                         FAILED" (FAILED: events the port's buffer had no room for)
+//   --storm-periods P     periods of the storm (default 100)
+//   --ready-file PATH     created once the connections are made and sending has begun
 // EVENT: FRAME:on:CHANNEL:NOTE[:VELOCITY]   note-on  (channel 1-16, velocity default 100)
 //        FRAME:off:CHANNEL:NOTE[:VELOCITY]  note-off (velocity default 0)
 //        FRAME:raw:HEX                      any message, e.g. 0:raw:b07b00
@@ -54,7 +59,37 @@ struct Sender {
   std::atomic<std::size_t> next{0};
   std::atomic<std::size_t> late{0};
   std::atomic<std::uint64_t> cycles_after_done{0};
+  // --cc-storm: events per period, periods wanted; the counters are written by the audio thread.
+  std::uint32_t storm = 0;
+  std::uint64_t storm_periods = 100;
+  std::atomic<std::uint64_t> storm_done{0};
+  std::atomic<std::uint64_t> storm_written{0};
+  std::atomic<std::uint64_t> storm_failed{0};
 };
+
+// One period of a CC storm: control change i % 120 on channel 1 + i % 16, at frame i * n / N.
+void storm_period(Sender* s, void* buffer, jack_nframes_t nframes) {
+  const std::uint64_t done = s->storm_done.load(std::memory_order_relaxed);
+  if (done == s->storm_periods) {
+    s->cycles_after_done.fetch_add(1, std::memory_order_release);
+    return;
+  }
+  std::uint64_t written = 0, failed = 0;
+  for (std::uint32_t i = 0; i < s->storm; ++i) {
+    const std::uint8_t cc[3] = {static_cast<std::uint8_t>(0xb0 | (i % 16)),
+                                static_cast<std::uint8_t>(i % 120),
+                                static_cast<std::uint8_t>(i % 128)};
+    const auto at = static_cast<jack_nframes_t>(std::uint64_t{i} * nframes / s->storm);
+    if (jack_midi_event_write(buffer, at, cc, sizeof cc) == 0) {
+      ++written;
+    } else {
+      ++failed;
+    }
+  }
+  s->storm_written.fetch_add(written, std::memory_order_relaxed);
+  s->storm_failed.fetch_add(failed, std::memory_order_relaxed);
+  s->storm_done.store(done + 1, std::memory_order_release);
+}
 
 int process(jack_nframes_t nframes, void* arg) {
   auto* s = static_cast<Sender*>(arg);
@@ -62,6 +97,10 @@ int process(jack_nframes_t nframes, void* arg) {
   jack_midi_clear_buffer(buffer);
   const std::uint64_t frame = s->extender.extend(jack_last_frame_time(s->client));
   if (!s->armed.load(std::memory_order_acquire)) return 0;
+  if (s->storm > 0) {
+    storm_period(s, buffer, nframes);
+    return 0;
+  }
   if (!s->based.load(std::memory_order_relaxed)) {
     s->base.store(s->relative ? frame + s->lead : 0, std::memory_order_relaxed);
     s->based.store(true, std::memory_order_release);
@@ -145,7 +184,9 @@ bool parse_event(const std::string& text, Event& e) {
 void usage() {
   std::fputs(
       "usage: clipd-midi-send -c PORT [-s SERVER] [-n NAME] [--relative LEAD]\n"
-      "       [--wait-ports S] [--timeout S] FRAME:on|off:CHANNEL:NOTE[:VEL] | FRAME:raw:HEX ...\n",
+      "       [--wait-ports S] [--timeout S] [--ready-file PATH]\n"
+      "       FRAME:on|off:CHANNEL:NOTE[:VEL] | FRAME:raw:HEX ... | --cc-storm N [--storm-periods "
+      "P]\n",
       stderr);
 }
 
@@ -154,7 +195,7 @@ void usage() {
 int main(int argc, char** argv) {
   using clipd::test::parse_seconds;
   using clipd::test::parse_u64;
-  std::string server, name = "clipd-midi-send";
+  std::string server, name = "clipd-midi-send", ready_file;
   std::vector<const char*> destinations;
   double wait_ports = 0, timeout = 30;
   Sender s;
@@ -180,6 +221,12 @@ int main(int argc, char** argv) {
       wait_ports = parse_seconds(value("--wait-ports"), "seconds");
     } else if (a == "--timeout") {
       timeout = parse_seconds(value("--timeout"), "seconds");
+    } else if (a == "--cc-storm") {
+      s.storm = static_cast<std::uint32_t>(parse_u64(value("--cc-storm"), "events per period"));
+    } else if (a == "--storm-periods") {
+      s.storm_periods = parse_u64(value("--storm-periods"), "periods");
+    } else if (a == "--ready-file") {
+      ready_file = value("--ready-file");
     } else if (a == "-h" || a == "--help") {
       usage();
       return 0;
@@ -196,7 +243,7 @@ int main(int argc, char** argv) {
       s.events.push_back(e);
     }
   }
-  if (destinations.empty() || s.events.empty()) {
+  if (destinations.empty() || s.events.empty() == (s.storm == 0)) {
     usage();
     return 2;
   }
@@ -237,6 +284,9 @@ int main(int argc, char** argv) {
     }
   }
   s.armed.store(true, std::memory_order_release);
+  if (!ready_file.empty()) {
+    if (std::FILE* f = std::fopen(ready_file.c_str(), "w")) std::fclose(f);
+  }
 
   int status = 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
@@ -265,6 +315,10 @@ int main(int argc, char** argv) {
 
   if (!printed_base && s.relative && s.based.load()) {
     std::printf("base %" PRIu64 "\n", s.base.load());
+  }
+  if (s.storm > 0) {
+    std::printf("storm %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", s.storm_done.load(),
+                s.storm_written.load(), s.storm_failed.load());
   }
   const std::uint64_t base = s.base.load();
   const std::size_t sent = s.next.load();
