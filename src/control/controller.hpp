@@ -92,7 +92,8 @@ class Controller final : public SessionHandler {
       std::uint32_t rate = 0;  // the rate asked of the loader (0: the file's own)
     };
     std::optional<Pending> pending;
-    // Commands naming this clip that arrived while it was loading, run when the load ends.
+    // Commands naming this clip that arrived while it made them wait (is_waiting), run when
+    // that ends: its load ends, or the engine goes offline or comes up at the clip's rate.
     std::vector<std::function<void()>> waiters;
   };
 
