@@ -58,6 +58,11 @@ class Contract : public ::testing::Test {
   }
   static std::string file(const std::string& name) { return files_->file(name); }
 
+  // clipd exits cleanly (and, in sanitizer builds, without a report).
+  void TearDown() override {
+    if (clipd_) EXPECT_EQ(clipd_->stop(), 0) << clipd_->log();
+  }
+
   // Starts clipd with `config` (a clipd.conf(5) JSON object) as its configuration file.
   void start_clipd(const json& config = json::object()) {
     ::mkdir(home_.file("config").c_str(), 0700);
