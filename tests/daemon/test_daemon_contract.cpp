@@ -60,7 +60,9 @@ class Contract : public ::testing::Test {
 
   // clipd exits cleanly (and, in sanitizer builds, without a report).
   void TearDown() override {
-    if (clipd_) EXPECT_EQ(clipd_->stop(), 0) << clipd_->log();
+    if (clipd_) {
+      EXPECT_EQ(clipd_->stop(), 0) << clipd_->log();
+    }
   }
 
   // Starts clipd with `config` (a clipd.conf(5) JSON object) as its configuration file.
