@@ -126,12 +126,13 @@ bool Controller::wait_if_loading(const std::string& clip, const SessionPtr& sess
   auto it = clips_.find(clip);
   if (it == clips_.end()) return false;
   ClipEntry& entry = *it->second;
-  // Loading, or loaded at another rate and waiting for its turn to be decoded again.
-  const bool waiting =
-      entry.pending.has_value() || !entry.loaded || (online_ && entry.slot == kNoSlot);
-  if (!waiting) return false;
+  if (!is_waiting(entry)) return false;
   entry.waiters.push_back([this, session, parsed]() { dispatch(session, parsed); });
   return true;
+}
+
+bool Controller::is_waiting(const ClipEntry& entry) const noexcept {
+  return entry.pending.has_value() || !entry.loaded || (online_ && entry.slot == kNoSlot);
 }
 
 std::uint64_t Controller::engine_frame(const protocol::When& when) const noexcept {
@@ -172,7 +173,12 @@ void Controller::cmd_status(const SessionPtr& s, const Parsed& p) {
   st.xruns = jack_.xruns();
   st.voices = static_cast<std::uint32_t>(voices_.size());
   st.max_voices = options_.max_voices;
-  st.clips = static_cast<std::uint32_t>(clips_.size());
+  // `clips` counts loaded clips; names still on their first load are `clips_loading`.
+  std::uint32_t loaded = 0;
+  for (const auto& [name, entry] : clips_) {
+    if (entry->loaded) ++loaded;
+  }
+  st.clips = loaded;
   st.memory_bytes = budget_.used();
   st.memory_budget_bytes = budget_.limit();
   st.master_gain_db = master_gain_db_;
@@ -180,6 +186,7 @@ void Controller::cmd_status(const SessionPtr& s, const Parsed& p) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
   Json result = to_json(st);
   result["events_dropped"] = online_ ? link_.engine()->lost_events() : 0;
+  result["clips_loading"] = static_cast<std::uint32_t>(clips_.size()) - loaded;
   s->send_reply(protocol::serialize_ok(p.id, result));
 }
 
@@ -189,6 +196,9 @@ void Controller::cmd_load(const SessionPtr& s, const Parsed& p, const protocol::
   if (ec) path = r.path;
   auto it = clips_.find(r.clip_name);
   if (it != clips_.end() && !r.replace) {
+    // A name still loading: this load waits for that one, then runs (clipd-protocol(7),
+    // ORDERING): `clip-exists` if it loaded, a load of its own if it failed or was cancelled.
+    if (wait_if_loading(r.clip_name, s, p)) return;
     s->send_reply(protocol::clip_exists_reply(p.id, r.clip_name));
     return;
   }
@@ -307,7 +317,7 @@ void Controller::cmd_play(const SessionPtr& s, const Parsed& p, const protocol::
   // The voice_end node rides with the voice and comes back as voice_ended; it goes first.
   link_.send(engine::Message::voice_end(play.voice));
   link_.send(m);
-  voices_[voice] = VoiceRecord{r.clip, r.group, false};
+  voices_[voice] = VoiceRecord{r.clip, r.group};
   s->send_reply(protocol::serialize_ok(p.id, Json{{"voice", voice}}));
 }
 
@@ -329,15 +339,6 @@ void Controller::cmd_stop(const SessionPtr& s, const Parsed& p, const protocol::
   }
   const std::uint64_t fade = r.fade_s ? frames(*r.fade_s) : declick_frames();
   const std::uint64_t at = engine_frame(r.when);
-  std::uint32_t stopped = 0;
-  auto count = [&](auto&& match) {
-    for (auto& [id, v] : voices_) {
-      if (match(id, v) && !v.stopping) {
-        v.stopping = true;
-        ++stopped;
-      }
-    }
-  };
   engine::StopTarget target = engine::StopTarget::all;
   std::uint64_t id = 0;
   bool send = true;
@@ -345,31 +346,33 @@ void Controller::cmd_stop(const SessionPtr& s, const Parsed& p, const protocol::
                  [&](const protocol::StopVoice& v) {
                    target = engine::StopTarget::voice;
                    id = static_cast<std::uint64_t>(v.voice);
-                   count([&](std::int64_t vid, const VoiceRecord&) { return vid == v.voice; });
                  },
                  [&](const protocol::StopClip& c) {
                    target = engine::StopTarget::clip;
                    auto it = clips_.find(c.clip);
                    send = it != clips_.end() && it->second->slot != kNoSlot;
                    if (send) id = it->second->slot;
-                   count([&](std::int64_t, const VoiceRecord& v) { return v.clip == c.clip; });
                  },
                  [&](const protocol::StopGroup& g) {
                    target = engine::StopTarget::group;
                    auto it = groups_.find(g.group);
                    send = it != groups_.end();
                    if (send) id = it->second;
-                   count([&](std::int64_t, const VoiceRecord& v) { return v.group == g.group; });
                  },
-                 [&](const protocol::StopAll&) {
-                   count([](std::int64_t, const VoiceRecord&) { return true; });
-                 },
+                 [&](const protocol::StopAll&) {},
              },
              r.target);
-  if (send) {
-    link_.send(engine::Message::stop_cmd(target, id, fade, at, engine::EndReason::stopped));
+  if (!send) {
+    // A group never used, or a clip the engine does not hold: no voice to stop.
+    s->send_reply(protocol::serialize_ok(p.id, Json{{"stopped", 0}}));
+    return;
   }
-  s->send_reply(protocol::serialize_ok(p.id, Json{{"stopped", stopped}}));
+  // Answered when the engine has acted on it (on_stop_acted): only it knows which voices were
+  // already stopping.
+  const engine::Message m =
+      engine::Message::stop_cmd(target, id, fade, at, engine::EndReason::stopped);
+  link_.send(m);
+  stops_.push_back(PendingStop{m.stop, s, p.id});
 }
 
 void Controller::cmd_pause(const SessionPtr& s, const Parsed& p, std::int64_t voice,

@@ -95,6 +95,8 @@ Controller::~Controller() {
 void Controller::start(std::vector<std::pair<std::string, std::string>> initial_clips,
                        const std::vector<std::string>& initial_bindings) {
   restore_bindings(initial_bindings);
+  // Connect first: with a server running, the clips below are decoded once, at its rate.
+  try_connect();
   for (auto& [name, path] : initial_clips) {
     if (clips_.count(name) != 0) continue;
     auto entry = std::make_unique<ClipEntry>();
@@ -104,7 +106,6 @@ void Controller::start(std::vector<std::pair<std::string, std::string>> initial_
     clips_.emplace(name, std::move(entry));
     submit_load(e, nullptr, protocol::RequestId{}, false);
   }
-  try_connect();
   schedule_tick();
 }
 
@@ -157,13 +158,25 @@ void Controller::go_online() {
   online_ = true;
   announced_online_ = false;
   for (auto& [name, entry] : clips_) {
-    if (entry->loaded && !entry->pending && entry->loaded->info().sample_rate == rate_) {
-      add_to_engine(*entry);
+    ClipEntry& e = *entry;
+    if (e.pending && e.pending->rate != rate_) {
+      // A load running for another rate (the last server's, or the file's own before the first
+      // connection) would end with a clip this engine cannot play: start it again at this rate.
+      // A decode back to the rate the clip already has is simply dropped.
+      if (e.pending->redecode && e.loaded && e.loaded->info().sample_rate == rate_) {
+        e.pending->handle.cancel();
+        e.pending.reset();
+      } else {
+        resubmit(e);
+      }
     }
+    // A clip with a replace in progress plays on until the replace ends.
+    if (e.loaded && e.loaded->info().sample_rate == rate_) add_to_engine(e);
   }
   push_bindings();
   top_up_spares(kSpareNodes);
   next_redecode();
+  release_waiters();
   if (options_.on_status) {
     options_.on_status("online: " + std::to_string(rate_) + " Hz, " + std::to_string(buffer_size_) +
                        " frames, client " + jack_.client_name());
@@ -189,6 +202,9 @@ void Controller::go_offline(engine::EndReason reason) {
     if (z.announce) emit(protocol::ClipUnloadedEvent{z.name});
   }
   zombies_.clear();
+  // Commands that waited for a clip's turn to be decoded at the engine's rate run now: there is
+  // no engine rate to wait for.
+  release_waiters();
   if (options_.on_status) options_.on_status("offline: waiting for a JACK server");
 }
 
@@ -284,6 +300,9 @@ void Controller::on_engine_message(const engine::Message& m) {
     case engine::Kind::bindings_released:
       delete m.bindings.table;
       break;
+    case engine::Kind::stop:
+      on_stop_acted(m.stop);
+      break;
     case engine::Kind::query_voices:
     case engine::Kind::query_meters: {
       const void* key = m.kind == engine::Kind::query_voices
@@ -301,6 +320,22 @@ void Controller::on_engine_message(const engine::Message& m) {
   }
 }
 
+void Controller::on_stop_acted(const engine::StopPayload& stop) {
+  // The engine acts on stops in the order they were sent, timed ones on their frame, so the first
+  // pending stop with the same fields is this one. The shutdown's stop matches none.
+  for (auto it = stops_.begin(); it != stops_.end(); ++it) {
+    const engine::StopPayload& sent = it->sent;
+    if (sent.target == stop.target && sent.id == stop.id && sent.fade == stop.fade &&
+        sent.at_frame == stop.at_frame && sent.reason == stop.reason) {
+      const PendingStop done = std::move(*it);
+      stops_.erase(it);
+      done.session->send_reply(
+          protocol::serialize_ok(done.id, protocol::Json{{"stopped", stop.stopped}}));
+      return;
+    }
+  }
+}
+
 void Controller::emit(const protocol::Event& event) {
   if (server_ == nullptr) return;
   const std::string line = protocol::serialize_event(event);
@@ -309,6 +344,9 @@ void Controller::emit(const protocol::Event& event) {
 
 // ---- Clips ------------------------------------------------------------------------------------
 
+// The engine's rate while online; offline, the last engine's (the likeliest next one), or 0 (the
+// file's own) before the first connection. go_online() starts again every load whose rate turns
+// out wrong, and on_loaded() never installs a clip at another rate than a running engine's.
 std::uint32_t Controller::target_rate() const noexcept {
   return rate_;
 }
@@ -318,14 +356,22 @@ void Controller::submit_load(ClipEntry& entry, const SessionPtr& session,
   const std::uint64_t serial = next_serial_++;
   clips::LoadRequest request;
   request.path = entry.path;
-  request.target_rate = target_rate();
+  const std::uint32_t rate = target_rate();
+  request.target_rate = rate;
   request.max_channels = options_.max_channels;
   std::weak_ptr<int> alive = life_;
   auto handle = loader_->submit(std::move(request),
                                 [this, alive, name = entry.name, serial](clips::LoadResult result) {
                                   if (alive.lock()) on_loaded(name, serial, std::move(result));
                                 });
-  entry.pending = ClipEntry::Pending{serial, std::move(handle), session, id, redecode};
+  entry.pending = ClipEntry::Pending{serial, std::move(handle), session, id, redecode, rate};
+}
+
+void Controller::resubmit(ClipEntry& entry) {
+  ClipEntry::Pending old = std::move(*entry.pending);
+  entry.pending.reset();
+  old.handle.cancel();  // its completion finds another serial and is dropped
+  submit_load(entry, old.session, old.id, old.redecode);
 }
 
 void Controller::on_loaded(const std::string& name, std::uint64_t serial,
@@ -336,6 +382,12 @@ void Controller::on_loaded(const std::string& name, std::uint64_t serial,
     return;  // cancelled or superseded: the result is dropped (and freed) here
   }
   ClipEntry& entry = *it->second;
+  if (result.ok() && online_ && result.clip->info().sample_rate != rate_) {
+    // Decoded for a server that has gone since: decode again for this one; the request (and the
+    // commands waiting for the clip) wait on.
+    resubmit(entry);
+    return;
+  }
   ClipEntry::Pending pending = std::move(*entry.pending);
   entry.pending.reset();
 
@@ -358,22 +410,25 @@ void Controller::on_loaded(const std::string& name, std::uint64_t serial,
       clips_.erase(it);
       if (freed_now) emit(protocol::ClipUnloadedEvent{name});
       save_state();
+    } else {
+      entry.path = entry.loaded->info().path;  // the replace's path did not load
     }
     run_waiters(std::move(waiters));
     next_redecode();
     return;
   }
 
-  install(entry, std::move(result.clip));
+  const bool freed_old = install(entry, std::move(result.clip), !pending.redecode);
   if (pending.session) {
     pending.session->send_reply(protocol::serialize_ok(pending.id, to_json(clip_info(entry))));
   }
   if (!pending.redecode) {
     emit(protocol::ClipLoadedEvent{name});
+    if (freed_old) emit(protocol::ClipUnloadedEvent{name});
     save_state();
   }
   run_waiters(std::move(entry.waiters));
-  if (pending.redecode) next_redecode();
+  next_redecode();
 }
 
 void Controller::next_redecode() {
@@ -403,7 +458,19 @@ void Controller::run_waiters(std::vector<std::function<void()>> waiters) {
     w();
 }
 
-void Controller::install(ClipEntry& entry, std::unique_ptr<clips::LoadedClip> clip) {
+void Controller::release_waiters() {
+  // Collected first: a waiter may add or remove clips.
+  std::vector<std::function<void()>> ready;
+  for (auto& [name, entry] : clips_) {
+    if (entry->waiters.empty() || is_waiting(*entry)) continue;
+    for (auto& w : entry->waiters)
+      ready.push_back(std::move(w));
+    entry->waiters.clear();
+  }
+  run_waiters(std::move(ready));
+}
+
+bool Controller::install(ClipEntry& entry, std::unique_ptr<clips::LoadedClip> clip, bool announce) {
   std::unique_ptr<clips::LoadedClip> old = std::move(entry.loaded);
   entry.loaded = std::move(clip);
   entry.path = entry.loaded->info().path;
@@ -414,23 +481,27 @@ void Controller::install(ClipEntry& entry, std::unique_ptr<clips::LoadedClip> cl
       // The engine swaps the samples in; the old ones come back as clip_released.
       const std::uint64_t token = next_token_++;
       link_.send(engine::Message::replace_clip(entry.slot, entry.loaded->samples(), token));
-      zombies_[entry.token] = Zombie{entry.name, std::move(old), false};
+      zombies_[entry.token] = Zombie{entry.name, std::move(old), announce};
       entry.token = token;
       in_engine_[token] = &entry;
-      return;
+      return false;
     }
     // Bindings stop naming the slot before it is freed.
     const std::uint32_t slot = entry.slot;
     entry.slot = kNoSlot;
     push_bindings();
     link_.send(engine::Message::remove_clip(slot));
-    zombies_[entry.token] = Zombie{entry.name, std::move(old), false};
+    zombies_[entry.token] = Zombie{entry.name, std::move(old), announce};
     free_slots_.push_back(slot);
   }
   if (fits_engine) {
     add_to_engine(entry);
     push_bindings();
   }
+  // Not in an engine: the old clip is freed here.
+  const bool freed_now = old != nullptr;
+  old.reset();
+  return freed_now && announce;
 }
 
 void Controller::add_to_engine(ClipEntry& entry) {
@@ -507,8 +578,16 @@ void Controller::stop(std::function<void()> done) {
   stop_done_ = std::move(done);
   stop_deadline_ = std::chrono::steady_clock::now() + kShutdownFadeLimit;
   connect_timer_.cancel();
-  for (auto& [name, entry] : clips_)
+  // Loads in progress get `cancelled`; commands waiting for them are answered (dispatch refuses
+  // them now), so every request still gets its one reply.
+  std::vector<std::function<void()>> waiters;
+  for (auto& [name, entry] : clips_) {
     cancel_pending(*entry);
+    for (auto& w : entry->waiters)
+      waiters.push_back(std::move(w));
+    entry->waiters.clear();
+  }
+  run_waiters(std::move(waiters));
   if (online_) {
     link_.send(engine::Message::stop_cmd(engine::StopTarget::all, 0, declick_frames(), engine::kNow,
                                          engine::EndReason::shutdown));

@@ -88,17 +88,26 @@ class Controller final : public SessionHandler {
       clips::LoadHandle handle;
       SessionPtr session;  // null for loads the daemon started itself
       protocol::RequestId id;
-      bool redecode = false;  // a decode at a new engine rate
+      bool redecode = false;   // a decode at a new engine rate
+      std::uint32_t rate = 0;  // the rate asked of the loader (0: the file's own)
     };
     std::optional<Pending> pending;
-    // Commands naming this clip that arrived while it was loading, run when the load ends.
+    // Commands naming this clip that arrived while it made them wait (is_waiting), run when
+    // that ends: its load ends, or the engine goes offline or comes up at the clip's rate.
     std::vector<std::function<void()>> waiters;
   };
 
   struct VoiceRecord {
     std::string clip;
     std::optional<std::string> group;
-    bool stopping = false;
+  };
+
+  // A `stop` the engine has not acted on yet: its reply carries the engine's count, which alone
+  // knows which voices were already fading (choked, stolen, unloaded, stopped before).
+  struct PendingStop {
+    engine::StopPayload sent;
+    SessionPtr session;
+    protocol::RequestId id;
   };
 
   // A clip the engine still holds after its name was unloaded or replaced; freed on release.
@@ -111,6 +120,9 @@ class Controller final : public SessionHandler {
   // commands.cpp
   void dispatch(const SessionPtr& session, Parsed parsed);
   bool wait_if_loading(const std::string& clip, const SessionPtr& session, const Parsed& parsed);
+  // True while commands naming the clip must wait: a load of it runs, or it is loaded at another
+  // rate than the engine's and waits for its turn to be decoded again.
+  bool is_waiting(const ClipEntry& entry) const noexcept;
   void cmd_hello(const SessionPtr& s, const Parsed& p);
   void cmd_status(const SessionPtr& s, const Parsed& p);
   void cmd_load(const SessionPtr& s, const Parsed& p, const protocol::LoadRequest& r);
@@ -138,11 +150,18 @@ class Controller final : public SessionHandler {
   // controller.cpp: clips
   void submit_load(ClipEntry& entry, const SessionPtr& session, const protocol::RequestId& id,
                    bool redecode);
+  // Starts the pending load again at target_rate(), for the same request (or none).
+  void resubmit(ClipEntry& entry);
   void on_loaded(const std::string& name, std::uint64_t serial, clips::LoadResult result);
   void next_redecode();
   void cancel_pending(ClipEntry& entry);
   void run_waiters(std::vector<std::function<void()>> waiters);
-  void install(ClipEntry& entry, std::unique_ptr<clips::LoadedClip> clip);
+  // Runs the waiters of every clip that no longer makes commands wait.
+  void release_waiters();
+  // Makes `clip` the entry's clip. The old one (a replace when `announce`, else a decode at a
+  // new rate) is freed now or when the engine hands it back, with clip-unloaded when
+  // `announce`. True when it was freed now and so needs its clip-unloaded sent by the caller.
+  bool install(ClipEntry& entry, std::unique_ptr<clips::LoadedClip> clip, bool announce);
   void add_to_engine(ClipEntry& entry);
   // Takes the clip out of the engine (freed when handed back) or frees it now; true when it was
   // freed now.
@@ -162,6 +181,8 @@ class Controller final : public SessionHandler {
   void finish_stop_if_ready();
   void drain();
   void on_engine_message(const engine::Message& m);
+  // A stop came back from the engine: answers the request that sent it.
+  void on_stop_acted(const engine::StopPayload& stop);
   void emit(const protocol::Event& event);
   std::uint64_t now_frame() const noexcept;
   // The engine's at_frame for a command's `at_frame` / `in_s` (kNow when neither is given).
@@ -191,6 +212,7 @@ class Controller final : public SessionHandler {
   std::uint64_t next_serial_ = 1;
 
   std::unordered_map<std::int64_t, VoiceRecord> voices_;
+  std::vector<PendingStop> stops_;  // in the order sent
   std::int64_t next_voice_ = 1;
   std::map<std::string, std::uint32_t, std::less<>> groups_;
 
