@@ -51,6 +51,9 @@ void Controller::on_line(const SessionPtr& session, std::string_view line) {
   limits.max_outputs = options_.jack.outputs;
   protocol::ParseResult parsed = protocol::parse_request(line, limits);
   if (auto* err = std::get_if<protocol::ParseError>(&parsed)) {
+    if (err->code == ErrorCode::unknown_command && run_debug_command(session, line, err->id)) {
+      return;
+    }
     session->send_reply(protocol::serialize_error(*err));
     return;
   }
@@ -61,6 +64,23 @@ void Controller::on_line(const SessionPtr& session, std::string_view line) {
     return;
   }
   dispatch(session, std::move(std::get<protocol::ParsedRequest>(parsed)));
+}
+
+bool Controller::run_debug_command(const SessionPtr& session, std::string_view line,
+                                   const protocol::RequestId& id) {
+  if (options_.debug_commands.empty()) return false;
+  const Json request = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!request.is_object() || !request.contains("cmd") || !request["cmd"].is_string()) {
+    return false;
+  }
+  for (const auto& field : request.items()) {
+    if (field.key() != "cmd" && field.key() != "id") return false;
+  }
+  const auto command = options_.debug_commands.find(request["cmd"].get<std::string>());
+  if (command == options_.debug_commands.end()) return false;
+  command->second();
+  session->send_reply(protocol::serialize_ok_empty(id));
+  return true;
 }
 
 void Controller::on_closed(const SessionPtr& /*session*/) {

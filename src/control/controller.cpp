@@ -142,6 +142,8 @@ void Controller::go_online() {
     capacity *= 2;
   cfg.clip_capacity = capacity;
   cfg.spare_nodes = kSpareNodes;
+  cfg.cycle_hook = options_.cycle_hook;
+  cfg.cycle_hook_arg = options_.cycle_hook_arg;
   link_.build(cfg);
   // The engine's tables and node pools must never page-fault on the audio thread. Clips lock
   // their own pages; this locks everything mapped now, the fresh engine included.
@@ -220,6 +222,12 @@ void Controller::tick() {
   drain();
   if (online_) {
     const jack::JackEvents ev = jack_.poll();
+    if (ev.connections_changed && options_.on_debug) {
+      std::string list;
+      for (const jack::PortConnection& c : jack_.connections())
+        list += (list.empty() ? "" : ", ") + c.own_port + " -> " + c.other_port;
+      options_.on_debug("port connections remembered: " + (list.empty() ? "none" : list));
+    }
     if (ev.new_xruns != 0) emit(protocol::XrunEvent{jack_.xruns()});
     if (ev.buffer_size_changed) buffer_size_ = ev.buffer_size;
     if (ev.server_gone) {

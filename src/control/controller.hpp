@@ -46,6 +46,17 @@ struct ControllerOptions {
   std::function<void(const std::string&)> on_status;
   // Called on the control thread with warnings worth a log line (a clip that failed to load).
   std::function<void(const std::string&)> on_warning;
+  // Called on the control thread with details worth a debug log line: the output ports'
+  // connections once they are remembered for the next server (see JackClient::poll()).
+  std::function<void(const std::string&)> on_debug;
+  // Extra commands of a test build (clipd-rtsan, src/daemon/main.cpp): a request that is exactly
+  // {"cmd": NAME} plus an optional id runs the function on the control thread and is answered
+  // `{}`. Empty in the installed clipd, where such names are `unknown-command`.
+  std::map<std::string, std::function<void()>> debug_commands;
+  // Given to every engine built (engine/config.hpp): runs on the audio thread at the end of each
+  // cycle. Null in the installed clipd.
+  void (*cycle_hook)(void* arg) noexcept = nullptr;
+  void* cycle_hook_arg = nullptr;
 };
 
 class Controller final : public SessionHandler {
@@ -119,6 +130,9 @@ class Controller final : public SessionHandler {
 
   // commands.cpp
   void dispatch(const SessionPtr& session, Parsed parsed);
+  // Runs `line` when it names one of options_.debug_commands; false when it does not.
+  bool run_debug_command(const SessionPtr& session, std::string_view line,
+                         const protocol::RequestId& id);
   bool wait_if_loading(const std::string& clip, const SessionPtr& session, const Parsed& parsed);
   // True while commands naming the clip must wait: a load of it runs, or it is loaded at another
   // rate than the engine's and waits for its turn to be decoded again.

@@ -1,5 +1,6 @@
 // clipd: the daemon. Wires the configuration, the control socket, the controller (clips, voices,
 // engine, JACK) and systemd together on one io_context: the control thread.
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <utility>
@@ -25,6 +26,22 @@
 namespace {
 
 using namespace clipd;
+
+#ifdef CLIPD_RTSAN_BUILD
+// clipd-rtsan only (src/daemon/meson.build defines CLIPD_RTSAN_BUILD for it alone): the command
+// `debug-rt-alloc` makes the audio thread allocate once, at the end of the next process() call,
+// so tests/daemon/test_daemon_rtsan.cpp can see the RealtimeSanitizer abort the real daemon from
+// its real process callback. The installed clipd has neither the command nor the hook.
+std::atomic<bool> rt_alloc_requested{false};
+
+// Audio thread, at the end of every process() (engine::Config::cycle_hook). Cost: one atomic
+// exchange; once after a request, one allocation and one free, which is the violation on purpose.
+void rt_alloc_hook(void* /*arg*/) noexcept {
+  if (!rt_alloc_requested.exchange(false, std::memory_order_acq_rel)) return;
+  void* volatile block = ::operator new(64);
+  ::operator delete(block);
+}
+#endif
 
 int run(const Config& config) {
   boost::asio::io_context io(1);
@@ -63,6 +80,13 @@ int run(const Config& config) {
   };
 
   options.on_warning = [](const std::string& warning) { log_warning(warning); };
+  options.on_debug = [](const std::string& message) { log_debug(message); };
+#ifdef CLIPD_RTSAN_BUILD
+  options.debug_commands["debug-rt-alloc"] = [] {
+    rt_alloc_requested.store(true, std::memory_order_release);
+  };
+  options.cycle_hook = rt_alloc_hook;
+#endif
 
   bool shutting_down = false;
   std::function<void()> begin_shutdown;

@@ -1,5 +1,6 @@
 #include "harness.hpp"
 
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sndfile.h>
 #include <sys/socket.h>
@@ -7,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -105,6 +107,9 @@ Client::~Client() {
 }
 
 void Client::send_line(const std::string& line) {
+  // Count the request under its id, when the line has one the daemon can read back.
+  const json request = json::parse(line, nullptr, false);
+  if (request.is_object() && request.contains("id")) ++sent_[request["id"].dump()];
   std::string data = line;
   if (data.empty() || data.back() != '\n') data += '\n';
   const char* p = data.data();
@@ -140,7 +145,19 @@ std::optional<std::string> Client::read_line(std::chrono::milliseconds timeout) 
 std::optional<json> Client::read_message(std::chrono::milliseconds timeout) {
   auto line = read_line(timeout);
   if (!line) return std::nullopt;
-  return json::parse(*line);
+  json message = json::parse(*line);
+  // Exactly one reply per request (clipd-protocol(7)). A null id belongs to lines whose id could
+  // not be read; those cannot be told apart.
+  if (message.is_object() && !message.contains("event") && message.contains("id") &&
+      !message["id"].is_null()) {
+    const std::string id = message["id"].dump();
+    const int replies = ++replied_[id];
+    const auto sent = sent_.find(id);
+    if (replies > std::max(1, sent == sent_.end() ? 0 : sent->second)) {
+      ADD_FAILURE() << "second reply to request id " << id << ": " << *line;
+    }
+  }
+  return message;
 }
 
 json Client::request(json request, std::chrono::milliseconds timeout) {
@@ -167,6 +184,21 @@ json Client::ok(json req, std::chrono::milliseconds timeout) {
     throw std::runtime_error("request " + req.dump() + " failed: " + reply.dump());
   }
   return reply["result"];
+}
+
+json Client::poll(const json& req, const std::function<bool(const json& result)>& done,
+                  std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  json reply;
+  for (;;) {
+    reply = request(req);
+    if (reply.value("ok", false) == true && done(reply["result"])) return reply["result"];
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("still not there after polling " + req.dump() + ": " + reply.dump());
+    }
+    // Polling pace only: what is awaited is the daemon's reply above.
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 std::optional<json> Client::wait_event(const std::string& name, std::chrono::milliseconds timeout) {

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -59,6 +61,8 @@ class Clipd {
 };
 
 // A blocking protocol client. Replies are matched by id; events read meanwhile are kept.
+// Every reply read is checked against the requests sent: a second reply to one request id (more
+// replies to an id than requests sent with it) fails the running test.
 class Client {
  public:
   explicit Client(const std::string& socket_path);
@@ -73,6 +77,11 @@ class Client {
   // Raw I/O.
   void send_line(const std::string& line);
   std::optional<json> read_message(std::chrono::milliseconds timeout);
+  // Sends `request` again and again, a few milliseconds apart, until `done(result)` holds; returns
+  // that result. For state the daemon reports but announces with no event (a voice's `paused`
+  // state, the engine's frame). Throws when `timeout` passes first, with the last reply.
+  json poll(const json& request, const std::function<bool(const json& result)>& done,
+            std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // The next event named `name` (earlier events of other names are kept), or nullopt.
   std::optional<json> wait_event(const std::string& name,
                                  std::chrono::milliseconds timeout = std::chrono::seconds(10));
@@ -85,6 +94,9 @@ class Client {
   std::string buffer_;
   std::deque<json> events_;
   std::int64_t next_id_ = 1;
+  // Request ids (as JSON text) -> requests sent with that id, and replies read for it.
+  std::map<std::string, int> sent_;
+  std::map<std::string, int> replied_;
 };
 
 // Writes a float32 WAV (exact samples). `samples` is interleaved.

@@ -4,6 +4,8 @@
 #include <signal.h>
 
 #include <chrono>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -96,22 +98,39 @@ TEST_F(Clipctl, LoadMakesThePathAbsoluteAndListInfoUnload) {
   EXPECT_EQ(c.request({{"cmd", "info"}, {"name", "kick"}})["error"]["code"], "clip-not-found");
 }
 
+// The next `name` event about `voice` on `c` (events about other voices are dropped).
+std::optional<json> voice_event(Client& c, const std::string& name, std::int64_t voice) {
+  while (auto e = c.wait_event(name, 10s)) {
+    if ((*e)["voice"] == voice) return e;
+  }
+  return std::nullopt;
+}
+
+// The voice id clipctl printed for a play ("voice 7").
+std::int64_t printed_voice(const RunResult& r) {
+  EXPECT_EQ(r.output.rfind("voice ", 0), 0u) << r.output;
+  return r.output.rfind("voice ", 0) == 0 ? std::stoll(r.output.substr(6)) : -1;
+}
+
 TEST_F(Clipctl, PlayStopPauseResumeSetMasterVoicesMeters) {
   ASSERT_EQ(ctl({"load", "pad", home_->file("pad.wav")}).status, 0);
   Client c(clipd_->socket_path());
+  c.ok({{"cmd", "subscribe"}, {"events", {"voice-started", "voice-ended"}}});
   auto r = ctl({"play", "pad", "--loop", "--gain", "-6", "--pan", "0.25", "--group", "g"});
   ASSERT_EQ(r.status, 0) << r.output;
-  ASSERT_EQ(r.output.rfind("voice ", 0), 0u) << r.output;  // "voice 7"
-  const std::int64_t voice = std::stoll(r.output.substr(6));
-  std::this_thread::sleep_for(100ms);
+  const std::int64_t voice = printed_voice(r);
+  ASSERT_TRUE(voice_event(c, "voice-started", voice));
   r = ctl({"voices"});
   EXPECT_EQ(r.status, 0);
   EXPECT_TRUE(contains(r.output, std::to_string(voice))) << r.output;
   EXPECT_TRUE(contains(r.output, "pad")) << r.output;
   EXPECT_EQ(ctl({"set", std::to_string(voice), "--gain", "-12", "--ramp", "0.01"}).status, 0);
   EXPECT_EQ(ctl({"pause", std::to_string(voice)}).status, 0);
-  std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(c.ok({{"cmd", "voices"}})["voices"][0]["state"], "paused");
+  // `paused` from the moment the engine takes the pause, which no event announces.
+  const json paused = c.poll({{"cmd", "voices"}}, [](const json& v) {
+    return v["voices"].size() == 1 && v["voices"][0]["state"] == "paused";
+  });
+  EXPECT_EQ(paused["voices"][0]["voice"], voice);
   EXPECT_EQ(ctl({"resume", std::to_string(voice)}).status, 0);
   EXPECT_EQ(ctl({"master", "-3", "--ramp", "0.01"}).status, 0);
   EXPECT_DOUBLE_EQ(c.ok({{"cmd", "status"}})["master_gain_db"].get<double>(), -3.0);
@@ -121,32 +140,80 @@ TEST_F(Clipctl, PlayStopPauseResumeSetMasterVoicesMeters) {
   r = ctl({"stop", "--group", "g"});
   EXPECT_EQ(r.status, 0);
   EXPECT_TRUE(contains(r.output, "1")) << r.output;
-  EXPECT_EQ(ctl({"stop", std::to_string(voice)}).status, 1) << "the voice has ended by now";
+  // Once its voice-ended is sent, the id is unknown (clipd-protocol(7), stop).
+  const auto ended = voice_event(c, "voice-ended", voice);
+  ASSERT_TRUE(ended);
+  EXPECT_EQ((*ended)["reason"], "stopped");
+  EXPECT_EQ(ctl({"stop", std::to_string(voice)}).status, 1) << "the voice has ended";
+
   // stop --clip and --all, with a fade and a scheduled frame.
-  ASSERT_EQ(ctl({"play", "pad", "--loop"}).status, 0);
+  r = ctl({"play", "pad", "--loop"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::int64_t looping = printed_voice(r);
   const std::int64_t now = c.ok({{"cmd", "hello"}})["frame"].get<std::int64_t>();
-  EXPECT_EQ(
-      ctl({"stop", "--clip", "pad", "--fade", "0.01", "--at", std::to_string(now + 4800)}).status,
-      0);
-  ASSERT_EQ(ctl({"play", "pad", "--loop", "--in", "0.05"}).status, 0);
+  r = ctl({"stop", "--clip", "pad", "--fade", "0.01", "--at", std::to_string(now + 4800)});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "1")) << r.output;
+  r = ctl({"play", "pad", "--loop", "--in", "0.05"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::int64_t later = printed_voice(r);
   EXPECT_EQ(ctl({"stop", "--all"}).status, 0);
-  // --wait returns once the voice has ended (after the stop scheduled above has acted: it would
-  // stop any voice of the clip playing at its frame).
-  std::this_thread::sleep_for(300ms);
-  const auto t0 = std::chrono::steady_clock::now();
+  std::set<std::int64_t> ending{looping, later};
+  while (!ending.empty()) {
+    const auto e = c.wait_event("voice-ended", 10s);
+    ASSERT_TRUE(e) << ending.size() << " voices still playing";
+    if (ending.erase((*e)["voice"].get<std::int64_t>()) == 1) {
+      EXPECT_EQ((*e)["reason"], "stopped");
+    }
+  }
+  // The stop scheduled at now + 4800 would stop any voice of the clip playing at that frame:
+  // wait until the engine has run past it.
+  c.poll({{"cmd", "status"}},
+         [&](const json& s) { return s["frame"].get<std::int64_t>() > now + 4800; });
+
+  // --wait returns once the voice has ended: by then the daemon no longer lists it, and it
+  // played its whole 0.3 s.
   r = ctl({"play", "pad", "--length", "0.3", "--wait"});
   EXPECT_EQ(r.status, 0) << r.output;
-  EXPECT_GE(std::chrono::steady_clock::now() - t0, 250ms);
+  const std::int64_t waited = printed_voice(r);
+  EXPECT_EQ(c.ok({{"cmd", "voices"}})["voices"].size(), 0u);
+  const auto started = voice_event(c, "voice-started", waited);
+  const auto finished = voice_event(c, "voice-ended", waited);
+  ASSERT_TRUE(started && finished);
+  EXPECT_EQ((*finished)["reason"], "finished");
+  EXPECT_EQ((*finished)["frame"].get<std::int64_t>() - (*started)["frame"].get<std::int64_t>(),
+            48000 * 3 / 10);
   EXPECT_EQ(ctl({"unload", "pad"}).status, 0);
 }
 
 TEST_F(Clipctl, WatchPrintsEventsUntilInterrupted) {
   Process watch({clipctl_binary(), "--socket", clipd_->socket_path(), "watch"}, {},
                 home_->file("watch.log"));
-  std::this_thread::sleep_for(300ms);
+  // watch prints nothing when its subscription takes effect: load probe clips until one of their
+  // clip-loaded events shows up in its output (a load before the subscription is never shown).
+  auto shown = [&](const std::string& what, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!contains(watch.output(), what)) {
+      if (std::chrono::steady_clock::now() > deadline || !watch.running()) return false;
+      std::this_thread::sleep_for(10ms);  // polling pace: the output file is the state
+    }
+    return true;
+  };
+  int probes = 0;
+  bool subscribed = false;
+  while (!subscribed && probes < 20) {
+    const std::string name = "probe" + std::to_string(probes++);
+    ASSERT_EQ(ctl({"load", name, home_->file("kick.wav")}).status, 0);
+    subscribed = shown(name, 1s);
+  }
+  ASSERT_TRUE(subscribed) << watch.output();
+  for (int i = 0; i < probes; ++i)
+    EXPECT_EQ(ctl({"unload", "probe" + std::to_string(i)}).status, 0);
   ASSERT_EQ(ctl({"load", "w", home_->file("kick.wav")}).status, 0);
-  ASSERT_EQ(ctl({"play", "w"}).status, 0);
-  std::this_thread::sleep_for(500ms);
+  auto r = ctl({"play", "w"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  // The 50 ms clip ends on its own; its voice-ended is the last event this test waits for.
+  EXPECT_TRUE(shown("voice-ended", 10s)) << watch.output();
   watch.signal(SIGINT);
   watch.wait_for(5s);
   const std::string out = watch.output();

@@ -9,7 +9,6 @@
 #include <cmath>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "harness.hpp"
 
@@ -84,10 +83,15 @@ TEST_F(Control, APingAfterASlowLoadIsAnsweredFirstAndAPlayOfThatClipWaitsForIt) 
 TEST_F(Control, UnloadDuringALoadCancelsIt) {
   Client a(clipd_->socket_path());
   Client b(clipd_->socket_path());
+  // Commands on one connection run in the order they arrive, and a load is under way before the
+  // next line is read: the ping's reply proves the daemon has started the load.
   a.send_line(R"({"id":1,"cmd":"load","name":"big","path":")" + home_->file("slow.flac") + R"("})");
-  std::this_thread::sleep_for(50ms);
-  b.ok({{"cmd", "unload"}, {"name", "big"}});
+  a.send_line(R"({"id":"p1","cmd":"ping"})");
   auto reply = a.read_message(20s);
+  ASSERT_TRUE(reply);
+  ASSERT_EQ((*reply)["id"], "p1") << "the ping overtakes the slow load: " << reply->dump();
+  b.ok({{"cmd", "unload"}, {"name", "big"}});
+  reply = a.read_message(20s);
   ASSERT_TRUE(reply);
   EXPECT_EQ((*reply)["id"], 1);
   EXPECT_EQ((*reply)["ok"], false);
@@ -95,7 +99,10 @@ TEST_F(Control, UnloadDuringALoadCancelsIt) {
   EXPECT_EQ(b.request({{"cmd", "info"}, {"name", "big"}})["error"]["code"], "clip-not-found");
   // A replace cancels the load in progress the same way.
   a.send_line(R"({"id":2,"cmd":"load","name":"r","path":")" + home_->file("slow.flac") + R"("})");
-  std::this_thread::sleep_for(50ms);
+  a.send_line(R"({"id":"p2","cmd":"ping"})");
+  reply = a.read_message(20s);
+  ASSERT_TRUE(reply);
+  ASSERT_EQ((*reply)["id"], "p2") << reply->dump();
   const json info =
       b.ok({{"cmd", "load"}, {"name", "r"}, {"path", home_->file("short.wav")}, {"replace", true}});
   EXPECT_EQ(info["frames"], 4800);
@@ -125,6 +132,8 @@ TEST_F(Control, BadLinesGetErrorsAndTheConnectionStaysUsable) {
       {R"({"id":11,"cmd":"unload","name":"nope"})", "clip-not-found", 11},
       {R"({"id":12,"cmd":"load","name":"m","path":"/nonexistent/x.wav"})", "file-not-found", 12},
       {R"({"id":13,"cmd":"load","name":"m","path":"/"})", "unsupported-format", 13},
+      // Only clipd-rtsan knows this one (tests/daemon/test_daemon_rtsan.cpp).
+      {R"({"id":14,"cmd":"debug-rt-alloc"})", "unknown-command", 14},
   };
   for (const auto& tc : cases) {
     c.send_line(tc.line);
@@ -197,8 +206,11 @@ TEST_F(Control, VoicesAndMetersReportWhatPlays) {
                        {"group", "pads"},
                        {"gain_db", -6},
                        {"pan", 0.5}});
-  ASSERT_TRUE(c.wait_event("voice-started", 5s));
-  std::this_thread::sleep_for(200ms);
+  const auto started = c.wait_event("voice-started", 5s);
+  ASSERT_TRUE(started);
+  // The meters cover the last 100 ms: wait until the engine has played 200 ms of the voice.
+  const std::int64_t full = (*started)["frame"].get<std::int64_t>() + 48000 / 5;
+  c.poll({{"cmd", "status"}}, [&](const json& s) { return s["frame"].get<std::int64_t>() > full; });
   const json voices = c.ok({{"cmd", "voices"}});
   ASSERT_EQ(voices["voices"].size(), 1u) << voices.dump();
   const json& one = voices["voices"][0];
@@ -217,8 +229,11 @@ TEST_F(Control, VoicesAndMetersReportWhatPlays) {
   EXPECT_NEAR(meters["peak_db"][1].get<double>(), 20 * std::log10(0.5 * gain), 0.05);
   EXPECT_NEAR(meters["rms_db"][1].get<double>(), 20 * std::log10(0.5 * gain), 0.05);
   c.ok({{"cmd", "pause"}, {"voice", v["voice"]}});
-  std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(c.ok({{"cmd", "voices"}})["voices"][0]["state"], "paused");
+  // `paused` from the moment the engine takes the pause, which no event announces.
+  const json paused = c.poll({{"cmd", "voices"}}, [](const json& r) {
+    return r["voices"].size() == 1 && r["voices"][0]["state"] == "paused";
+  });
+  EXPECT_EQ(paused["voices"][0]["voice"], v["voice"]);
   c.ok({{"cmd", "resume"}, {"voice", v["voice"]}});
   c.ok({{"cmd", "master"}, {"gain_db", -20}});
   EXPECT_DOUBLE_EQ(c.ok({{"cmd", "status"}})["master_gain_db"].get<double>(), -20.0);

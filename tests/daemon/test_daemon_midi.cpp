@@ -45,9 +45,14 @@ class Midi : public ::testing::Test {
         jackd_->spawn({support_dir() + "/clipd-record", "-o", prefix, "-f", std::to_string(frames),
                        "--wait-ports", "10", "--ready-file", ready, "clipd:out_1", "clipd:out_2"},
                       prefix + ".log");
+    // Armed once it has written its ready file.
     const auto deadline = std::chrono::steady_clock::now() + 15s;
-    while (::access(ready.c_str(), F_OK) != 0 && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(10ms);
+    while (::access(ready.c_str(), F_OK) != 0) {
+      if (std::chrono::steady_clock::now() > deadline || !rec->running()) {
+        ADD_FAILURE() << "recorder not ready: " << rec->output();
+        break;
+      }
+      std::this_thread::sleep_for(10ms);  // polling pace: the file is the state
     }
     return rec;
   }

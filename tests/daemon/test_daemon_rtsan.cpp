@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <memory>
@@ -106,21 +107,31 @@ TEST(RtsanDaemon, ChurnOfTenThousandCommandsWithoutAReport) {
     c.ok({{"cmd", "play"}, {"clip", "clip0"}, {"loop", true}});
   const std::string bufsize = support_dir() + "/clipd-bufsize";
   const auto original = hello["buffer_size"].get<std::uint32_t>();
+  // clipd reads the new size on its next poll of the JACK client.
+  const auto buffer_size_is = [&](std::uint32_t frames) {
+    return [frames](const json& st) { return st["buffer_size"] == frames; };
+  };
   EXPECT_EQ(server->run_client({bufsize, "8192"}, 20s).status, 0);
-  std::this_thread::sleep_for(300ms);
-  EXPECT_EQ(c.ok({{"cmd", "status"}})["buffer_size"], 8192);
+  EXPECT_EQ(c.poll({{"cmd", "status"}}, buffer_size_is(8192))["buffer_size"], 8192);
   EXPECT_EQ(server->run_client({bufsize, std::to_string(original)}, 20s).status, 0);
-  std::this_thread::sleep_for(300ms);
-  EXPECT_EQ(c.ok({{"cmd", "status"}})["buffer_size"], original);
+  EXPECT_EQ(c.poll({{"cmd", "status"}}, buffer_size_is(original))["buffer_size"], original);
   if (auto* jackd = dynamic_cast<JackdServer*>(server.get())) {
     // An xrun: a client of the graph stopped for a moment (jackd reports it; PipeWire skips
     // the late client silently).
-    auto stall =
-        server->spawn({support_dir() + "/clipd-record", "-o", home.file("stall"), "--max-frames",
-                       "480000", "-n", "stall", "--wait-ports", "5", "clipd:out_1"},
-                      home.file("stall.log"));
-    std::this_thread::sleep_for(300ms);
+    const std::string ready = home.file("stall.ready");
+    auto stall = server->spawn(
+        {support_dir() + "/clipd-record", "-o", home.file("stall"), "--max-frames", "480000", "-n",
+         "stall", "--wait-ports", "5", "--ready-file", ready, "clipd:out_1"},
+        home.file("stall.log"));
+    // The recorder is in the graph once it has written its ready file.
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (::access(ready.c_str(), F_OK) != 0) {
+      ASSERT_TRUE(stall->running()) << stall->output();
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << stall->output();
+      std::this_thread::sleep_for(10ms);  // polling pace: the file is the state
+    }
     stall->signal(SIGSTOP);
+    // Not a wait for a state: the stall itself, long enough for several 256-frame periods.
     std::this_thread::sleep_for(150ms);
     stall->signal(SIGCONT);
     EXPECT_TRUE(c.wait_event("xrun", 5s));
@@ -137,6 +148,31 @@ TEST(RtsanDaemon, ChurnOfTenThousandCommandsWithoutAReport) {
   ASSERT_TRUE(clipd.process().running()) << clipd.log();
   EXPECT_EQ(clipd.stop(), 0) << clipd.log();
   EXPECT_EQ(clipd.log().find("Real-time violation"), std::string::npos) << clipd.log();
+}
+
+// Negative control for the two tests here: clipd-rtsan's test-only command `debug-rt-alloc` makes
+// its process callback allocate once. The RealtimeSanitizer must stop the daemon with its report;
+// a runtime that is missing or not watching the real callback would let the tests above pass
+// whatever the callback does. (The installed clipd answers unknown-command: test_daemon_control.)
+TEST(RtsanDaemon, AnAllocationInTheProcessCallbackAbortsWithAReport) {
+  std::unique_ptr<TestServer> server = external_server();
+  if (!server) server = std::make_unique<JackdServer>();
+  TempDir home("clipd-rtsan-alloc");
+  Clipd clipd(*server, home, Clipd::Options{true, {}});
+  clipd.start();
+  Client c(clipd.socket_path());
+  // Online, so cycles run; nothing has violated anything yet.
+  ASSERT_TRUE(c.ok({{"cmd", "hello"}})["sample_rate"].is_number());
+  ASSERT_TRUE(clipd.process().running()) << clipd.log();
+  // The reply may or may not get out before the next cycle aborts the process.
+  c.send_line(R"({"id":"alloc","cmd":"debug-rt-alloc"})");
+  const auto status = clipd.process().wait_for(20s);
+  ASSERT_TRUE(status) << "clipd-rtsan survived an allocation in its process callback:\n"
+                      << clipd.log();
+  EXPECT_NE(*status, 0);
+  const std::string log = clipd.log();
+  EXPECT_NE(log.find("Real-time violation"), std::string::npos) << log;
+  EXPECT_NE(log.find("malloc"), std::string::npos) << log;
 }
 
 TEST(RtsanDaemon, MidiStormWithBindingsSwappedMeanwhile) {

@@ -14,6 +14,7 @@
 
 #include "harness.hpp"
 #include "recording.hpp"
+#include "sanitizer.hpp"
 
 namespace clipd::test {
 namespace {
@@ -146,9 +147,11 @@ TEST_F(Jackd, SigtermExitsCleanlyWithinASecondAndRemovesTheSocket) {
     const auto elapsed = std::chrono::steady_clock::now() - t0;
     ASSERT_TRUE(status) << clipd.log();
     EXPECT_EQ(*status, 0) << clipd.log();
-    EXPECT_LT(elapsed, 1s);
+    if (!sanitized_build) {  // see sanitizer.hpp
+      EXPECT_LT(elapsed, 1s);
+    }
   }
-  struct stat st{};
+  struct stat st {};
   EXPECT_NE(::stat(clipd.socket_path().c_str(), &st), 0) << "socket left behind";
 }
 
@@ -173,15 +176,9 @@ TEST_F(Jackd, ClipsComeBackFromTheStateFileAfterACrash) {
   Clipd again(server(), home_);
   again.start();
   Client c(again.socket_path());
-  json info;
-  for (int i = 0; i < 200; ++i) {
-    json reply = c.request({{"cmd", "info"}, {"name", "a"}});
-    if (reply["ok"] == true) {
-      info = reply["result"];
-      break;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
+  // The state file's clips load after the socket answers; `info` fails until "a" is there.
+  const json info = c.poll(
+      {{"cmd", "info"}, {"name", "a"}}, [](const json&) { return true; }, 15s);
   EXPECT_EQ(info["frames"], 4800);
   EXPECT_EQ(info["path"], home_.file("a.wav"));
   const json list = c.ok({{"cmd", "list"}});
@@ -200,7 +197,14 @@ TEST_F(Jackd, SurvivesTheServerDyingFiveTimesAndRestoresConnections) {
   c.ok({{"cmd", "load"}, {"name", "t"}, {"path", home_.file("t.wav")}});
   ASSERT_EQ(server().run_client({"jack_connect", "clipd:out_1", "system:playback_1"}).status, 0);
   ASSERT_EQ(server().run_client({"jack_connect", "clipd:out_2", "system:playback_2"}).status, 0);
-  std::this_thread::sleep_for(200ms);  // the connection callback is read on the next poll
+  // clipd remembers its ports' connections a poll after JACK reports them, and logs them then.
+  const std::string both =
+      "port connections remembered: out_1 -> system:playback_1, out_2 -> system:playback_2";
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (clipd.log().find(both) == std::string::npos) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << clipd.log();
+    std::this_thread::sleep_for(10ms);  // polling pace: the log is the state
+  }
 
   for (int round = 0; round < 5; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
@@ -223,7 +227,9 @@ TEST_F(Jackd, SurvivesTheServerDyingFiveTimesAndRestoresConnections) {
     auto started = c.wait_event("voice-started", 5s);
     ASSERT_TRUE(started);
     EXPECT_EQ((*started)["voice"], play["voice"]);
-    EXPECT_LT(std::chrono::steady_clock::now() - back, 2s + 1s);  // 2 s, plus server start-up
+    if (!sanitized_build) {                                         // see sanitizer.hpp
+      EXPECT_LT(std::chrono::steady_clock::now() - back, 2s + 1s);  // 2 s, plus server start-up
+    }
     ASSERT_TRUE(c.wait_event("voice-ended", 5s));
     const auto connections = server().connections();
     auto has = [&](const std::string& a, const std::string& b) {

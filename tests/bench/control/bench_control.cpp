@@ -51,9 +51,11 @@ std::function<std::string(std::uint64_t)> from_template(std::string tmpl) {
   };
 }
 
-// What the dispatcher's `ping` costs beyond the server: find the id, answer with it.
+// What the dispatcher's `ping` costs beyond the server: find the id, answer with it. A refusing
+// handler answers every line with an error instead (the --quick self-check).
 class PingHandler : public control::SessionHandler {
  public:
+  explicit PingHandler(bool refuse = false) : refuse_(refuse) {}
   void on_line(const std::shared_ptr<control::Session>& session, std::string_view line) override {
     std::string_view id = "null";
     if (const auto at = line.find("\"id\":"); at != std::string_view::npos) {
@@ -62,17 +64,22 @@ class PingHandler : public control::SessionHandler {
     }
     std::string reply = R"({"id":)";
     reply += id;
-    reply += R"(,"ok":true,"result":{}})";
+    reply += refuse_ ? R"(,"ok":false,"error":{"code":"internal","message":"refused"}})"
+                     : R"(,"ok":true,"result":{}})";
     reply += '\n';
     session->send_reply(std::move(reply));
   }
   void on_closed(const std::shared_ptr<control::Session>&) override {}
+
+ private:
+  bool refuse_;
 };
 
 // The control server with PingHandler on its own io_context thread.
 class ServerTarget {
  public:
-  explicit ServerTarget(const std::filesystem::path& socket) : work_(io_.get_executor()) {
+  explicit ServerTarget(const std::filesystem::path& socket, bool refuse = false)
+      : handler_(refuse), work_(io_.get_executor()) {
     control::ServerConfig config;
     config.socket_path = socket;
     config.accept_systemd_socket = false;
@@ -165,10 +172,12 @@ struct ExtraTarget {
 
 int main(int argc, char** argv) {
   bench::Options options;
+  bool quick = false;
   std::vector<ExtraTarget> extra;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--quick") {
+      quick = true;
       options.round_trips = 500;
       options.pipelined_total = 8000;
     } else if (arg == "--target" && i + 1 < argc) {
@@ -178,7 +187,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "--target wants NAME=SOCKET\n");
         return 2;
       }
-      extra.push_back({{spec.substr(0, eq), spec.substr(eq + 1), ping_request}, 0, {}});
+      extra.push_back({{spec.substr(0, eq), spec.substr(eq + 1), ping_request, {}}, 0, {}});
     } else if (arg == "--request" && i + 1 < argc && !extra.empty()) {
       extra.back().target.request = from_template(argv[++i]);
     } else if (arg == "--loads" && i + 2 < argc && !extra.empty()) {
@@ -203,14 +212,33 @@ int main(int argc, char** argv) {
     std::vector<std::pair<std::string, bench::Figures>> rows;
     {
       bench::EchoFloor floor(dir / "floor.sock");
-      rows.emplace_back("echo floor",
-                        bench::measure({"echo floor", dir / "floor.sock", ping_request}, options));
+      // The floor writes each line back: every line it returns counts.
+      const auto echoed = [](std::string_view) { return true; };
+      rows.emplace_back(
+          "echo floor",
+          bench::measure({"echo floor", dir / "floor.sock", ping_request, echoed}, options));
+    }
+    if (quick) {
+      // Self-check: error replies are not throughput. A server that refuses every request must
+      // measure no successful reply at all, and count every one as an error.
+      ServerTarget refusing(dir / "refuse.sock", /*refuse=*/true);
+      const bench::Figures f =
+          bench::measure({"server refuse", dir / "refuse.sock", ping_request, {}}, options);
+      const std::uint64_t all = options.round_trips + 2 * options.pipelined_total;
+      if (f.rps_one != 0 || f.rps_eight != 0 || f.failed != all) {
+        std::fprintf(stderr,
+                     "bench_control: a refusing server measured %.0f/%.0f ok/s and %llu errors "
+                     "(want 0/0 and %llu)\n",
+                     f.rps_one, f.rps_eight, static_cast<unsigned long long>(f.failed),
+                     static_cast<unsigned long long>(all));
+        status = 1;
+      }
     }
     {
       ServerTarget server(dir / "server.sock");
       rows.emplace_back(
           "server ping",
-          bench::measure({"server ping", dir / "server.sock", ping_request}, options));
+          bench::measure({"server ping", dir / "server.sock", ping_request, {}}, options));
     }
     for (const auto& e : extra) {
       if (e.loads > 0) {

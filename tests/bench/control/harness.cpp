@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 #include <poll.h>
@@ -42,19 +44,43 @@ class Connection {
     }
   }
 
-  // Blocks for at least one byte; returns how many complete lines arrived.
-  std::size_t read_lines() {
+  struct Lines {
+    std::size_t replies = 0;    // complete lines
+    std::size_t succeeded = 0;  // of which target.succeeded() holds
+  };
+  // Blocks for at least one byte; counts the complete lines that arrived.
+  Lines read_lines(const Target& target) {
     char buf[65536];
     const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
     if (n <= 0) throw std::runtime_error("the server closed the connection");
-    return static_cast<std::size_t>(std::count(buf, buf + n, '\n'));
+    partial_.append(buf, static_cast<std::size_t>(n));
+    Lines got;
+    std::size_t from = 0;
+    for (auto nl = partial_.find('\n'); nl != std::string::npos; nl = partial_.find('\n', from)) {
+      const std::string_view line(partial_.data() + from, nl - from);
+      ++got.replies;
+      if (target.succeeded ? target.succeeded(line)
+                           : line.find("\"ok\":true") != std::string_view::npos) {
+        ++got.succeeded;
+      }
+      from = nl + 1;
+    }
+    partial_.erase(0, from);
+    return got;
   }
 
  private:
   int fd_ = -1;
+  std::string partial_;  // the start of a line whose end has not arrived
+};
+
+struct Counts {
+  std::size_t succeeded = 0;
+  std::size_t failed = 0;
 };
 
 double percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return std::nan("");
   const auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
   std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
   return v[k];
@@ -62,8 +88,10 @@ double percentile(std::vector<double>& v, double p) {
 
 // Keeps up to `window` requests in flight on one connection until `total` are answered,
 // refilling in batches once half the window is answered (one send per batch).
-void pipeline(const Target& target, std::size_t total, std::size_t window, std::uint64_t first_id) {
+Counts pipeline(const Target& target, std::size_t total, std::size_t window,
+                std::uint64_t first_id) {
   Connection c(target.socket);
+  Counts counts;
   std::size_t sent = 0;
   std::size_t answered = 0;
   std::string batch;
@@ -80,20 +108,26 @@ void pipeline(const Target& target, std::size_t total, std::size_t window, std::
       c.send_all(batch);
       sent += want;
     }
-    answered += c.read_lines();
+    const Connection::Lines got = c.read_lines(target);
+    answered += got.replies;
+    counts.succeeded += got.succeeded;
+    counts.failed += got.replies - got.succeeded;
   }
+  return counts;
 }
 
+// Successful replies per second; adds the others to `failed`.
 double pipelined_rps(const Target& target, std::size_t total, std::size_t connections,
-                     std::size_t window) {
+                     std::size_t window, std::uint64_t& failed) {
   const std::size_t each = total / connections;
   std::vector<std::thread> threads;
   std::vector<std::string> errors(connections);
+  std::vector<Counts> counts(connections);
   const auto start = Clock::now();
   for (std::size_t i = 0; i < connections; ++i) {
     threads.emplace_back([&, i] {
       try {
-        pipeline(target, each, window, 1'000'000 * (i + 1));
+        counts[i] = pipeline(target, each, window, 1'000'000 * (i + 1));
       } catch (const std::exception& e) {
         errors[i] = e.what();
       }
@@ -105,7 +139,12 @@ double pipelined_rps(const Target& target, std::size_t total, std::size_t connec
   for (const auto& e : errors) {
     if (!e.empty()) throw std::runtime_error(target.name + ": " + e);
   }
-  return static_cast<double>(each * connections) / seconds;
+  std::size_t succeeded = 0;
+  for (const Counts& c : counts) {
+    succeeded += c.succeeded;
+    failed += c.failed;
+  }
+  return static_cast<double>(succeeded) / seconds;
 }
 
 }  // namespace
@@ -121,28 +160,34 @@ Figures measure(const Target& target, const Options& options) {
       const std::string line = target.request(i) + "\n";
       const auto t0 = Clock::now();
       c.send_all(line);
-      std::size_t got = 0;
-      while (got == 0)
-        got = c.read_lines();
+      Connection::Lines got;
+      while (got.replies == 0)
+        got = c.read_lines(target);
       const auto t1 = Clock::now();
-      if (i >= warmup) us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+      if (i < warmup) continue;
+      if (got.succeeded == 0) {
+        ++f.failed;
+        continue;
+      }
+      us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
     }
     f.p50_us = percentile(us, 0.50);
     f.p99_us = percentile(us, 0.99);
   }
-  f.rps_one = pipelined_rps(target, options.pipelined_total, 1, options.window);
-  f.rps_eight = pipelined_rps(target, options.pipelined_total, 8, options.window);
+  f.rps_one = pipelined_rps(target, options.pipelined_total, 1, options.window, f.failed);
+  f.rps_eight = pipelined_rps(target, options.pipelined_total, 8, options.window, f.failed);
   return f;
 }
 
 void print_table(const std::vector<std::pair<std::string, Figures>>& rows) {
   if (rows.empty()) return;
   const Figures& floor = rows.front().second;
-  std::printf("%-22s %10s %10s %14s %14s   %s\n", "target", "p50 us", "p99 us", "req/s x1",
-              "req/s x8", "vs floor (p50, p99, x1, x8)");
+  std::printf("%-22s %10s %10s %14s %14s %8s   %s\n", "target", "p50 us", "p99 us", "ok/s x1",
+              "ok/s x8", "errors", "vs floor (p50, p99, x1, x8)");
   for (const auto& [name, f] : rows) {
-    std::printf("%-22s %10.1f %10.1f %14.0f %14.0f   %.2fx %.2fx %.2fx %.2fx\n", name.c_str(),
-                f.p50_us, f.p99_us, f.rps_one, f.rps_eight, f.p50_us / floor.p50_us,
+    std::printf("%-22s %10.1f %10.1f %14.0f %14.0f %8llu   %.2fx %.2fx %.2fx %.2fx\n", name.c_str(),
+                f.p50_us, f.p99_us, f.rps_one, f.rps_eight,
+                static_cast<unsigned long long>(f.failed), f.p50_us / floor.p50_us,
                 f.p99_us / floor.p99_us, f.rps_one / floor.rps_one, f.rps_eight / floor.rps_eight);
   }
 }

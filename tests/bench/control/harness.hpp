@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace clipd::bench {
@@ -18,6 +19,10 @@ struct Target {
   std::filesystem::path socket;
   // The request line for `id`, without "\n". Each gets exactly one reply line.
   std::function<std::string(std::uint64_t id)> request;
+  // Whether a reply line reports success. Empty: it holds `"ok":true` (clipd-protocol(7)). Only
+  // successful replies count in the figures: a server that answers every request with an error
+  // is fast at nothing.
+  std::function<bool(std::string_view line)> succeeded;
 };
 
 struct Options {
@@ -27,10 +32,11 @@ struct Options {
 };
 
 struct Figures {
-  double p50_us = 0;
+  double p50_us = 0;  // round trips of successful replies (NaN when none succeeded)
   double p99_us = 0;
-  double rps_one = 0;    // pipelined requests/s on one connection
-  double rps_eight = 0;  // pipelined requests/s on eight connections together
+  double rps_one = 0;        // pipelined successful replies/s on one connection
+  double rps_eight = 0;      // pipelined successful replies/s on eight connections together
+  std::uint64_t failed = 0;  // replies that were not successful, over every run
 };
 
 // Runs the round-trip and pipelined measurements against `target`. Throws std::runtime_error on
