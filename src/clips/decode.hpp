@@ -1,7 +1,7 @@
 // Decoding one file into a clip: open without blocking, reserve the budget, decode and resample
 // in blocks straight into the clip's final planar buffer.
 //
-// Error mapping (codes of shared/protocol.md):
+// Error mapping (the error codes of clipd-protocol(7)):
 //   file-not-found      open() says the path does not exist (ENOENT, ENOTDIR, ELOOP,
 //                       ENAMETOOLONG)
 //   permission-denied   open() says EACCES or EPERM

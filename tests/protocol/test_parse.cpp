@@ -1,4 +1,4 @@
-// The request parser against the contract (shared/protocol.md), table by table: every command,
+// The request parser against the contract (clipd-protocol(7)), table by table: every command,
 // every error code it produces, every wrong type and range per field, ids of each kind.
 #include <gtest/gtest.h>
 

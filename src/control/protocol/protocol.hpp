@@ -1,4 +1,4 @@
-// The clipd control protocol (shared/protocol.md), as pure functions: lines to typed requests,
+// The clipd control protocol (clipd-protocol(7)), as pure functions: lines to typed requests,
 // replies, errors and events to lines. No sockets.
 #pragma once
 
