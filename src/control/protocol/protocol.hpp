@@ -9,5 +9,6 @@
 #include "control/protocol/request_id.hpp"
 #include "control/protocol/requests.hpp"
 #include "control/protocol/results.hpp"
+#include "control/protocol/seconds.hpp"
 #include "control/protocol/serialize.hpp"
 #include "control/protocol/server_line.hpp"
