@@ -1,5 +1,6 @@
 #include "control/protocol/line_scan.hpp"
 
+#include <array>
 #include <string>
 
 namespace clipd::protocol {
@@ -91,11 +92,11 @@ class Scanner {
           skip_space();
           if (at('{') || at('[')) {
             const char open = s_[i_++];
-            stack_.push_back(open);
+            push(open);
             skip_space();
             if (at(open == '{' ? '}' : ']')) {
               ++i_;
-              stack_.pop_back();
+              pop();
               state = State::after_value;
             } else {
               state = open == '{' ? State::key : State::value;
@@ -110,22 +111,22 @@ class Scanner {
           const std::size_t end = i_;
           skip_space();
           // The member's value counts once the member is complete: `{"id":5x` holds no id.
-          if (pending != nullptr && stack_.size() == 1) {
+          if (pending != nullptr && depth_ == 1) {
             if (at(',') || at('}')) pending->value = s_.substr(pending_start, end - pending_start);
             pending = nullptr;
           }
-          if (stack_.empty()) {
+          if (depth_ == 0) {
             if (i_ != s_.size()) return fail(out);
             out.valid = true;
             return out;
           }
-          const bool in_object = stack_.back() == '{';
+          const bool in_object = top() == '{';
           if (at(',')) {
             ++i_;
             state = in_object ? State::key : State::value;
           } else if (at(in_object ? '}' : ']')) {
             ++i_;
-            stack_.pop_back();
+            pop();
           } else {
             return fail(out);
           }
@@ -136,7 +137,7 @@ class Scanner {
           const std::size_t start = i_;
           if (!at('"') || !string()) return fail(out);
           ScannedMember* member = nullptr;
-          if (stack_.size() == 1) {
+          if (depth_ == 1) {
             const std::string_view content = s_.substr(start + 1, i_ - start - 2);
             member = names(content, "id") ? &out.id : names(content, "cmd") ? &out.cmd : nullptr;
             if (member != nullptr && member->value) {
@@ -165,6 +166,22 @@ class Scanner {
     out.error_at = i_;
     return out;
   }
+
+  // The open containers: the innermost ones in a fixed array, deeper ones (hostile lines) on the
+  // heap.
+  void push(char open) {
+    if (depth_ < shallow_.size()) {
+      shallow_[depth_] = open;
+    } else {
+      deep_.push_back(open);
+    }
+    ++depth_;
+  }
+  void pop() {
+    if (depth_ > shallow_.size()) deep_.pop_back();
+    --depth_;
+  }
+  char top() const { return depth_ <= shallow_.size() ? shallow_[depth_ - 1] : deep_.back(); }
 
   void skip_space() {
     while (i_ < s_.size() && is_space(s_[i_]))
@@ -286,7 +303,9 @@ class Scanner {
 
   std::string_view s_;
   std::size_t i_ = 0;
-  std::string stack_;  // '{' or '[' per open container
+  std::size_t depth_ = 0;           // open containers
+  std::array<char, 64> shallow_{};  // '{' or '[' for the first 64 of them
+  std::string deep_;                // the rest
 };
 
 }  // namespace

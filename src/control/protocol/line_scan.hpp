@@ -3,8 +3,8 @@
 // large for a double, and a line may be broken after its id; the reply must still carry the id as
 // written and name an unknown command (clipd-protocol(7), REQUESTS AND REPLIES). This scan
 // checks the JSON syntax itself, without building values or recursing, so it sees the whole line
-// whatever the parser refused. Thread contract: pure; any thread but the audio thread (it may
-// allocate for deep nesting).
+// whatever the parser refused. Thread contract: pure; any thread but the audio thread (it
+// allocates for nesting deeper than 64 levels).
 #pragma once
 
 #include <cstddef>
@@ -30,7 +30,7 @@ struct LineScan {
 };
 
 // Scans one line (without its "\n"). Linear in the line's length; numbers are checked for their
-// grammar only, so 1e400 is valid here. Note: allocates (one byte per nesting level).
+// grammar only, so 1e400 is valid here. Note: allocates one byte per nesting level past 64.
 LineScan scan_line(std::string_view line);
 
 }  // namespace clipd::protocol

@@ -27,6 +27,9 @@ RequestId request_id_from_token(std::string_view token) {
   if (token.empty() || token == "null") return std::monostate{};
   const char first = token.front();
   if (first == '"') {
+    // Without escapes the text between the quotes is the string (the scan checked its UTF-8).
+    if (token.find('\\') == std::string_view::npos)
+      return std::string(token.substr(1, token.size() - 2));
     // The scan checked the string, so this parse cannot fail; if it did, the id is lost (null)
     // rather than echoed unchecked.
     Json value = Json::parse(token.begin(), token.end(), nullptr, /*allow_exceptions=*/false);
