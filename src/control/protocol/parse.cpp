@@ -615,9 +615,10 @@ ParseResult parse_object(const Object& fields, RequestId id, const ParseLimits& 
     }
     if (command == nullptr) return unknown_command_error(std::move(id), name);
   }
-  if (std::holds_alternative<InvalidId>(id)) {
+  if (const auto* invalid = std::get_if<InvalidId>(&id)) {
     return ParseError{std::move(id), ErrorCode::bad_request,
-                      "field 'id' must be an integer or a string"};
+                      invalid->json == "null" ? "field 'id' holds a number too large for a double"
+                                              : "field 'id' must be an integer or a string"};
   }
   if (cmd == nullptr)
     return ParseError{std::move(id), ErrorCode::bad_request, "missing field 'cmd'"};

@@ -21,6 +21,12 @@ struct IdAppender {
   void operator()(const IntegerToken& value) const { out += value.text; }
 };
 
+// Whether a reply may carry the token: a number past the range of a double (1e400) is valid JSON,
+// but many JSON readers refuse it (nlohmann's among them), and a reply must be readable.
+bool echoable(std::string_view token) {
+  return Json::accept(token.begin(), token.end());
+}
+
 }  // namespace
 
 RequestId request_id_from_token(std::string_view token) {
@@ -37,12 +43,14 @@ RequestId request_id_from_token(std::string_view token) {
     return std::move(value.get_ref<std::string&>());
   }
   if (first == '-' || (first >= '0' && first <= '9')) {
-    if (token.find_first_of(".eE") != std::string_view::npos) return InvalidId{std::string(token)};
     std::int64_t value = 0;
     const auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), value);
     if (ec == std::errc() && end == token.data() + token.size() && token != "-0") return value;
+    if (!echoable(token)) return InvalidId{"null"};
+    if (token.find_first_of(".eE") != std::string_view::npos) return InvalidId{std::string(token)};
     return IntegerToken{std::string(token)};
   }
+  if ((first == '[' || first == '{') && !echoable(token)) return InvalidId{"null"};
   return InvalidId{std::string(token)};
 }
 

@@ -10,15 +10,17 @@
 namespace clipd::protocol {
 
 // An integer id that std::int64_t cannot give back as written: beyond the 64-bit range
-// (18446744073709551616) or -0. A valid id; `text` is its token as written, and is what the
-// reply echoes.
+// (18446744073709551616) but within a double's, or -0. A valid id; `text` is its token as
+// written, and is what the reply echoes.
 struct IntegerToken {
   std::string text;
   bool operator==(const IntegerToken&) const = default;
 };
 
-// An `id` of a type the contract does not allow (`1.0`, `1e3`, `true`, `[1]` ...). Its request is
-// a `bad-request`, and the reply echoes the value as given: `json` is its token as written.
+// An `id` of a type the contract does not allow (`1.0`, `1e3`, `true`, `[1]` ...), or holding a
+// number past the range of a double (1e400, an integer of 400 digits). Its request is a
+// `bad-request`, and the reply echoes the value as given: `json` is its token as written, or
+// `null` when the token holds a number past a double's range (many JSON readers refuse those).
 struct InvalidId {
   std::string json;
   bool operator==(const InvalidId&) const = default;
