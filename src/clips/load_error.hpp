@@ -1,4 +1,4 @@
-// Why a load failed, in the control protocol's terms (shared/protocol.md, "Error codes").
+// Why a load failed, in the control protocol's terms (clipd-protocol(7), ERRORS).
 //
 // Thread contract: plain value type; built on a loader worker, read on the control thread.
 #pragma once

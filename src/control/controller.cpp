@@ -623,8 +623,7 @@ std::uint64_t Controller::now_frame() const noexcept {
 }
 
 std::uint64_t Controller::frames(double seconds) const noexcept {
-  const double f = std::llround(seconds * static_cast<double>(rate_));
-  return f <= 0 ? 0 : static_cast<std::uint64_t>(f);
+  return protocol::seconds_to_frames(seconds, static_cast<double>(rate_));
 }
 
 std::uint64_t Controller::declick_frames() const noexcept {

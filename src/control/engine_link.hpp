@@ -5,7 +5,7 @@
 // calls through the ProcessTarget. The engine pointer is published with a release store once the
 // engine exists; the process callback reads it with an acquire load and writes silence while it
 // is null. The engine is destroyed only after JackClient::retire() has returned, so no cycle can
-// be inside it then (the handshake of design.md).
+// be inside it then (the retire handshake of jack/jack_client.hpp).
 #pragma once
 
 #include <atomic>

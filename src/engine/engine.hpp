@@ -6,7 +6,7 @@
 // - process() is the only audio-thread entry. It never allocates, frees, locks, waits or makes a
 //   system call; it runs inside clipd::RealtimeScope so the RealtimeSanitizer checks that.
 // - The published counters (last_frame(), ...) are atomics: read them from any thread.
-// - Nothing here locks memory: build the engine, then mlockall(MCL_CURRENT) (design.md), so its
+// - Nothing here locks memory: build the engine, then mlockall(MCL_CURRENT) (controller.cpp) so its
 //   pools and tables never page-fault on the audio thread.
 //
 // Queues: the engine is the consumer of the to-engine queue and the producer of the to-control

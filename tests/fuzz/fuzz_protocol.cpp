@@ -1,5 +1,7 @@
 // libFuzzer target over the request parser and the serialisers. Whatever parses must serialise to
-// a line that parses back to the same request; every error must become one valid JSON reply line.
+// a line that parses back to the same request and echo its id as the same JSON value; every error
+// must become one valid JSON reply line; the raw-line scan that finds ids must take every line
+// nlohmann accepts for valid JSON.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -7,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "control/protocol/line_scan.hpp"
 #include "control/protocol/protocol.hpp"
 
 namespace {
@@ -38,6 +41,14 @@ void check(std::string_view input, const ParseLimits& limits) {
     if (reparsed == nullptr) fail("canonical form does not parse", input, line);
     if (!(*reparsed == *parsed)) fail("canonical form parses to another request", input, line);
     check_line(input, serialize_ok_empty(parsed->id));
+    // The echo, read back, is the id the request sent (null when it sent none).
+    const Json sent = Json::parse(input.begin(), input.end());
+    const auto sent_id = sent.find("id");
+    std::string echoed;
+    append_id(echoed, parsed->id);
+    if (Json::parse(echoed) != (sent_id != sent.end() ? *sent_id : Json(nullptr))) {
+      fail("the id is not echoed as sent", input, echoed);
+    }
     check_line(input, serialize_ok(parsed->id, request_to_json(parsed->request)));
   } else if (const auto* error = std::get_if<ParseError>(&result)) {
     if (error->message.empty()) fail("error without a message", input, {});
@@ -51,6 +62,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   check(input, ParseLimits{});
   check(input, ParseLimits{.max_outputs = 64});
+  // nlohmann reads a NUL byte as the end of input; parse_request refuses such lines anyway.
+  if (input.find('\0') == std::string_view::npos && Json::accept(input) &&
+      !scan_line(input).valid) {
+    fail("valid JSON that the scan refuses", input, {});
+  }
   (void)parse_server_line(input);
   return 0;
 }

@@ -30,6 +30,37 @@ TEST(ProtocolSerialize, SuccessReplies) {
   EXPECT_EQ(out, "x{\"id\":1,\"ok\":true,\"result\":{}}\n{\"id\":2,\"ok\":true,\"result\":{}}\n");
 }
 
+// Every kind of id goes back as its request wrote it: numbers past the 64-bit range and ids of
+// the wrong type as their token text (1e3 stays 1e3), strings re-escaped to the same value.
+TEST(ProtocolSerialize, IdsAreEchoedAsWritten) {
+  const struct {
+    RequestId id;
+    std::string echoed;
+  } cases[] = {
+      {std::monostate{}, "null"},
+      {std::int64_t{-9}, "-9"},
+      {std::string("a\"\xc3\xa9"), "\"a\\\"\xc3\xa9\""},
+      {IntegerToken{"18446744073709551616"}, "18446744073709551616"},
+      {IntegerToken{"-0"}, "-0"},
+      {InvalidId{"1e3"}, "1e3"},
+      {InvalidId{"[1, {\"a\" : 1e400}]"}, "[1, {\"a\" : 1e400}]"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.echoed);
+    EXPECT_EQ(serialize_ok_empty(c.id), "{\"id\":" + c.echoed + ",\"ok\":true,\"result\":{}}\n");
+    EXPECT_EQ(serialize_error(c.id, ErrorCode::bad_request, "m"),
+              "{\"id\":" + c.echoed +
+                  ",\"ok\":false,\"error\":{\"code\":\"bad-request\",\"message\":\"m\"}}\n");
+    std::string out;
+    append_id(out, c.id);
+    EXPECT_EQ(out, c.echoed);
+  }
+  // A big integer id survives the canonical form too (clipctl writes requests with it).
+  EXPECT_EQ(serialize_request({IntegerToken{"18446744073709551616"}, PingRequest{}}),
+            "{\"id\":18446744073709551616,\"cmd\":\"ping\"}\n");
+  EXPECT_EQ(serialize_request({InvalidId{"1e3"}, PingRequest{}}), "{\"cmd\":\"ping\"}\n");
+}
+
 TEST(ProtocolSerialize, ErrorReplies) {
   EXPECT_EQ(clip_not_found_reply(std::int64_t{7}, "kick"),
             "{\"id\":7,\"ok\":false,\"error\":{\"code\":\"clip-not-found\",\"message\":\"no clip "

@@ -1,4 +1,4 @@
-// The error codes of the contract (shared/protocol.md, "Error codes").
+// The error codes of the contract (clipd-protocol(7), ERRORS).
 #pragma once
 
 #include <optional>

@@ -54,7 +54,7 @@ enum class EndReason : std::uint8_t {
 };
 std::string_view to_string(EndReason reason) noexcept;
 
-// What started a voice (issue 8): a `play` command or a MIDI note.
+// What started a voice (clipd-protocol(7), voice-started): a `play` command or a MIDI note.
 enum class Trigger : std::uint8_t { command, midi };
 std::string_view to_string(Trigger trigger) noexcept;
 

@@ -5,9 +5,12 @@
 #include <cmath>
 #include <initializer_list>
 #include <limits>
+#include <optional>
 #include <vector>
 
 #include "control/protocol/json.hpp"
+#include "control/protocol/line_scan.hpp"
+#include "control/protocol/seconds.hpp"
 
 namespace clipd::protocol {
 
@@ -253,6 +256,18 @@ class Reader {
   double number(std::string_view key, double fallback, double lo, double hi) {
     return opt_number(key, lo, hi).value_or(fallback);
   }
+  // A field ending in `_s`: 0 or more, and at most max_seconds so that it converts to a frame
+  // count at any rate.
+  std::optional<double> opt_seconds(std::string_view key) {
+    const std::optional<double> value = opt_number(key, 0, inf);
+    if (value && *value > max_seconds) {
+      return fail(field_message(
+                 key, "is too large (at most " + format_number(max_seconds) + " seconds)")),
+             std::nullopt;
+    }
+    return value;
+  }
+  double seconds(std::string_view key) { return opt_seconds(key).value_or(0); }
   double required_number(std::string_view key, double lo, double hi) {
     if (!has(key)) fail("missing field " + in_quotes(key));
     return number(key, 0, lo, hi);
@@ -293,7 +308,7 @@ class Reader {
       return Now{};
     }
     if (at) return AtFrame{opt_integer("at_frame", 0, max_int).value_or(0)};
-    if (in) return InSeconds{opt_number("in_s", 0, inf).value_or(0)};
+    if (in) return InSeconds{seconds("in_s")};
     return Now{};
   }
 
@@ -427,16 +442,16 @@ Request parse_play(Reader& r) {
   q.clip = r.name("clip");
   q.gain_db = r.number("gain_db", 0, min_gain_db, max_gain_db);
   q.pan = r.number("pan", 0, -1, 1);
-  q.offset_s = r.number("offset_s", 0, 0, inf);
-  q.length_s = r.opt_number("length_s", 0, inf);
+  q.offset_s = r.seconds("offset_s");
+  q.length_s = r.opt_seconds("length_s");
   q.loop = r.loop();
-  q.loop_start_s = r.number("loop_start_s", 0, 0, inf);
-  q.loop_end_s = r.opt_number("loop_end_s", 0, inf);
+  q.loop_start_s = r.seconds("loop_start_s");
+  q.loop_end_s = r.opt_seconds("loop_end_s");
   if (r.ok() && q.loop_end_s && *q.loop_end_s <= q.loop_start_s) {
     r.fail("field 'loop_end_s' must be greater than 'loop_start_s' (" +
            format_number(q.loop_start_s) + ")");
   }
-  q.fade_in_s = r.number("fade_in_s", 0, 0, inf);
+  q.fade_in_s = r.seconds("fade_in_s");
   q.when = r.when();
   q.group = r.opt_name("group");
   q.outputs = r.outputs();
@@ -467,7 +482,7 @@ Request parse_stop(Reader& r) {
     if (!r.boolean("all", true) && r.ok()) r.fail(field_message("all", "must be true"));
     q.target = StopAll{};
   }
-  q.fade_s = r.opt_number("fade_s", 0, inf);
+  q.fade_s = r.opt_seconds("fade_s");
   q.when = r.when();
   return q;
 }
@@ -477,7 +492,7 @@ Request parse_pause_resume(Reader& r) {
   r.only({"voice", "fade_s"});
   R q;
   q.voice = r.integer("voice", any_int_min, Reader::max_int);
-  q.fade_s = r.opt_number("fade_s", 0, inf);
+  q.fade_s = r.opt_seconds("fade_s");
   return q;
 }
 
@@ -488,7 +503,7 @@ Request parse_set(Reader& r) {
   q.gain_db = r.opt_number("gain_db", min_gain_db, max_gain_db);
   q.pan = r.opt_number("pan", -1, 1);
   if (r.ok() && !q.gain_db && !q.pan) r.fail("set needs the field 'gain_db' or 'pan'");
-  q.ramp_s = r.opt_number("ramp_s", 0, inf);
+  q.ramp_s = r.opt_seconds("ramp_s");
   q.when = r.when();
   return q;
 }
@@ -497,7 +512,7 @@ Request parse_master(Reader& r) {
   r.only({"gain_db", "ramp_s"});
   MasterRequest q;
   q.gain_db = r.required_number("gain_db", min_gain_db, max_gain_db);
-  q.ramp_s = r.opt_number("ramp_s", 0, inf);
+  q.ramp_s = r.opt_seconds("ramp_s");
   return q;
 }
 
@@ -568,65 +583,65 @@ constexpr Command commands[] = {
 };
 static_assert(std::size(commands) == std::variant_size_v<Request>);
 
-RequestId read_id(const Object& fields) {
-  for (const auto& field : fields) {
-    if (field.first != "id") continue;
-    const Json& id = field.second;
-    switch (id.type()) {
-      case Json::value_t::null:
-        return std::monostate{};
-      case Json::value_t::number_integer:
-        return id.get<std::int64_t>();
-      case Json::value_t::number_unsigned:
-        if (id.get<std::uint64_t>() <= static_cast<std::uint64_t>(Reader::max_int)) {
-          return static_cast<std::int64_t>(id.get<std::uint64_t>());
-        }
-        break;
-      case Json::value_t::string:
-        return id.get<std::string>();
-      default:
-        break;
-    }
-    return InvalidId{dump_json(id)};
+// The name a `cmd` value token holds when it is a string naming no command. An unknown command
+// comes before every other fault of a valid JSON object (clipd-protocol(7), ERRORS).
+std::optional<std::string> unknown_command(const ScannedMember& cmd) {
+  if (!cmd.value || cmd.repeated || !cmd.value->starts_with('"')) return std::nullopt;
+  const Json value = Json::parse(cmd.value->begin(), cmd.value->end(), nullptr, false);
+  if (!value.is_string()) return std::nullopt;
+  const std::string& name = value.get_ref<const std::string&>();
+  for (const Command& command : commands) {
+    if (command.name == name) return std::nullopt;
   }
-  return std::monostate{};
+  return name;
 }
 
-ParseResult parse_object(const Object& fields, const ParseLimits& limits) {
-  RequestId id = read_id(fields);
-  if (std::holds_alternative<InvalidId>(id)) {
-    return ParseError{std::move(id), ErrorCode::bad_request,
-                      "field 'id' must be an integer or a string"};
-  }
+ParseError unknown_command_error(RequestId id, const std::string& name) {
+  std::string message = "unknown command ";
+  append_json(message, Json(name));
+  return ParseError{std::move(id), ErrorCode::unknown_command, std::move(message)};
+}
+
+ParseResult parse_object(const Object& fields, RequestId id, const ParseLimits& limits) {
   const Json* cmd = nullptr;
   for (const auto& field : fields) {
     if (field.first == "cmd") cmd = &field.second;
   }
+  const Command* command = nullptr;
+  if (cmd != nullptr && cmd->is_string()) {
+    const std::string& name = cmd->get_ref<const std::string&>();
+    for (const Command& c : commands) {
+      if (c.name == name) command = &c;
+    }
+    if (command == nullptr) return unknown_command_error(std::move(id), name);
+  }
+  if (const auto* invalid = std::get_if<InvalidId>(&id)) {
+    return ParseError{std::move(id), ErrorCode::bad_request,
+                      invalid->json == "null" ? "field 'id' holds a number too large for a double"
+                                              : "field 'id' must be an integer or a string"};
+  }
   if (cmd == nullptr)
     return ParseError{std::move(id), ErrorCode::bad_request, "missing field 'cmd'"};
-  if (!cmd->is_string()) {
+  if (command == nullptr) {
     return ParseError{std::move(id), ErrorCode::bad_request, "field 'cmd' must be a string"};
   }
-  const std::string& name = cmd->get_ref<const std::string&>();
-  for (const Command& command : commands) {
-    if (command.name != name) continue;
-    Reader reader(fields, command.name, limits);
-    Request request = command.parse(reader);
-    if (!reader.ok()) return ParseError{std::move(id), ErrorCode::bad_request, reader.take_error()};
-    return ParsedRequest{std::move(id), std::move(request)};
-  }
-  std::string message = "unknown command ";
-  append_json(message, Json(name));
-  return ParseError{std::move(id), ErrorCode::unknown_command, std::move(message)};
+  Reader reader(fields, command->name, limits);
+  Request request = command->parse(reader);
+  if (!reader.ok()) return ParseError{std::move(id), ErrorCode::bad_request, reader.take_error()};
+  return ParsedRequest{std::move(id), std::move(request)};
 }
 
 }  // namespace
 
 ParseResult parse_request(std::string_view line, const ParseLimits& limits) {
   if (is_blank(line)) return BlankLine{};
+  // The id and the command, located in the raw text: the reply carries the id even when the
+  // parse below stops early or the line is broken after the id.
+  const LineScan scan = scan_line(line);
+  RequestId id = scan.id.value ? request_id_from_token(*scan.id.value) : RequestId{};
   // nlohmann's lexer takes a NUL byte for the end of input and would ignore what follows it.
   if (line.find('\0') != std::string_view::npos) {
-    return ParseError{std::monostate{}, ErrorCode::bad_json, "NUL byte in line"};
+    return ParseError{std::move(id), ErrorCode::bad_json, "NUL byte in line"};
   }
   DomBuilder builder;
   bool parsed = false;
@@ -636,36 +651,42 @@ ParseResult parse_request(std::string_view line, const ParseLimits& limits) {
   } catch (const std::exception& error) {
     // The lexer and our consumer report through parse_error(); anything thrown is unexpected
     // input handling (or memory), and still only this line's problem.
-    return ParseError{std::monostate{}, ErrorCode::bad_json, json_error_message(error.what())};
+    return ParseError{std::move(id), ErrorCode::bad_json, json_error_message(error.what())};
   }
   if (!parsed) {
+    if (builder.failure() == DomBuilder::Failure::syntax) {
+      return ParseError{std::move(id), ErrorCode::bad_json, json_error_message(builder.message())};
+    }
+    // The parse stopped early on valid JSON text so far; what follows may still be broken.
+    if (!scan.valid) {
+      return ParseError{std::move(id), ErrorCode::bad_json,
+                        "syntax error at byte " + std::to_string(scan.error_at + 1)};
+    }
+    if (const auto name = unknown_command(scan.cmd)) {
+      return unknown_command_error(std::move(id), *name);
+    }
     switch (builder.failure()) {
       case DomBuilder::Failure::too_deep:
-        return ParseError{std::monostate{}, ErrorCode::bad_request,
+        return ParseError{std::move(id), ErrorCode::bad_request,
                           "JSON nested deeper than " + std::to_string(max_json_depth) + " levels"};
       case DomBuilder::Failure::too_many_fields:
-        return ParseError{std::monostate{}, ErrorCode::bad_request,
+        return ParseError{std::move(id), ErrorCode::bad_request,
                           "more than " + std::to_string(max_request_fields) + " fields"};
-      case DomBuilder::Failure::not_finite: {
-        // The fields read so far may hold the id.
-        RequestId id = builder.root().is_object() ? read_id(builder.root().get_ref<const Object&>())
-                                                  : RequestId{};
-        if (std::holds_alternative<InvalidId>(id)) id = std::monostate{};
+      case DomBuilder::Failure::not_finite:
         return ParseError{std::move(id), ErrorCode::bad_request,
                           field_message(builder.message(), "must be a finite number")};
-      }
       case DomBuilder::Failure::duplicate_field:
-        return ParseError{std::monostate{}, ErrorCode::bad_request,
+        return ParseError{std::move(id), ErrorCode::bad_request,
                           "field " + in_quotes(builder.message()) + " appears twice"};
       default:
-        return ParseError{std::monostate{}, ErrorCode::bad_json,
+        return ParseError{std::move(id), ErrorCode::bad_json,
                           json_error_message(builder.message())};
     }
   }
   if (!builder.root().is_object()) {
     return ParseError{std::monostate{}, ErrorCode::bad_request, "a request must be a JSON object"};
   }
-  return parse_object(builder.root().get_ref<const Object&>(), limits);
+  return parse_object(builder.root().get_ref<const Object&>(), std::move(id), limits);
 }
 
 }  // namespace clipd::protocol

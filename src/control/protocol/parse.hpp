@@ -19,8 +19,9 @@ struct ParseLimits {
 };
 
 // A line that must get an error reply: `bad-json`, `bad-request` (the message names the field) or
-// `unknown-command`. `id` is the request's id when it could be read (an id of a wrong type is
-// echoed as given, see InvalidId), else null.
+// `unknown-command`. `id` is the request's id whenever the line is valid JSON from its start to
+// the end of its top-level `id` member (see scan_line()), whatever else is wrong with it; an id of
+// a wrong type is kept as written (InvalidId). Else null.
 struct ParseError {
   RequestId id;
   ErrorCode code = ErrorCode::bad_request;
@@ -35,8 +36,8 @@ struct BlankLine {
 
 using ParseResult = std::variant<ParsedRequest, ParseError, BlankLine>;
 
-// Objects and arrays nested deeper than this make a `bad-request` (keeps every later step,
-// including echoing an invalid id, free of deep recursion).
+// Objects and arrays nested deeper than this make a `bad-request` (keeps every later step free
+// of deep recursion).
 inline constexpr int max_json_depth = 32;
 // A request object with more members than this is a `bad-request` (no command has half as many;
 // bounds the cost of the duplicate-field check).

@@ -1,4 +1,4 @@
-// The clipd control protocol (shared/protocol.md), as pure functions: lines to typed requests,
+// The clipd control protocol (clipd-protocol(7)), as pure functions: lines to typed requests,
 // replies, errors and events to lines. No sockets.
 #pragma once
 
@@ -9,5 +9,6 @@
 #include "control/protocol/request_id.hpp"
 #include "control/protocol/requests.hpp"
 #include "control/protocol/results.hpp"
+#include "control/protocol/seconds.hpp"
 #include "control/protocol/serialize.hpp"
 #include "control/protocol/server_line.hpp"

@@ -1,4 +1,4 @@
-// The typed requests: one struct per command of shared/protocol.md, plus issue 8's MIDI binding
+// The typed requests: one struct per command of clipd-protocol(7), including the MIDI binding
 // commands. The parser guarantees every field's type and range (see parse.hpp); what needs the
 // daemon's state (a clip's length, whether a name or voice exists) is the dispatcher's to check.
 // Defaults are the contract's. Thread contract: control thread and clients.
@@ -163,7 +163,7 @@ struct ShutdownRequest {
   bool operator==(const ShutdownRequest&) const = default;
 };
 
-// Issue 8: MIDI note bindings.
+// MIDI note bindings (clipd-protocol(7), MIDI BINDINGS).
 enum class BindMode : std::uint8_t { oneshot, gate, toggle };
 std::string_view to_string(BindMode mode) noexcept;
 

@@ -1,5 +1,5 @@
 // Typed results of the commands whose result has a fixed shape, and their JSON form (field names
-// and order as in shared/protocol.md). Thread contract: control thread and clients.
+// and order as in clipd-protocol(7)). Thread contract: control thread and clients.
 #pragma once
 
 #include <cstdint>

@@ -214,13 +214,17 @@ Json request_to_json(const Request& request) {
 }
 
 std::string serialize_request(const ParsedRequest& request) {
-  Json j = Json::object();
-  if (const auto* i = std::get_if<std::int64_t>(&request.id)) j["id"] = *i;
-  if (const auto* s = std::get_if<std::string>(&request.id)) j["id"] = *s;
-  // An InvalidId never belongs to a ParsedRequest; it would be left out like a null one.
-  j["cmd"] = command_name(request.request);
-  std::visit(FieldWriter{j}, request.request);
-  std::string out = dump_json(j);
+  std::string out = "{";
+  // An InvalidId never belongs to a ParsedRequest; it would be left out like a null one. The id
+  // goes in as text: an IntegerToken does not fit a Json number.
+  if (!std::holds_alternative<std::monostate>(request.id) &&
+      !std::holds_alternative<InvalidId>(request.id)) {
+    out += "\"id\":";
+    append_id(out, request.id);
+    out += ',';
+  }
+  const std::string fields = dump_json(request_to_json(request.request));
+  out.append(fields, 1);  // without its opening brace
   out += '\n';
   return out;
 }
