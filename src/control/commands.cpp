@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "control/controller.hpp"
@@ -143,6 +144,22 @@ std::uint64_t Controller::engine_frame(const protocol::When& when) const noexcep
                    return now_frame() + buffer_size_ + frames(in.seconds);
                  }},
       when);
+}
+
+std::uint64_t Controller::timed_frame(const protocol::When& when) const noexcept {
+  const std::uint64_t at = engine_frame(when);
+  // The next cycle starts after now_frame(): a frame up to it acts at once, exactly like kNow.
+  return at != engine::kNow && at <= now_frame() ? engine::kNow : at;
+}
+
+bool Controller::admit_timed(const SessionPtr& s, const Parsed& p) {
+  if (timed_in_flight_ >= options_.max_timed_commands) drain();
+  if (timed_in_flight_ < options_.max_timed_commands) return true;
+  s->send_reply(
+      protocol::serialize_error(p.id, ErrorCode::limit,
+                                "too many timed commands are waiting (max_timed_commands: " +
+                                    std::to_string(options_.max_timed_commands) + ")"));
+  return false;
 }
 
 void Controller::cmd_hello(const SessionPtr& s, const Parsed& p) {
@@ -319,6 +336,9 @@ void Controller::cmd_stop(const SessionPtr& s, const Parsed& p, const protocol::
   if (auto* c = std::get_if<protocol::StopClip>(&r.target)) {
     if (wait_if_loading(c->clip, s, p)) return;
   }
+  // Refused before anything else is looked at: a refused command changes nothing.
+  const std::uint64_t at = timed_frame(r.when);
+  if (at != engine::kNow && !admit_timed(s, p)) return;
   if (auto* v = std::get_if<protocol::StopVoice>(&r.target); v && voices_.count(v->voice) == 0) {
     s->send_reply(protocol::voice_not_found_reply(p.id, v->voice));
     return;
@@ -328,7 +348,6 @@ void Controller::cmd_stop(const SessionPtr& s, const Parsed& p, const protocol::
     return;
   }
   const std::uint64_t fade = r.fade_s ? frames(*r.fade_s) : declick_frames();
-  const std::uint64_t at = engine_frame(r.when);
   std::uint32_t stopped = 0;
   auto count = [&](auto&& match) {
     for (auto& [id, v] : voices_) {
@@ -368,6 +387,7 @@ void Controller::cmd_stop(const SessionPtr& s, const Parsed& p, const protocol::
              r.target);
   if (send) {
     link_.send(engine::Message::stop_cmd(target, id, fade, at, engine::EndReason::stopped));
+    if (at != engine::kNow) ++timed_in_flight_;
   }
   s->send_reply(protocol::serialize_ok(p.id, Json{{"stopped", stopped}}));
 }
@@ -393,6 +413,8 @@ void Controller::cmd_set(const SessionPtr& s, const Parsed& p, const protocol::S
     s->send_reply(protocol::engine_offline_reply(p.id));
     return;
   }
+  const std::uint64_t at = timed_frame(r.when);
+  if (at != engine::kNow && !admit_timed(s, p)) return;
   if (voices_.count(r.voice) == 0) {
     s->send_reply(protocol::voice_not_found_reply(p.id, r.voice));
     return;
@@ -401,13 +423,14 @@ void Controller::cmd_set(const SessionPtr& s, const Parsed& p, const protocol::S
   m.kind = engine::Kind::set;
   m.set.voice = static_cast<std::uint64_t>(r.voice);
   m.set.ramp = r.ramp_s ? frames(*r.ramp_s) : declick_frames();
-  m.set.at_frame = engine_frame(r.when);
+  m.set.at_frame = at;
   m.set.has_gain = r.gain_db.has_value();
   m.set.gain = r.gain_db ? linear_gain(*r.gain_db) : 1.0f;
   m.set.has_pan = r.pan.has_value();
   m.set.pan = r.pan ? static_cast<float>(*r.pan) : 0.0f;
   m.set.found = false;
   link_.send(m);
+  if (at != engine::kNow) ++timed_in_flight_;
   s->send_reply(protocol::serialize_ok_empty(p.id));
 }
 

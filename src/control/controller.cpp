@@ -135,6 +135,7 @@ void Controller::go_online() {
   cfg.sample_rate = rate_;
   cfg.outputs = options_.jack.outputs;
   cfg.max_voices = options_.max_voices;
+  cfg.max_pending = options_.max_timed_commands;
   cfg.declick_frames = static_cast<std::uint32_t>(std::max<std::uint64_t>(1, declick_frames()));
   std::uint32_t capacity = 256;
   while (capacity < clips_.size() * 2)
@@ -152,6 +153,7 @@ void Controller::go_online() {
     }
   }
   slot_capacity_ = capacity;
+  timed_in_flight_ = 0;
   next_slot_ = 0;
   free_slots_.clear();
   online_ = true;
@@ -276,6 +278,13 @@ void Controller::on_engine_message(const engine::Message& m) {
         live->second->slot = kNoSlot;
         in_engine_.erase(live);
       }
+      break;
+    }
+    case engine::Kind::stop:
+    case engine::Kind::set: {
+      // A timed command has acted (or was handed back unacted): its place is free again.
+      const std::uint64_t at = m.kind == engine::Kind::stop ? m.stop.at_frame : m.set.at_frame;
+      if (at != engine::kNow && timed_in_flight_ > 0) --timed_in_flight_;
       break;
     }
     case engine::Kind::table_released:

@@ -32,6 +32,9 @@ struct ControllerOptions {
   std::string version;
   jack::JackClientOptions jack;
   std::uint32_t max_voices = 256;
+  // Timed stop/set commands in flight at once (the engine's Config::max_pending); more get
+  // `limit`.
+  std::uint32_t max_timed_commands = 1024;
   std::uint32_t max_channels = 8;
   std::uint64_t memory_budget = 0;  // bytes; 0: a quarter of physical memory
   double declick_s = 0.005;
@@ -166,6 +169,12 @@ class Controller final : public SessionHandler {
   std::uint64_t now_frame() const noexcept;
   // The engine's at_frame for a command's `at_frame` / `in_s` (kNow when neither is given).
   std::uint64_t engine_frame(const protocol::When& when) const noexcept;
+  // The at_frame for a timed stop or set: engine_frame(), or kNow when that frame has certainly
+  // passed (the engine acts at once either way), so at_frame != kNow means "waits in the engine".
+  std::uint64_t timed_frame(const protocol::When& when) const noexcept;
+  // Whether one more command may wait for its frame; answers `limit` when not. Drains the
+  // engine's returned nodes first, so a refusal reflects the latest count.
+  bool admit_timed(const SessionPtr& s, const Parsed& p);
   std::uint64_t frames(double seconds) const noexcept;
   std::uint64_t declick_frames() const noexcept;
   std::uint32_t group_id(const std::string& group);
@@ -199,6 +208,10 @@ class Controller final : public SessionHandler {
   std::map<BindingKey, protocol::BindRequest> bindings_;
   // Nodes the engine keeps for the voices MIDI notes start (two per voice).
   static constexpr std::uint32_t kSpareNodes = 256;
+
+  // Timed stop/set commands sent and not yet back from the engine: at most
+  // options_.max_timed_commands, the engine's Config::max_pending.
+  std::uint32_t timed_in_flight_ = 0;
 
   // Queries in flight, by the buffer the engine fills.
   std::unordered_map<const void*, std::function<void(const engine::Message&)>> queries_;

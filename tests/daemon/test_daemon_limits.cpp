@@ -1,0 +1,162 @@
+// The daemon's bounds against the real daemon on a private jackd: timed commands beyond
+// max_timed_commands get `limit`, loop regions shorter than the engine's minimum get
+// `bad-request`, pipelined queries are all answered from shared results.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness.hpp"
+
+namespace clipd::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::uint32_t kRate = 48000;
+constexpr int kMaxTimed = 16;
+
+class Limits : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { jackd_ = new JackdServer(); }
+  static void TearDownTestSuite() {
+    delete jackd_;
+    jackd_ = nullptr;
+  }
+
+  // A fresh daemon per test, so timed commands one test leaves waiting never count in another.
+  void SetUp() override {
+    home_ = std::make_unique<TempDir>("clipd-limits");
+    ::mkdir(home_->file("config").c_str(), 0700);
+    ::mkdir(home_->file("config/clipd").c_str(), 0700);
+    std::ofstream(home_->file("config/clipd/config.json"))
+        << R"({"max_timed_commands": )" << kMaxTimed << "}\n";
+    clipd_ = std::make_unique<Clipd>(*jackd_, *home_);
+    clipd_->start();
+    client_ = std::make_unique<Client>(clipd_->socket_path());
+    // Polls the real state: the engine has run a cycle once `hello` reports a frame.
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      const json h = client_->ok({{"cmd", "hello"}});
+      if (h["frame"].is_number() && h["frame"].get<std::int64_t>() > 0) break;
+      std::this_thread::sleep_for(10ms);
+    }
+    write_wav(home_->file("dc.wav"), kRate, 1, std::vector<float>(kRate, 0.25f));
+    client_->ok({{"cmd", "load"}, {"name", "dc"}, {"path", home_->file("dc.wav")}});
+  }
+  void TearDown() override {
+    client_.reset();
+    if (clipd_) {
+      EXPECT_EQ(clipd_->stop(), 0) << clipd_->log();
+    }
+    clipd_.reset();
+    home_.reset();
+  }
+
+  std::int64_t now() { return client_->ok({{"cmd", "hello"}})["frame"].get<std::int64_t>(); }
+
+  // A looping voice that has started.
+  std::int64_t looping_voice() {
+    client_->ok({{"cmd", "subscribe"}, {"events", {"voice-started", "voice-ended"}}});
+    const std::int64_t v =
+        client_->ok({{"cmd", "play"}, {"clip", "dc"}, {"loop", true}, {"gain_db", -40}})["voice"];
+    auto e = client_->wait_event("voice-started", 5s);
+    EXPECT_TRUE(e);
+    if (e) {
+      EXPECT_EQ((*e)["voice"], v);
+    }
+    return v;
+  }
+
+  json voice_info(std::int64_t voice) {
+    const json list = client_->ok({{"cmd", "voices"}})["voices"];
+    for (const json& v : list) {
+      if (v["voice"] == voice) return v;
+    }
+    return json();
+  }
+
+  static JackdServer* jackd_;
+  std::unique_ptr<TempDir> home_;
+  std::unique_ptr<Clipd> clipd_;
+  std::unique_ptr<Client> client_;
+};
+JackdServer* Limits::jackd_ = nullptr;
+
+TEST_F(Limits, TimedCommandsBeyondTheCapacityGetLimitAndChangeNothing) {
+  Client& c = *client_;
+  const std::int64_t v = looping_voice();
+  const std::int64_t far = now() + std::int64_t{kRate} * 3600;
+  // Half by at_frame, half by in_s: both wait in the engine.
+  for (int i = 0; i < kMaxTimed; ++i) {
+    json set = {{"cmd", "set"}, {"voice", v}, {"gain_db", -3}};
+    if (i % 2 == 0) {
+      set["at_frame"] = far + i;
+    } else {
+      set["in_s"] = 3600;
+    }
+    c.ok(set);
+  }
+  const json refused =
+      c.request({{"cmd", "set"}, {"voice", v}, {"gain_db", -3}, {"at_frame", far}});
+  ASSERT_EQ(refused["ok"], false) << refused.dump();
+  EXPECT_EQ(refused["error"]["code"], "limit");
+  EXPECT_NE(refused["error"]["message"].get<std::string>().find("timed commands"),
+            std::string::npos)
+      << refused.dump();
+  const json refused_stop = c.request({{"cmd", "stop"}, {"voice", v}, {"in_s", 3600}});
+  EXPECT_EQ(refused_stop["error"]["code"], "limit") << refused_stop.dump();
+  // The refused stop did not mark the voice: it still plays, and an immediate stop still counts it.
+  const json info = voice_info(v);
+  ASSERT_TRUE(info.is_object());
+  EXPECT_EQ(info["state"], "playing");
+  EXPECT_NEAR(info["gain_db"].get<double>(), -40.0, 1e-3);
+  // Commands for now, or for a frame already past, are not timed and still go through.
+  c.ok({{"cmd", "set"}, {"voice", v}, {"gain_db", -35}, {"ramp_s", 0}});
+  c.ok({{"cmd", "set"}, {"voice", v}, {"gain_db", -30}, {"ramp_s", 0}, {"at_frame", 0}});
+  EXPECT_NEAR(voice_info(v)["gain_db"].get<double>(), -30.0, 1e-3);
+  EXPECT_EQ(c.ok({{"cmd", "stop"}, {"voice", v}, {"fade_s", 0}})["stopped"], 1);
+  auto ended = c.wait_event("voice-ended", 5s);
+  ASSERT_TRUE(ended);
+  EXPECT_EQ((*ended)["reason"], "stopped");
+}
+
+TEST_F(Limits, OnceTheWaitingCommandsHaveActedNewOnesAreAccepted) {
+  Client& c = *client_;
+  const std::int64_t v = looping_voice();
+  const std::int64_t soon = now() + kRate / 2;
+  for (int i = 0; i < kMaxTimed; ++i) {
+    c.ok({{"cmd", "set"}, {"voice", v}, {"gain_db", -20 - i}, {"at_frame", soon + i}});
+  }
+  EXPECT_EQ(
+      c.request(
+          {{"cmd", "set"}, {"voice", v}, {"gain_db", 0}, {"at_frame", soon}})["error"]["code"],
+      "limit");
+  // The last one to act sets -35 dB: poll the real state until it shows.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  double gain = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    gain = voice_info(v)["gain_db"].get<double>();
+    if (std::fabs(gain - (-20.0 - (kMaxTimed - 1))) < 1e-3) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_NEAR(gain, -20.0 - (kMaxTimed - 1), 1e-3);
+  // They came back to control before that answer did: the whole capacity is free again.
+  const std::int64_t later = now() + kRate * 3600;
+  for (int i = 0; i < kMaxTimed; ++i) {
+    c.ok({{"cmd", "set"}, {"voice", v}, {"pan", 0.5}, {"at_frame", later}});
+  }
+  EXPECT_EQ(c.request({{"cmd", "stop"}, {"all", true}, {"at_frame", later}})["error"]["code"],
+            "limit");
+  c.ok({{"cmd", "stop"}, {"voice", v}, {"fade_s", 0}});
+  ASSERT_TRUE(c.wait_event("voice-ended", 5s));
+}
+
+}  // namespace
+}  // namespace clipd::test
