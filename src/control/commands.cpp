@@ -273,7 +273,7 @@ void Controller::cmd_play(const SessionPtr& s, const Parsed& p, const protocol::
   }
   const ClipEntry& entry = *it->second;
   const std::uint64_t clip_frames = entry.loaded->info().frames;
-  auto bad = [&](const char* message) {
+  auto bad = [&](const std::string& message) {
     s->send_reply(protocol::serialize_error(p.id, ErrorCode::bad_request, message));
   };
   const std::uint64_t offset = frames(r.offset_s);
@@ -285,6 +285,13 @@ void Controller::cmd_play(const SessionPtr& s, const Parsed& p, const protocol::
   if (loop_end <= loop_start) return bad("loop_end_s: must be after loop_start_s");
   if (r.loop.mode != protocol::Loop::Mode::off && offset >= loop_end) {
     return bad("offset_s: past loop_end_s");
+  }
+  // The engine's cost per period grows with the wraps in it: a minimum region bounds them to
+  // period / kMinLoopFrames, whatever the client asks for.
+  if (r.loop.mode != protocol::Loop::Mode::off && loop_end - loop_start < engine::kMinLoopFrames) {
+    return bad(std::string(r.loop_end_s ? "loop_end_s: the loop region from loop_start_s"
+                                        : "loop_start_s: the loop region to the clip's end") +
+               " must be at least " + std::to_string(engine::kMinLoopFrames) + " frames long");
   }
 
   engine::Message m;

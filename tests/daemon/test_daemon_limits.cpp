@@ -158,5 +158,55 @@ TEST_F(Limits, OnceTheWaitingCommandsHaveActedNewOnesAreAccepted) {
   ASSERT_TRUE(c.wait_event("voice-ended", 5s));
 }
 
+TEST_F(Limits, LoopRegionsShorterThanTheMinimumAreRefused) {
+  Client& c = *client_;
+  c.ok({{"cmd", "subscribe"}, {"events", {"voice-started", "voice-ended"}}});
+  struct Case {
+    json play;
+    std::string names;
+  } cases[] = {
+      {{{"loop", true}, {"loop_start_s", 0}, {"loop_end_s", 1.0 / kRate}}, "loop_end_s"},
+      {{{"loop", 3}, {"loop_start_s", 0.5}, {"loop_end_s", 0.5 + 63.0 / kRate}}, "loop_end_s"},
+      {{{"loop", true}, {"loop_start_s", (kRate - 63.0) / kRate}, {"offset_s", 0.9999}},
+       "loop_start_s"},
+  };
+  for (const Case& bad : cases) {
+    json play = bad.play;
+    play["cmd"] = "play";
+    play["clip"] = "dc";
+    const json reply = c.request(play);
+    ASSERT_EQ(reply["ok"], false) << play.dump();
+    EXPECT_EQ(reply["error"]["code"], "bad-request") << play.dump();
+    const std::string message = reply["error"]["message"];
+    EXPECT_EQ(message.rfind(bad.names + ":", 0), 0u) << message;
+    EXPECT_NE(message.find("64 frames"), std::string::npos) << message;
+  }
+  // Nothing started: the next voice id is the first one issued, and no event came.
+  EXPECT_TRUE(c.events().empty());
+  // Exactly 64 frames loops; a short region without a loop is not a loop region at all.
+  const std::int64_t v64 = c.ok({{"cmd", "play"},
+                                 {"clip", "dc"},
+                                 {"loop", true},
+                                 {"gain_db", -40},
+                                 {"loop_start_s", 0.5},
+                                 {"loop_end_s", 0.5 + 64.0 / kRate}})["voice"];
+  const std::int64_t once = c.ok({{"cmd", "play"},
+                                  {"clip", "dc"},
+                                  {"gain_db", -40},
+                                  {"offset_s", 0.9},
+                                  {"loop_start_s", 0},
+                                  {"loop_end_s", 1.0 / kRate}})["voice"];
+  EXPECT_EQ(v64, 1);
+  EXPECT_EQ(once, 2);
+  for (int started = 0; started < 2; ++started) {
+    auto e = c.wait_event("voice-started", 5s);
+    ASSERT_TRUE(e);
+  }
+  const json info = voice_info(v64);
+  ASSERT_TRUE(info.is_object());
+  EXPECT_TRUE(info["remaining_s"].is_null());  // loops forever
+  c.ok({{"cmd", "stop"}, {"all", true}, {"fade_s", 0}});
+}
+
 }  // namespace
 }  // namespace clipd::test
