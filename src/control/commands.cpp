@@ -453,65 +453,133 @@ void Controller::cmd_master(const SessionPtr& s, const Parsed& p,
   s->send_reply(protocol::serialize_ok_empty(p.id));
 }
 
+Json Controller::offline_voices() const {
+  return Json{{"voices", Json::array()}};
+}
+
+Json Controller::offline_meters() const {
+  protocol::MetersResult r;
+  r.peak_db.assign(options_.jack.outputs, -INFINITY);
+  r.rms_db.assign(options_.jack.outputs, -INFINITY);
+  return to_json(r);
+}
+
 void Controller::cmd_voices(const SessionPtr& s, const Parsed& p) {
   if (!online_) {
-    s->send_reply(protocol::serialize_ok(p.id, Json{{"voices", Json::array()}}));
+    s->send_reply(protocol::serialize_ok(p.id, offline_voices()));
     return;
   }
-  const std::uint32_t capacity = options_.max_voices * 2 + 16;
-  auto buffer = std::make_shared<std::vector<engine::VoiceInfo>>(capacity);
-  queries_[buffer->data()] = [this, s, id = p.id, buffer](const engine::Message& m) {
-    Json list = Json::array();
-    const std::uint32_t n = std::min(m.voices.count, m.voices.capacity);
-    const double rate = rate_ > 0 ? static_cast<double>(rate_) : 1.0;
-    for (std::uint32_t i = 0; i < n; ++i) {
-      const engine::VoiceInfo& v = (*buffer)[i];
-      protocol::VoiceInfo out;
-      out.voice = static_cast<std::int64_t>(v.voice);
-      auto rec = voices_.find(out.voice);
-      if (rec != voices_.end()) {
-        out.clip = rec->second.clip;
-        out.group = rec->second.group;
-      } else {
-        // A voice a MIDI note started while the engine had no node to announce it.
-        for (const auto& [name, entry] : clips_) {
-          if (entry->slot == v.clip) out.clip = name;
-        }
+  voices_query_.waiting.push_back(QueryWaiter{s, p.id});
+  if (!voices_query_.in_flight) send_voices_query();
+}
+
+void Controller::send_voices_query() {
+  voices_query_.answering.swap(voices_query_.waiting);
+  voices_query_.in_flight = true;
+  link_.send(engine::Message::query_voices(voices_buffer_.data(),
+                                           static_cast<std::uint32_t>(voices_buffer_.size())));
+}
+
+void Controller::on_voices_answer(const engine::Message& m) {
+  voices_query_.in_flight = false;
+  Json list = Json::array();
+  const std::uint32_t n = std::min(m.voices.count, m.voices.capacity);
+  const double rate = rate_ > 0 ? static_cast<double>(rate_) : 1.0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const engine::VoiceInfo& v = voices_buffer_[i];
+    protocol::VoiceInfo out;
+    out.voice = static_cast<std::int64_t>(v.voice);
+    auto rec = voices_.find(out.voice);
+    if (rec != voices_.end()) {
+      out.clip = rec->second.clip;
+      out.group = rec->second.group;
+    } else {
+      // A voice a MIDI note started while the engine had no node to announce it.
+      for (const auto& [name, entry] : clips_) {
+        if (entry->slot == v.clip) out.clip = name;
       }
-      out.state = to_protocol(v.state);
-      out.position_s = static_cast<double>(v.position) / rate;
-      if (v.remaining != engine::kUnlimited) {
-        out.remaining_s = static_cast<double>(v.remaining) / rate;
-      }
-      out.gain_db = gain_db(v.gain);
-      out.pan = static_cast<double>(v.pan);
-      list.push_back(to_json(out));
     }
-    s->send_reply(protocol::serialize_ok(id, Json{{"voices", std::move(list)}}));
-  };
-  link_.send(engine::Message::query_voices(buffer->data(), capacity));
+    out.state = to_protocol(v.state);
+    out.position_s = static_cast<double>(v.position) / rate;
+    if (v.remaining != engine::kUnlimited) {
+      out.remaining_s = static_cast<double>(v.remaining) / rate;
+    }
+    out.gain_db = gain_db(v.gain);
+    out.pan = static_cast<double>(v.pan);
+    list.push_back(to_json(out));
+  }
+  const Json result{{"voices", std::move(list)}};
+  for (const QueryWaiter& w : voices_query_.answering) {
+    w.session->send_reply(protocol::serialize_ok(w.id, result));
+  }
+  voices_query_.answering.clear();
+  if (voices_query_.waiting.empty()) return;
+  if (online_) {
+    send_voices_query();
+    return;
+  }
+  // The engine went away while they waited (this is the retire's drain).
+  const Json offline = offline_voices();
+  for (const QueryWaiter& w : voices_query_.waiting) {
+    w.session->send_reply(protocol::serialize_ok(w.id, offline));
+  }
+  voices_query_.waiting.clear();
+}
+
+void Controller::end_queries_offline() {
+  for (QueryBatch* batch : {&voices_query_, &meters_query_}) {
+    const Json offline = batch == &voices_query_ ? offline_voices() : offline_meters();
+    for (auto* list : {&batch->answering, &batch->waiting}) {
+      for (const QueryWaiter& w : *list) {
+        w.session->send_reply(protocol::serialize_ok(w.id, offline));
+      }
+      list->clear();
+    }
+    batch->in_flight = false;
+  }
 }
 
 void Controller::cmd_meters(const SessionPtr& s, const Parsed& p) {
-  const std::uint32_t outputs = options_.jack.outputs;
   if (!online_) {
-    protocol::MetersResult r;
-    r.peak_db.assign(outputs, -INFINITY);
-    r.rms_db.assign(outputs, -INFINITY);
-    s->send_reply(protocol::serialize_ok(p.id, to_json(r)));
+    s->send_reply(protocol::serialize_ok(p.id, offline_meters()));
     return;
   }
-  auto buffer = std::make_shared<std::vector<float>>(std::size_t{outputs} * 2);
-  queries_[buffer->data()] = [s, id = p.id, buffer, outputs](const engine::Message& m) {
-    protocol::MetersResult r;
-    for (std::uint32_t c = 0; c < outputs; ++c) {
-      const bool have = c < m.meters.count;
-      r.peak_db.push_back(have ? gain_db((*buffer)[c]) : -INFINITY);
-      r.rms_db.push_back(have ? gain_db((*buffer)[outputs + c]) : -INFINITY);
-    }
-    s->send_reply(protocol::serialize_ok(id, to_json(r)));
-  };
-  link_.send(engine::Message::query_meters(buffer->data(), buffer->data() + outputs, outputs));
+  meters_query_.waiting.push_back(QueryWaiter{s, p.id});
+  if (!meters_query_.in_flight) send_meters_query();
+}
+
+void Controller::send_meters_query() {
+  meters_query_.answering.swap(meters_query_.waiting);
+  meters_query_.in_flight = true;
+  const std::uint32_t outputs = options_.jack.outputs;
+  link_.send(engine::Message::query_meters(meters_buffer_.data(), meters_buffer_.data() + outputs,
+                                           outputs));
+}
+
+void Controller::on_meters_answer(const engine::Message& m) {
+  meters_query_.in_flight = false;
+  const std::uint32_t outputs = options_.jack.outputs;
+  protocol::MetersResult r;
+  for (std::uint32_t c = 0; c < outputs; ++c) {
+    const bool have = c < m.meters.count;
+    r.peak_db.push_back(have ? gain_db(meters_buffer_[c]) : -INFINITY);
+    r.rms_db.push_back(have ? gain_db(meters_buffer_[outputs + c]) : -INFINITY);
+  }
+  const Json result = to_json(r);
+  for (const QueryWaiter& w : meters_query_.answering) {
+    w.session->send_reply(protocol::serialize_ok(w.id, result));
+  }
+  meters_query_.answering.clear();
+  if (meters_query_.waiting.empty()) return;
+  if (online_) {
+    send_meters_query();
+    return;
+  }
+  const Json offline = offline_meters();
+  for (const QueryWaiter& w : meters_query_.waiting) {
+    w.session->send_reply(protocol::serialize_ok(w.id, offline));
+  }
+  meters_query_.waiting.clear();
 }
 
 }  // namespace clipd::control

@@ -66,7 +66,9 @@ Controller::Controller(boost::asio::io_context& io, ControllerOptions options)
       link_(options_.jack.outputs),
       tick_timer_(io),
       connect_timer_(io),
-      started_at_(std::chrono::steady_clock::now()) {
+      started_at_(std::chrono::steady_clock::now()),
+      voices_buffer_(std::size_t{options_.max_voices} * 2),
+      meters_buffer_(std::size_t{options_.jack.outputs} * 2) {
   std::weak_ptr<int> alive = life_;
   loader_ = std::make_unique<clips::Loader>(
       [this, alive](std::function<void()> fn) {
@@ -183,6 +185,8 @@ void Controller::go_offline(engine::EndReason reason) {
   link_.retire(last_end_frame_, reason);
   drain();
   link_.destroy();
+  end_queries_offline();
+  timed_in_flight_ = 0;
   in_engine_.clear();
   for (auto& [name, entry] : clips_)
     entry->slot = kNoSlot;
@@ -294,17 +298,11 @@ void Controller::on_engine_message(const engine::Message& m) {
       delete m.bindings.table;
       break;
     case engine::Kind::query_voices:
-    case engine::Kind::query_meters: {
-      const void* key = m.kind == engine::Kind::query_voices
-                            ? static_cast<const void*>(m.voices.out)
-                            : static_cast<const void*>(m.meters.peak);
-      if (auto q = queries_.find(key); q != queries_.end()) {
-        auto fn = std::move(q->second);
-        queries_.erase(q);
-        fn(m);
-      }
+      on_voices_answer(m);
       break;
-    }
+    case engine::Kind::query_meters:
+      on_meters_answer(m);
+      break;
     default:
       break;  // acknowledgements: nothing to do
   }

@@ -128,6 +128,18 @@ class Controller final : public SessionHandler {
   void cmd_master(const SessionPtr& s, const Parsed& p, const protocol::MasterRequest& r);
   void cmd_voices(const SessionPtr& s, const Parsed& p);
   void cmd_meters(const SessionPtr& s, const Parsed& p);
+  // Queries: at most one voices and one meters query in flight (the engine answers at most one
+  // of each per cycle, engine/message.hpp). A request joins the next query to be sent, so its
+  // answer always reflects every command that came before it.
+  void send_voices_query();
+  void send_meters_query();
+  void on_voices_answer(const engine::Message& m);
+  void on_meters_answer(const engine::Message& m);
+  protocol::Json offline_voices() const;
+  protocol::Json offline_meters() const;
+  // After the engine is gone: answers every query still waiting as offline and forgets what was
+  // in flight (the engine's retire hands every node back, so normally nothing is left).
+  void end_queries_offline();
 
   // bindings.cpp
   void cmd_bind(const SessionPtr& s, const Parsed& p, const protocol::BindRequest& r);
@@ -213,8 +225,24 @@ class Controller final : public SessionHandler {
   // options_.max_timed_commands, the engine's Config::max_pending.
   std::uint32_t timed_in_flight_ = 0;
 
-  // Queries in flight, by the buffer the engine fills.
-  std::unordered_map<const void*, std::function<void(const engine::Message&)>> queries_;
+  struct QueryWaiter {
+    SessionPtr session;
+    protocol::RequestId id;
+  };
+  // One kind of query: the requests the query in flight answers, and those that arrived since,
+  // which the next query answers.
+  struct QueryBatch {
+    bool in_flight = false;
+    std::vector<QueryWaiter> answering;
+    std::vector<QueryWaiter> waiting;
+  };
+  QueryBatch voices_query_;
+  QueryBatch meters_query_;
+  // What the engine fills, allocated once: a record per voice slot of the engine's pool
+  // (max_voices playing plus as many fading: go_online leaves Config::fade_voices at its
+  // default), and peak then RMS per output.
+  std::vector<engine::VoiceInfo> voices_buffer_;
+  std::vector<float> meters_buffer_;
 
   std::uint32_t rate_ = 0;         // the engine's rate while online; the last known one offline
   std::uint32_t buffer_size_ = 0;  // while online

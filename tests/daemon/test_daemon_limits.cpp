@@ -208,5 +208,102 @@ TEST_F(Limits, LoopRegionsShorterThanTheMinimumAreRefused) {
   c.ok({{"cmd", "stop"}, {"all", true}, {"fade_s", 0}});
 }
 
+TEST_F(Limits, PipelinedQueriesAreAllAnsweredWithTheSteadyState) {
+  Client& c = *client_;
+  c.ok({{"cmd", "subscribe"}, {"events", {"voice-started"}}});
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(c.ok({{"cmd", "play"},
+                        {"clip", "dc"},
+                        {"loop", true},
+                        {"gain_db", -40 - i},
+                        {"pan", 0.25 * i},
+                        {"group", "g" + std::to_string(i)}})["voice"]);
+    ASSERT_TRUE(c.wait_event("voice-started", 5s));
+  }
+  for (std::int64_t v : ids)
+    c.ok({{"cmd", "pause"}, {"voice", v}, {"fade_s", 0}});
+  // Steady once every voice reads paused and the meters have seen 100 ms of silence: poll the
+  // real state until two answers in a row agree.
+  json voices, meters;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const json v1 = c.ok({{"cmd", "voices"}});
+    const json m1 = c.ok({{"cmd", "meters"}});
+    voices = c.ok({{"cmd", "voices"}});
+    meters = c.ok({{"cmd", "meters"}});
+    if (v1 == voices && m1 == meters && meters["peak_db"][0].is_null()) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(voices["voices"].size(), 3u) << voices.dump();
+  for (std::size_t i = 0; i < 3; ++i) {
+    json v;
+    for (const json& each : voices["voices"]) {
+      if (each["voice"] == ids[i]) v = each;
+    }
+    ASSERT_TRUE(v.is_object()) << voices.dump();
+    EXPECT_EQ(v["clip"], "dc");
+    EXPECT_EQ(v["state"], "paused");
+    EXPECT_EQ(v["group"], "g" + std::to_string(i));
+    EXPECT_NEAR(v["gain_db"].get<double>(), -40.0 - static_cast<double>(i), 1e-3);
+  }
+  ASSERT_TRUE(meters["peak_db"][1].is_null()) << meters.dump();
+
+  // 256 of each, pipelined in one write.
+  constexpr int kQueries = 256;
+  std::string batch;
+  for (int i = 0; i < kQueries; ++i) {
+    batch += R"({"id":"v)" + std::to_string(i) + R"(","cmd":"voices"})" + "\n";
+    batch += R"({"id":"m)" + std::to_string(i) + R"(","cmd":"meters"})" + "\n";
+  }
+  c.send_line(batch.substr(0, batch.size() - 1));
+  int got_voices = 0, got_meters = 0;
+  while (got_voices + got_meters < 2 * kQueries) {
+    auto m = c.read_message(20s);
+    ASSERT_TRUE(m) << "answers so far: " << got_voices << " voices, " << got_meters << " meters";
+    if (m->contains("event")) continue;
+    ASSERT_EQ((*m)["ok"], true) << m->dump();
+    const std::string id = (*m)["id"];
+    if (id[0] == 'v') {
+      EXPECT_EQ(id, "v" + std::to_string(got_voices++));
+      EXPECT_EQ((*m)["result"], voices) << m->dump();
+    } else {
+      EXPECT_EQ(id, "m" + std::to_string(got_meters++));
+      EXPECT_EQ((*m)["result"], meters) << m->dump();
+    }
+  }
+}
+
+TEST_F(Limits, AQueryAnswerReflectsEveryCommandSentBeforeIt) {
+  Client& c = *client_;
+  const std::int64_t v = looping_voice();
+  // Pipelined: each voices request must see the set just before it, even when it arrives while
+  // the previous query is still in flight (it waits for the next one rather than sharing that).
+  std::string batch;
+  for (int i = 0; i < 32; ++i) {
+    batch += R"({"id":"s)" + std::to_string(i) + R"(","cmd":"set","ramp_s":0,"voice":)" +
+             std::to_string(v) + R"(,"gain_db":)" + std::to_string(-10 - i) + "}\n";
+    batch += R"({"id":"v)" + std::to_string(i) + R"(","cmd":"voices"})" + "\n";
+  }
+  c.send_line(batch.substr(0, batch.size() - 1));
+  int answered = 0;
+  while (answered < 64) {
+    auto m = c.read_message(20s);
+    ASSERT_TRUE(m) << "answers so far: " << answered;
+    if (m->contains("event")) continue;
+    ASSERT_EQ((*m)["ok"], true) << m->dump();
+    ++answered;
+    const std::string id = (*m)["id"];
+    if (id[0] != 'v') continue;
+    const int i = std::stoi(id.substr(1));
+    const json& list = (*m)["result"]["voices"];
+    ASSERT_EQ(list.size(), 1u) << m->dump();
+    // Set i or a later one (the gains only fall), never an earlier one.
+    EXPECT_LE(list[0]["gain_db"].get<double>(), -10.0 - i + 1e-3) << id;
+  }
+  c.ok({{"cmd", "stop"}, {"voice", v}, {"fade_s", 0}});
+  ASSERT_TRUE(c.wait_event("voice-ended", 5s));
+}
+
 }  // namespace
 }  // namespace clipd::test
