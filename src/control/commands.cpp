@@ -152,6 +152,28 @@ std::uint64_t Controller::timed_frame(const protocol::When& when) const noexcept
   return at != engine::kNow && at <= now_frame() ? engine::kNow : at;
 }
 
+bool Controller::admit_nodes(const SessionPtr& s, const Parsed& p, std::uint32_t nodes) {
+  auto room = [&] { return link_.client_room() >= nodes && link_.slab_available() >= nodes; };
+  if (!room()) drain();
+  if (room()) return true;
+  s->send_reply(protocol::serialize_error(
+      p.id, ErrorCode::limit,
+      "too many commands are in flight (all " + std::to_string(link_.client_share()) +
+          " of the engine's message nodes for commands are in use)"));
+  return false;
+}
+
+bool Controller::admit_own(const SessionPtr& s, const Parsed& p, std::uint32_t nodes) {
+  if (!online_) return true;  // nothing is sent while offline
+  if (link_.slab_available() < nodes) drain();
+  if (link_.slab_available() >= nodes) return true;
+  s->send_reply(
+      protocol::serialize_error(p.id, ErrorCode::limit,
+                                "too many commands are in flight (the engine's message nodes are "
+                                "all in use)"));
+  return false;
+}
+
 bool Controller::admit_timed(const SessionPtr& s, const Parsed& p) {
   if (timed_in_flight_ >= options_.max_timed_commands) drain();
   if (timed_in_flight_ < options_.max_timed_commands) return true;
@@ -230,6 +252,8 @@ void Controller::cmd_unload(const SessionPtr& s, const Parsed& p,
     s->send_reply(protocol::clip_not_found_reply(p.id, r.clip_name));
     return;
   }
+  // The clip's remove_clip and a new binding table.
+  if (!admit_own(s, p, 2)) return;
   ClipEntry& entry = *it->second;
   cancel_pending(entry);
   auto waiters = std::move(entry.waiters);
@@ -294,6 +318,8 @@ void Controller::cmd_play(const SessionPtr& s, const Parsed& p, const protocol::
                " must be at least " + std::to_string(engine::kMinLoopFrames) + " frames long");
   }
 
+  if (!admit_nodes(s, p, 2)) return;  // the play and its voice_end
+
   engine::Message m;
   m.kind = engine::Kind::play;
   engine::PlayPayload& play = m.play;
@@ -329,8 +355,9 @@ void Controller::cmd_play(const SessionPtr& s, const Parsed& p, const protocol::
   play.pan = static_cast<float>(r.pan);
 
   // The voice_end node rides with the voice and comes back as voice_ended; it goes first.
-  link_.send(engine::Message::voice_end(play.voice));
-  link_.send(m);
+  // admit_nodes() made room for both.
+  (void)link_.send(engine::Message::voice_end(play.voice));
+  (void)link_.send(m);
   voices_[voice] = VoiceRecord{r.clip, r.group, false};
   s->send_reply(protocol::serialize_ok(p.id, Json{{"voice", voice}}));
 }
@@ -354,6 +381,7 @@ void Controller::cmd_stop(const SessionPtr& s, const Parsed& p, const protocol::
     s->send_reply(protocol::clip_not_found_reply(p.id, c->clip));
     return;
   }
+  if (!admit_nodes(s, p, 1)) return;
   const std::uint64_t fade = r.fade_s ? frames(*r.fade_s) : declick_frames();
   std::uint32_t stopped = 0;
   auto count = [&](auto&& match) {
@@ -393,7 +421,7 @@ void Controller::cmd_stop(const SessionPtr& s, const Parsed& p, const protocol::
              },
              r.target);
   if (send) {
-    link_.send(engine::Message::stop_cmd(target, id, fade, at, engine::EndReason::stopped));
+    (void)link_.send(engine::Message::stop_cmd(target, id, fade, at, engine::EndReason::stopped));
     if (at != engine::kNow) ++timed_in_flight_;
   }
   s->send_reply(protocol::serialize_ok(p.id, Json{{"stopped", stopped}}));
@@ -409,9 +437,11 @@ void Controller::cmd_pause(const SessionPtr& s, const Parsed& p, std::int64_t vo
     s->send_reply(protocol::voice_not_found_reply(p.id, voice));
     return;
   }
+  if (!admit_nodes(s, p, 1)) return;
   const std::uint64_t fade = fade_s ? frames(*fade_s) : declick_frames();
   const auto v = static_cast<std::uint64_t>(voice);
-  link_.send(resume ? engine::Message::resume_cmd(v, fade) : engine::Message::pause_cmd(v, fade));
+  (void)link_.send(resume ? engine::Message::resume_cmd(v, fade)
+                          : engine::Message::pause_cmd(v, fade));
   s->send_reply(protocol::serialize_ok_empty(p.id));
 }
 
@@ -426,6 +456,7 @@ void Controller::cmd_set(const SessionPtr& s, const Parsed& p, const protocol::S
     s->send_reply(protocol::voice_not_found_reply(p.id, r.voice));
     return;
   }
+  if (!admit_nodes(s, p, 1)) return;
   engine::Message m;
   m.kind = engine::Kind::set;
   m.set.voice = static_cast<std::uint64_t>(r.voice);
@@ -436,7 +467,7 @@ void Controller::cmd_set(const SessionPtr& s, const Parsed& p, const protocol::S
   m.set.has_pan = r.pan.has_value();
   m.set.pan = r.pan ? static_cast<float>(*r.pan) : 0.0f;
   m.set.found = false;
-  link_.send(m);
+  (void)link_.send(m);
   if (at != engine::kNow) ++timed_in_flight_;
   s->send_reply(protocol::serialize_ok_empty(p.id));
 }
@@ -447,8 +478,9 @@ void Controller::cmd_master(const SessionPtr& s, const Parsed& p,
     s->send_reply(protocol::engine_offline_reply(p.id));
     return;
   }
+  if (!admit_nodes(s, p, 1)) return;
   const std::uint64_t ramp = r.ramp_s ? frames(*r.ramp_s) : declick_frames();
-  link_.send(engine::Message::master_cmd(linear_gain(r.gain_db), ramp));
+  (void)link_.send(engine::Message::master_cmd(linear_gain(r.gain_db), ramp));
   master_gain_db_ = r.gain_db;
   s->send_reply(protocol::serialize_ok_empty(p.id));
 }
@@ -469,15 +501,19 @@ void Controller::cmd_voices(const SessionPtr& s, const Parsed& p) {
     s->send_reply(protocol::serialize_ok(p.id, offline_voices()));
     return;
   }
+  if (!voices_query_.in_flight && !admit_nodes(s, p, 1)) return;
   voices_query_.waiting.push_back(QueryWaiter{s, p.id});
   if (!voices_query_.in_flight) send_voices_query();
 }
 
 void Controller::send_voices_query() {
+  if (!link_.send(engine::Message::query_voices(
+          voices_buffer_.data(), static_cast<std::uint32_t>(voices_buffer_.size())))) {
+    refuse_all(voices_query_.waiting);
+    return;
+  }
   voices_query_.answering.swap(voices_query_.waiting);
   voices_query_.in_flight = true;
-  link_.send(engine::Message::query_voices(voices_buffer_.data(),
-                                           static_cast<std::uint32_t>(voices_buffer_.size())));
 }
 
 void Controller::on_voices_answer(const engine::Message& m) {
@@ -544,16 +580,28 @@ void Controller::cmd_meters(const SessionPtr& s, const Parsed& p) {
     s->send_reply(protocol::serialize_ok(p.id, offline_meters()));
     return;
   }
+  if (!meters_query_.in_flight && !admit_nodes(s, p, 1)) return;
   meters_query_.waiting.push_back(QueryWaiter{s, p.id});
   if (!meters_query_.in_flight) send_meters_query();
 }
 
 void Controller::send_meters_query() {
+  const std::uint32_t outputs = options_.jack.outputs;
+  if (!link_.send(engine::Message::query_meters(meters_buffer_.data(),
+                                                meters_buffer_.data() + outputs, outputs))) {
+    refuse_all(meters_query_.waiting);
+    return;
+  }
   meters_query_.answering.swap(meters_query_.waiting);
   meters_query_.in_flight = true;
-  const std::uint32_t outputs = options_.jack.outputs;
-  link_.send(engine::Message::query_meters(meters_buffer_.data(), meters_buffer_.data() + outputs,
-                                           outputs));
+}
+
+void Controller::refuse_all(std::vector<QueryWaiter>& waiters) {
+  for (const QueryWaiter& w : waiters) {
+    w.session->send_reply(protocol::serialize_error(
+        w.id, ErrorCode::limit, "too many commands are in flight (no message node for a query)"));
+  }
+  waiters.clear();
 }
 
 void Controller::on_meters_answer(const engine::Message& m) {

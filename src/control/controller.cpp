@@ -145,15 +145,7 @@ void Controller::go_online() {
   cfg.clip_capacity = capacity;
   cfg.spare_nodes = kSpareNodes;
   link_.build(cfg);
-  // The engine's tables and node pools must never page-fault on the audio thread. Clips lock
-  // their own pages; this locks everything mapped now, the fresh engine included.
-  if (::mlockall(MCL_CURRENT) != 0 && !warned_mlockall_) {
-    warned_mlockall_ = true;
-    if (options_.on_warning) {
-      options_.on_warning(std::string("cannot lock the engine's memory (mlockall): ") +
-                          std::strerror(errno) + "; raise the memlock limit (see clipd(1))");
-    }
-  }
+  lock_memory();
   slot_capacity_ = capacity;
   timed_in_flight_ = 0;
   next_slot_ = 0;
@@ -172,6 +164,30 @@ void Controller::go_online() {
     options_.on_status("online: " + std::to_string(rate_) + " Hz, " + std::to_string(buffer_size_) +
                        " frames, client " + jack_.client_name());
   }
+}
+
+void Controller::lock_memory() {
+  // The engine's tables and the message nodes must never page-fault on the audio thread. Clips
+  // lock their own pages; this locks everything mapped now, the fresh engine included.
+  if (::mlockall(MCL_CURRENT) != 0 && !warned_mlockall_) {
+    warned_mlockall_ = true;
+    if (options_.on_warning) {
+      options_.on_warning(std::string("cannot lock the engine's memory (mlockall): ") +
+                          std::strerror(errno) + "; raise the memlock limit (see clipd(1))");
+    }
+  }
+}
+
+bool Controller::send_own(const engine::Message& m) {
+  if (link_.send(m)) return true;
+  drain();
+  if (link_.send(m)) return true;
+  if (options_.on_warning) {
+    options_.on_warning("no message node left for the engine (" +
+                        std::to_string(link_.slab_size()) + " in all); a " +
+                        std::to_string(static_cast<int>(m.kind)) + " message was not sent");
+  }
+  return false;
 }
 
 void Controller::go_offline(engine::EndReason reason) {
@@ -420,7 +436,7 @@ void Controller::install(ClipEntry& entry, std::unique_ptr<clips::LoadedClip> cl
     if (fits_engine) {
       // The engine swaps the samples in; the old ones come back as clip_released.
       const std::uint64_t token = next_token_++;
-      link_.send(engine::Message::replace_clip(entry.slot, entry.loaded->samples(), token));
+      (void)send_own(engine::Message::replace_clip(entry.slot, entry.loaded->samples(), token));
       zombies_[entry.token] = Zombie{entry.name, std::move(old), false};
       entry.token = token;
       in_engine_[token] = &entry;
@@ -430,7 +446,7 @@ void Controller::install(ClipEntry& entry, std::unique_ptr<clips::LoadedClip> cl
     const std::uint32_t slot = entry.slot;
     entry.slot = kNoSlot;
     push_bindings();
-    link_.send(engine::Message::remove_clip(slot));
+    (void)send_own(engine::Message::remove_clip(slot));
     zombies_[entry.token] = Zombie{entry.name, std::move(old), false};
     free_slots_.push_back(slot);
   }
@@ -444,7 +460,7 @@ void Controller::add_to_engine(ClipEntry& entry) {
   entry.slot = alloc_slot();
   entry.token = next_token_++;
   in_engine_[entry.token] = &entry;
-  link_.send(engine::Message::add_clip(entry.slot, entry.loaded->samples(), entry.token));
+  (void)send_own(engine::Message::add_clip(entry.slot, entry.loaded->samples(), entry.token));
 }
 
 bool Controller::retire_clip(ClipEntry& entry, bool announce) {
@@ -453,7 +469,7 @@ bool Controller::retire_clip(ClipEntry& entry, bool announce) {
     const std::uint32_t slot = entry.slot;
     entry.slot = kNoSlot;
     push_bindings();
-    link_.send(engine::Message::remove_clip(slot));
+    (void)send_own(engine::Message::remove_clip(slot));
     in_engine_.erase(entry.token);
     zombies_[entry.token] = Zombie{entry.name, std::move(entry.loaded), announce};
     free_slots_.push_back(slot);
@@ -471,9 +487,13 @@ std::uint32_t Controller::alloc_slot() {
     return s;
   }
   if (next_slot_ == slot_capacity_) {
-    // The engine's table is full: swap a twice larger one in; the old one comes back.
+    // The engine's table is full: swap a twice larger one in; the old one comes back. The slab
+    // grows by the nodes the new slots' clips can hold, locked like the rest.
     const std::uint32_t capacity = slot_capacity_ * 2;
-    link_.send(engine::Message::grow_clip_table(new engine::ClipSlot[capacity](), capacity));
+    link_.grow_clip_share(capacity - slot_capacity_);
+    lock_memory();
+    auto* table = new engine::ClipSlot[capacity]();
+    if (!send_own(engine::Message::grow_clip_table(table, capacity))) delete[] table;
     slot_capacity_ = capacity;
   }
   return next_slot_++;
@@ -516,8 +536,8 @@ void Controller::stop(std::function<void()> done) {
   for (auto& [name, entry] : clips_)
     cancel_pending(*entry);
   if (online_) {
-    link_.send(engine::Message::stop_cmd(engine::StopTarget::all, 0, declick_frames(), engine::kNow,
-                                         engine::EndReason::shutdown));
+    (void)send_own(engine::Message::stop_cmd(engine::StopTarget::all, 0, declick_frames(),
+                                             engine::kNow, engine::EndReason::shutdown));
   }
   finish_stop_if_ready();
 }

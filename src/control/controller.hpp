@@ -135,6 +135,9 @@ class Controller final : public SessionHandler {
   void send_meters_query();
   void on_voices_answer(const engine::Message& m);
   void on_meters_answer(const engine::Message& m);
+  struct QueryWaiter;
+  // Answers `limit` to each (no node was left to send their query) and empties the list.
+  void refuse_all(std::vector<QueryWaiter>& waiters);
   protocol::Json offline_voices() const;
   protocol::Json offline_meters() const;
   // After the engine is gone: answers every query still waiting as offline and forgets what was
@@ -173,6 +176,8 @@ class Controller final : public SessionHandler {
   void try_connect();
   void schedule_connect(std::chrono::milliseconds delay);
   void go_online();
+  // mlockall(MCL_CURRENT), warning once when the limit forbids it.
+  void lock_memory();
   void go_offline(engine::EndReason reason);
   void finish_stop_if_ready();
   void drain();
@@ -187,6 +192,15 @@ class Controller final : public SessionHandler {
   // Whether one more command may wait for its frame; answers `limit` when not. Drains the
   // engine's returned nodes first, so a refusal reflects the latest count.
   bool admit_timed(const SessionPtr& s, const Parsed& p);
+  // Whether the slab has `nodes` nodes for a client command; answers `limit` when not. Drains
+  // the engine's returned nodes first, so a refusal reflects the latest count.
+  bool admit_nodes(const SessionPtr& s, const Parsed& p, std::uint32_t nodes);
+  // The same for requests whose effects make control send its own messages at once (unload,
+  // bind, unbind): the slab must have room for `nodes` of them.
+  bool admit_own(const SessionPtr& s, const Parsed& p, std::uint32_t nodes);
+  // Sends one of control's own messages. The slab's sizing keeps room for them; if it ever ran
+  // out, the message is not sent and a warning is logged. Returns whether it was sent.
+  bool send_own(const engine::Message& m);
   std::uint64_t frames(double seconds) const noexcept;
   std::uint64_t declick_frames() const noexcept;
   std::uint32_t group_id(const std::string& group);

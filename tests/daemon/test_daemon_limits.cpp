@@ -2,6 +2,7 @@
 // max_timed_commands get `limit`, loop regions shorter than the engine's minimum get
 // `bad-request`, pipelined queries are all answered from shared results.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -301,6 +302,72 @@ TEST_F(Limits, AQueryAnswerReflectsEveryCommandSentBeforeIt) {
     // Set i or a later one (the gains only fall), never an earlier one.
     EXPECT_LE(list[0]["gain_db"].get<double>(), -10.0 - i + 1e-3) << id;
   }
+  c.ok({{"cmd", "stop"}, {"voice", v}, {"fade_s", 0}});
+  ASSERT_TRUE(c.wait_event("voice-ended", 5s));
+}
+
+TEST_F(Limits, AFloodOfCommandsGetsLimitOnceTheNodesAreInUseAndEveryRequestIsAnswered) {
+  Client& c = *client_;
+  const std::int64_t v = looping_voice();
+  // Far more commands than the engine takes per cycle (256) and than the slab holds for
+  // commands (a few thousand at the defaults), in one burst: the slab runs out long before the
+  // engine has taken them, so some must be refused; none may go unanswered.
+  constexpr int kFlood = 20000;
+  std::string batch;
+  for (int i = 0; i < kFlood; ++i) {
+    batch += R"({"id":)" + std::to_string(i) + R"(,"cmd":"master","gain_db":0})" + "\n";
+  }
+  // Written from another thread while this one reads: the daemon stops reading a client whose
+  // replies pile up, so one thread doing both would deadlock.
+  std::thread writer([&c, &batch] {
+    try {
+      c.send_line(batch);
+    } catch (const std::exception&) {
+      // The reader failed and shut the socket down; its assertion reports why.
+    }
+  });
+  // If an assertion ends the test early, unblock and join the writer.
+  struct JoinWriter {
+    std::thread& thread;
+    int fd;
+    ~JoinWriter() {
+      if (!thread.joinable()) return;
+      ::shutdown(fd, SHUT_RDWR);
+      thread.join();
+    }
+  } join_writer{writer, c.fd()};
+  int ok = 0, limited = 0;
+  std::vector<bool> seen(kFlood, false);
+  while (ok + limited < kFlood) {
+    auto m = c.read_message(30s);
+    ASSERT_TRUE(m) << "answers so far: " << ok << " ok, " << limited << " limit";
+    if (m->contains("event")) continue;
+    const int id = (*m)["id"].get<int>();
+    ASSERT_TRUE(id >= 0 && id < kFlood && !seen[id]) << m->dump();
+    seen[id] = true;
+    if ((*m)["ok"] == true) {
+      ++ok;
+      continue;
+    }
+    ASSERT_EQ((*m)["error"]["code"], "limit") << m->dump();
+    EXPECT_NE((*m)["error"]["message"].get<std::string>().find("in flight"), std::string::npos);
+    ++limited;
+  }
+  writer.join();
+  EXPECT_GT(limited, 0);
+  EXPECT_GT(ok, 0);
+  // Once the engine has taken them, commands go through again and the voice still plays.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  json reply;
+  while (std::chrono::steady_clock::now() < deadline) {
+    reply = c.request({{"cmd", "master"}, {"gain_db", -1}});
+    if (reply["ok"] == true) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(reply["ok"], true) << reply.dump();
+  const json info = voice_info(v);
+  ASSERT_TRUE(info.is_object());
+  EXPECT_EQ(info["state"], "playing");
   c.ok({{"cmd", "stop"}, {"voice", v}, {"fade_s", 0}});
   ASSERT_TRUE(c.wait_event("voice-ended", 5s));
 }
