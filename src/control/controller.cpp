@@ -4,6 +4,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cmath>
@@ -166,6 +167,30 @@ void Controller::go_online() {
   }
 }
 
+void Controller::abandon_engine(engine::EndReason reason) {
+  if (options_.on_warning) {
+    options_.on_warning(
+        "the audio thread was still inside a cycle when the engine had to stop: the engine is "
+        "abandoned, its memory leaked on purpose rather than torn down");
+  }
+  // Nodes already back are still handled; the engine itself is never touched again.
+  drain();
+  link_.abandon();
+  // What the engine would have said when retired: every voice ends now.
+  std::vector<std::int64_t> ids;
+  ids.reserve(voices_.size());
+  for (const auto& [id, v] : voices_)
+    ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  for (std::int64_t id : ids) {
+    emit(protocol::VoiceEndedEvent{id, voices_[id].clip, static_cast<std::int64_t>(last_end_frame_),
+                                   to_protocol(reason)});
+  }
+  voices_.clear();
+  // Clips stay with their entries (the next engine gets them); jack_client_close() has returned,
+  // so no thread runs the abandoned engine that still points at them.
+}
+
 void Controller::lock_memory() {
   // The engine's tables and the message nodes must never page-fault on the audio thread. Clips
   // lock their own pages; this locks everything mapped now, the fresh engine included.
@@ -192,15 +217,19 @@ bool Controller::send_own(const engine::Message& m) {
 
 void Controller::go_offline(engine::EndReason reason) {
   if (!online_) return;
-  jack_.retire();
+  const jack::RetireResult retired = jack_.retire();
   engine::Engine* e = link_.engine();
   last_end_frame_ = e->cycles() > 0 ? e->last_frame() + e->last_nframes() : 0;
   online_ = false;
   buffer_size_ = 0;
   if (reason == engine::EndReason::offline) emit(protocol::EngineOfflineEvent{});
-  link_.retire(last_end_frame_, reason);
-  drain();
-  link_.destroy();
+  if (retired == jack::RetireResult::timed_out) {
+    abandon_engine(reason);
+  } else {
+    link_.retire(last_end_frame_, reason);
+    drain();
+    link_.destroy();
+  }
   end_queries_offline();
   timed_in_flight_ = 0;
   in_engine_.clear();
@@ -224,8 +253,16 @@ void Controller::schedule_tick() {
 
 void Controller::tick() {
   drain();
+  const jack::JackEvents ev = jack_.poll();
+  if (options_.on_jack_message) {
+    for (const jack::LibraryMessage& m : ev.library_messages)
+      options_.on_jack_message(m.error, m.text);
+  }
+  if (ev.library_dropped != 0 && options_.on_warning) {
+    options_.on_warning(std::to_string(ev.library_dropped) +
+                        " messages from the JACK library were dropped (they came too fast)");
+  }
   if (online_) {
-    const jack::JackEvents ev = jack_.poll();
     if (ev.new_xruns != 0) emit(protocol::XrunEvent{jack_.xruns()});
     if (ev.buffer_size_changed) buffer_size_ = ev.buffer_size;
     if (ev.server_gone) {

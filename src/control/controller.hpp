@@ -49,6 +49,8 @@ struct ControllerOptions {
   std::function<void(const std::string&)> on_status;
   // Called on the control thread with warnings worth a log line (a clip that failed to load).
   std::function<void(const std::string&)> on_warning;
+  // Called on the control thread with libjack's own messages (error: true from its error hook).
+  std::function<void(bool error, const std::string&)> on_jack_message;
 };
 
 class Controller final : public SessionHandler {
@@ -179,6 +181,8 @@ class Controller final : public SessionHandler {
   // mlockall(MCL_CURRENT), warning once when the limit forbids it.
   void lock_memory();
   void go_offline(engine::EndReason reason);
+  // go_offline() after a retire that timed out: see EngineLink::abandon().
+  void abandon_engine(engine::EndReason reason);
   void finish_stop_if_ready();
   void drain();
   void on_engine_message(const engine::Message& m);

@@ -71,6 +71,17 @@ void EngineLink::retire(std::uint64_t end_frame, engine::EndReason reason) {
   if (engine_) engine_->retire(end_frame, reason);
 }
 
+void EngineLink::abandon() noexcept {
+  published_.store(nullptr, std::memory_order_release);
+  static_cast<void>(engine_.release());
+  static_cast<void>(to_engine_.release());
+  static_cast<void>(to_control_.release());
+  to_engine_in_ = {};
+  from_engine_ = {};
+  slab_.forget(slab_.out());
+  client_out_ = 0;
+}
+
 void EngineLink::destroy() {
   published_.store(nullptr, std::memory_order_release);
   engine_.reset();

@@ -44,6 +44,11 @@ class EngineLink {
   void retire(std::uint64_t end_frame, engine::EndReason reason);
   // Destroys the engine and its queues; everything must have been drained. Control thread.
   void destroy();
+  // Gives up on the engine without touching it: a cycle outlived JackClient::retire()'s bound, so
+  // its state may be torn. The engine, its queues and every node and table it holds are leaked
+  // on purpose (never retired, never freed); the slab stops counting the nodes that were out.
+  // Control thread.
+  void abandon() noexcept;
 
   bool online() const noexcept { return engine_ != nullptr; }
   engine::Engine* engine() const noexcept { return engine_.get(); }

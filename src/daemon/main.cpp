@@ -64,6 +64,14 @@ int run(const Config& config) {
   };
 
   options.on_warning = [](const std::string& warning) { log_warning(warning); };
+  // libjack's own chatter (a failed connection attempt on every retry while no server runs).
+  options.on_jack_message = [](bool error, const std::string& text) {
+    if (error) {
+      log_info("JACK: " + text);
+    } else {
+      log_debug("JACK: " + text);
+    }
+  };
 
   bool shutting_down = false;
   std::function<void()> begin_shutdown;
