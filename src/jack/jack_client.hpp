@@ -180,9 +180,9 @@ class JackClient {
   // The server's DSP load in percent (jack_cpu_load); 0 when not open.
   // Thread contract: control thread.
   double dsp_load() const noexcept;
-  // Cycles in which JACK gave an output or the MIDI port no buffer (jack_port_get_buffer
-  // returned null): the cycle still ran, writing that output into a discard buffer (or, past
-  // kDiscardFrames, writing nothing at all), and without MIDI.
+  // Cycles in which JACK gave an output port no buffer (jack_port_get_buffer returned null): the
+  // cycle still ran, rendering that output into a discard buffer (or, past kDiscardFrames,
+  // without calling the target). A null MIDI buffer reads as no events (jack/midi_input.hpp).
   std::uint64_t null_buffers() const noexcept {
     return null_buffers_.load(std::memory_order_relaxed);
   }
