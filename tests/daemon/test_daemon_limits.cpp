@@ -126,6 +126,17 @@ TEST_F(Limits, TimedCommandsBeyondTheCapacityGetLimitAndChangeNothing) {
   auto ended = c.wait_event("voice-ended", 5s);
   ASSERT_TRUE(ended);
   EXPECT_EQ((*ended)["reason"], "stopped");
+  // Stopping the voice released what waited for it: the whole capacity is free again for a new
+  // voice, an hour ahead as before.
+  const std::int64_t v2 = looping_voice();
+  for (int i = 0; i < kMaxTimed; ++i) {
+    c.ok({{"cmd", "set"}, {"voice", v2}, {"pan", -0.5}, {"at_frame", far}});
+  }
+  EXPECT_EQ(
+      c.request({{"cmd", "set"}, {"voice", v2}, {"pan", 0}, {"at_frame", far}})["error"]["code"],
+      "limit");
+  c.ok({{"cmd", "stop"}, {"voice", v2}, {"fade_s", 0}});
+  ASSERT_TRUE(c.wait_event("voice-ended", 5s));
 }
 
 TEST_F(Limits, OnceTheWaitingCommandsHaveActedNewOnesAreAccepted) {
