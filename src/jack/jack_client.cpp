@@ -290,7 +290,8 @@ void JackClient::close_client() noexcept {
 }
 
 // Audio thread. Non-blocking guarantees: wait-free (as far as the JACK library's buffer and
-// time queries are, which read shared memory) plus whatever the target does.
+// time queries are, which read shared memory) plus whatever the target does. Cost besides the
+// target: O(outputs) buffer queries, plus O(outputs x nframes) when it writes silence.
 int JackClient::process_cb(jack_nframes_t nframes, void* arg) noexcept {
   RealtimeScope realtime;
   auto* self = static_cast<JackClient*>(arg);
