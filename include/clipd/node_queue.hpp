@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <exception>
 #include <new>
 #include <type_traits>
 #include <utility>
@@ -53,6 +54,11 @@ struct QueueCell {
 // Thread contract: a handle belongs to whichever thread holds it. make() allocates and the
 // destructor of a non-empty handle frees, so both belong on the control thread only; moving a
 // handle, reading or writing its value are wait-free and safe anywhere.
+//
+// No hidden frees: moving a node into a handle that still holds one would free the held node
+// on whatever thread does it, the audio thread included. That is always a bug, so it calls
+// std::terminate() instead. Empty the handle first: hand its node on (push, or a move into an
+// empty handle), or reset() it on the control thread.
 template <class T>
 class Node {
  public:
@@ -64,9 +70,10 @@ class Node {
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
   Node(Node&& other) noexcept : cell_(std::exchange(other.cell_, nullptr)) {}
+  // Terminates when this handle still holds a node (see above). Wait-free otherwise.
   Node& operator=(Node&& other) noexcept {
     if (this != &other) {
-      reset();
+      if (cell_ != nullptr) std::terminate();
       cell_ = std::exchange(other.cell_, nullptr);
     }
     return *this;

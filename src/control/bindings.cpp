@@ -39,15 +39,18 @@ void Controller::push_bindings() {
     e.mode = to_engine(b.mode);
     e.velocity = b.velocity;
   }
-  link_.send(engine::Message::set_bindings(table.release()));
+  engine::BindingTable* t = table.release();
+  if (!send_own(engine::Message::set_bindings(t))) delete t;
 }
 
 void Controller::top_up_spares(std::uint32_t n) {
-  for (std::uint32_t i = 0; i < n; ++i)
-    link_.send(engine::Message::spare());
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (!send_own(engine::Message::spare())) return;
+  }
 }
 
 void Controller::cmd_bind(const SessionPtr& s, const Parsed& p, const protocol::BindRequest& r) {
+  if (!admit_own(s, p, 1)) return;  // the new binding table
   const BindingKey key{r.channel.value_or(0), r.note};
   bindings_[key] = r;
   push_bindings();
@@ -58,6 +61,7 @@ void Controller::cmd_bind(const SessionPtr& s, const Parsed& p, const protocol::
 void Controller::cmd_unbind(const SessionPtr& s, const Parsed& p,
                             const protocol::UnbindRequest& r) {
   const BindingKey key{r.channel.value_or(0), r.note};
+  if (bindings_.count(key) != 0 && !admit_own(s, p, 1)) return;  // the new binding table
   if (bindings_.erase(key) == 0) {
     s->send_reply(protocol::serialize_error(
         p.id, protocol::ErrorCode::bad_request,

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "control/controller.hpp"
@@ -166,6 +167,44 @@ std::uint64_t Controller::engine_frame(const protocol::When& when) const noexcep
       when);
 }
 
+std::uint64_t Controller::timed_frame(const protocol::When& when) const noexcept {
+  const std::uint64_t at = engine_frame(when);
+  // The next cycle starts after now_frame(): a frame up to it acts at once, exactly like kNow.
+  return at != engine::kNow && at <= now_frame() ? engine::kNow : at;
+}
+
+bool Controller::admit_nodes(const SessionPtr& s, const Parsed& p, std::uint32_t nodes) {
+  auto room = [&] { return link_.client_room() >= nodes && link_.slab_available() >= nodes; };
+  if (!room()) drain();
+  if (room()) return true;
+  s->send_reply(protocol::serialize_error(
+      p.id, ErrorCode::limit,
+      "too many commands are in flight (all " + std::to_string(link_.client_share()) +
+          " of the engine's message nodes for commands are in use)"));
+  return false;
+}
+
+bool Controller::admit_own(const SessionPtr& s, const Parsed& p, std::uint32_t nodes) {
+  if (!online_) return true;  // nothing is sent while offline
+  if (link_.slab_available() < nodes) drain();
+  if (link_.slab_available() >= nodes) return true;
+  s->send_reply(
+      protocol::serialize_error(p.id, ErrorCode::limit,
+                                "too many commands are in flight (the engine's message nodes are "
+                                "all in use)"));
+  return false;
+}
+
+bool Controller::admit_timed(const SessionPtr& s, const Parsed& p) {
+  if (timed_in_flight_ >= options_.max_timed_commands) drain();
+  if (timed_in_flight_ < options_.max_timed_commands) return true;
+  s->send_reply(
+      protocol::serialize_error(p.id, ErrorCode::limit,
+                                "too many timed commands are waiting (max_timed_commands: " +
+                                    std::to_string(options_.max_timed_commands) + ")"));
+  return false;
+}
+
 void Controller::cmd_hello(const SessionPtr& s, const Parsed& p) {
   protocol::HelloResult h;
   h.version = options_.version;
@@ -243,6 +282,8 @@ void Controller::cmd_unload(const SessionPtr& s, const Parsed& p,
     s->send_reply(protocol::clip_not_found_reply(p.id, r.clip_name));
     return;
   }
+  // The clip's remove_clip and a new binding table.
+  if (!admit_own(s, p, 2)) return;
   ClipEntry& entry = *it->second;
   cancel_pending(entry);
   auto waiters = std::move(entry.waiters);
@@ -286,7 +327,7 @@ void Controller::cmd_play(const SessionPtr& s, const Parsed& p, const protocol::
   }
   const ClipEntry& entry = *it->second;
   const std::uint64_t clip_frames = entry.loaded->info().frames;
-  auto bad = [&](const char* message) {
+  auto bad = [&](const std::string& message) {
     s->send_reply(protocol::serialize_error(p.id, ErrorCode::bad_request, message));
   };
   const std::uint64_t offset = frames(r.offset_s);
@@ -299,6 +340,15 @@ void Controller::cmd_play(const SessionPtr& s, const Parsed& p, const protocol::
   if (r.loop.mode != protocol::Loop::Mode::off && offset >= loop_end) {
     return bad("offset_s: past loop_end_s");
   }
+  // The engine's cost per period grows with the wraps in it: a minimum region bounds them to
+  // period / kMinLoopFrames, whatever the client asks for.
+  if (r.loop.mode != protocol::Loop::Mode::off && loop_end - loop_start < engine::kMinLoopFrames) {
+    return bad(std::string(r.loop_end_s ? "loop_end_s: the loop region from loop_start_s"
+                                        : "loop_start_s: the loop region to the clip's end") +
+               " must be at least " + std::to_string(engine::kMinLoopFrames) + " frames long");
+  }
+
+  if (!admit_nodes(s, p, 2)) return;  // the play and its voice_end
 
   engine::Message m;
   m.kind = engine::Kind::play;
@@ -335,8 +385,9 @@ void Controller::cmd_play(const SessionPtr& s, const Parsed& p, const protocol::
   play.pan = static_cast<float>(r.pan);
 
   // The voice_end node rides with the voice and comes back as voice_ended; it goes first.
-  link_.send(engine::Message::voice_end(play.voice));
-  link_.send(m);
+  // admit_nodes() made room for both.
+  (void)link_.send(engine::Message::voice_end(play.voice));
+  (void)link_.send(m);
   voices_[voice] = VoiceRecord{r.clip, r.group};
   s->send_reply(protocol::serialize_ok(p.id, Json{{"voice", voice}}));
 }
@@ -349,6 +400,9 @@ void Controller::cmd_stop(const SessionPtr& s, const Parsed& p, const protocol::
   if (auto* c = std::get_if<protocol::StopClip>(&r.target)) {
     if (wait_if_loading(c->clip, s, p)) return;
   }
+  // Refused before anything else is looked at: a refused command changes nothing.
+  const std::uint64_t at = timed_frame(r.when);
+  if (at != engine::kNow && !admit_timed(s, p)) return;
   if (auto* v = std::get_if<protocol::StopVoice>(&r.target); v && voices_.count(v->voice) == 0) {
     s->send_reply(protocol::voice_not_found_reply(p.id, v->voice));
     return;
@@ -357,8 +411,8 @@ void Controller::cmd_stop(const SessionPtr& s, const Parsed& p, const protocol::
     s->send_reply(protocol::clip_not_found_reply(p.id, c->clip));
     return;
   }
+  if (!admit_nodes(s, p, 1)) return;
   const std::uint64_t fade = r.fade_s ? frames(*r.fade_s) : declick_frames();
-  const std::uint64_t at = engine_frame(r.when);
   engine::StopTarget target = engine::StopTarget::all;
   std::uint64_t id = 0;
   bool send = true;
@@ -391,7 +445,8 @@ void Controller::cmd_stop(const SessionPtr& s, const Parsed& p, const protocol::
   // already stopping.
   const engine::Message m =
       engine::Message::stop_cmd(target, id, fade, at, engine::EndReason::stopped);
-  link_.send(m);
+  (void)link_.send(m);  // admit_nodes() made room
+  if (at != engine::kNow) ++timed_in_flight_;
   stops_.push_back(PendingStop{m.stop, s, p.id});
 }
 
@@ -405,9 +460,11 @@ void Controller::cmd_pause(const SessionPtr& s, const Parsed& p, std::int64_t vo
     s->send_reply(protocol::voice_not_found_reply(p.id, voice));
     return;
   }
+  if (!admit_nodes(s, p, 1)) return;
   const std::uint64_t fade = fade_s ? frames(*fade_s) : declick_frames();
   const auto v = static_cast<std::uint64_t>(voice);
-  link_.send(resume ? engine::Message::resume_cmd(v, fade) : engine::Message::pause_cmd(v, fade));
+  (void)link_.send(resume ? engine::Message::resume_cmd(v, fade)
+                          : engine::Message::pause_cmd(v, fade));
   s->send_reply(protocol::serialize_ok_empty(p.id));
 }
 
@@ -416,21 +473,25 @@ void Controller::cmd_set(const SessionPtr& s, const Parsed& p, const protocol::S
     s->send_reply(protocol::engine_offline_reply(p.id));
     return;
   }
+  const std::uint64_t at = timed_frame(r.when);
+  if (at != engine::kNow && !admit_timed(s, p)) return;
   if (voices_.count(r.voice) == 0) {
     s->send_reply(protocol::voice_not_found_reply(p.id, r.voice));
     return;
   }
+  if (!admit_nodes(s, p, 1)) return;
   engine::Message m;
   m.kind = engine::Kind::set;
   m.set.voice = static_cast<std::uint64_t>(r.voice);
   m.set.ramp = r.ramp_s ? frames(*r.ramp_s) : declick_frames();
-  m.set.at_frame = engine_frame(r.when);
+  m.set.at_frame = at;
   m.set.has_gain = r.gain_db.has_value();
   m.set.gain = r.gain_db ? linear_gain(*r.gain_db) : 1.0f;
   m.set.has_pan = r.pan.has_value();
   m.set.pan = r.pan ? static_cast<float>(*r.pan) : 0.0f;
   m.set.found = false;
-  link_.send(m);
+  (void)link_.send(m);
+  if (at != engine::kNow) ++timed_in_flight_;
   s->send_reply(protocol::serialize_ok_empty(p.id));
 }
 
@@ -440,71 +501,156 @@ void Controller::cmd_master(const SessionPtr& s, const Parsed& p,
     s->send_reply(protocol::engine_offline_reply(p.id));
     return;
   }
+  if (!admit_nodes(s, p, 1)) return;
   const std::uint64_t ramp = r.ramp_s ? frames(*r.ramp_s) : declick_frames();
-  link_.send(engine::Message::master_cmd(linear_gain(r.gain_db), ramp));
+  (void)link_.send(engine::Message::master_cmd(linear_gain(r.gain_db), ramp));
   master_gain_db_ = r.gain_db;
   s->send_reply(protocol::serialize_ok_empty(p.id));
 }
 
+Json Controller::offline_voices() const {
+  return Json{{"voices", Json::array()}};
+}
+
+Json Controller::offline_meters() const {
+  protocol::MetersResult r;
+  r.peak_db.assign(options_.jack.outputs, -INFINITY);
+  r.rms_db.assign(options_.jack.outputs, -INFINITY);
+  return to_json(r);
+}
+
 void Controller::cmd_voices(const SessionPtr& s, const Parsed& p) {
   if (!online_) {
-    s->send_reply(protocol::serialize_ok(p.id, Json{{"voices", Json::array()}}));
+    s->send_reply(protocol::serialize_ok(p.id, offline_voices()));
     return;
   }
-  const std::uint32_t capacity = options_.max_voices * 2 + 16;
-  auto buffer = std::make_shared<std::vector<engine::VoiceInfo>>(capacity);
-  queries_[buffer->data()] = [this, s, id = p.id, buffer](const engine::Message& m) {
-    Json list = Json::array();
-    const std::uint32_t n = std::min(m.voices.count, m.voices.capacity);
-    const double rate = rate_ > 0 ? static_cast<double>(rate_) : 1.0;
-    for (std::uint32_t i = 0; i < n; ++i) {
-      const engine::VoiceInfo& v = (*buffer)[i];
-      protocol::VoiceInfo out;
-      out.voice = static_cast<std::int64_t>(v.voice);
-      auto rec = voices_.find(out.voice);
-      if (rec != voices_.end()) {
-        out.clip = rec->second.clip;
-        out.group = rec->second.group;
-      } else {
-        // A voice a MIDI note started while the engine had no node to announce it.
-        for (const auto& [name, entry] : clips_) {
-          if (entry->slot == v.clip) out.clip = name;
-        }
+  if (!voices_query_.in_flight && !admit_nodes(s, p, 1)) return;
+  voices_query_.waiting.push_back(QueryWaiter{s, p.id});
+  if (!voices_query_.in_flight) send_voices_query();
+}
+
+void Controller::send_voices_query() {
+  if (!link_.send(engine::Message::query_voices(
+          voices_buffer_.data(), static_cast<std::uint32_t>(voices_buffer_.size())))) {
+    refuse_all(voices_query_.waiting);
+    return;
+  }
+  voices_query_.answering.swap(voices_query_.waiting);
+  voices_query_.in_flight = true;
+}
+
+void Controller::on_voices_answer(const engine::Message& m) {
+  voices_query_.in_flight = false;
+  Json list = Json::array();
+  const std::uint32_t n = std::min(m.voices.count, m.voices.capacity);
+  const double rate = rate_ > 0 ? static_cast<double>(rate_) : 1.0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const engine::VoiceInfo& v = voices_buffer_[i];
+    protocol::VoiceInfo out;
+    out.voice = static_cast<std::int64_t>(v.voice);
+    auto rec = voices_.find(out.voice);
+    if (rec != voices_.end()) {
+      out.clip = rec->second.clip;
+      out.group = rec->second.group;
+    } else {
+      // A voice a MIDI note started while the engine had no node to announce it.
+      for (const auto& [name, entry] : clips_) {
+        if (entry->slot == v.clip) out.clip = name;
       }
-      out.state = to_protocol(v.state);
-      out.position_s = static_cast<double>(v.position) / rate;
-      if (v.remaining != engine::kUnlimited) {
-        out.remaining_s = static_cast<double>(v.remaining) / rate;
-      }
-      out.gain_db = gain_db(v.gain);
-      out.pan = static_cast<double>(v.pan);
-      list.push_back(to_json(out));
     }
-    s->send_reply(protocol::serialize_ok(id, Json{{"voices", std::move(list)}}));
-  };
-  link_.send(engine::Message::query_voices(buffer->data(), capacity));
+    out.state = to_protocol(v.state);
+    out.position_s = static_cast<double>(v.position) / rate;
+    if (v.remaining != engine::kUnlimited) {
+      out.remaining_s = static_cast<double>(v.remaining) / rate;
+    }
+    out.gain_db = gain_db(v.gain);
+    out.pan = static_cast<double>(v.pan);
+    list.push_back(to_json(out));
+  }
+  const Json result{{"voices", std::move(list)}};
+  for (const QueryWaiter& w : voices_query_.answering) {
+    w.session->send_reply(protocol::serialize_ok(w.id, result));
+  }
+  voices_query_.answering.clear();
+  if (voices_query_.waiting.empty()) return;
+  if (online_) {
+    send_voices_query();
+    return;
+  }
+  // The engine went away while they waited (this is the retire's drain).
+  const Json offline = offline_voices();
+  for (const QueryWaiter& w : voices_query_.waiting) {
+    w.session->send_reply(protocol::serialize_ok(w.id, offline));
+  }
+  voices_query_.waiting.clear();
+}
+
+void Controller::end_queries_offline() {
+  for (QueryBatch* batch : {&voices_query_, &meters_query_}) {
+    const Json offline = batch == &voices_query_ ? offline_voices() : offline_meters();
+    for (auto* list : {&batch->answering, &batch->waiting}) {
+      for (const QueryWaiter& w : *list) {
+        w.session->send_reply(protocol::serialize_ok(w.id, offline));
+      }
+      list->clear();
+    }
+    batch->in_flight = false;
+  }
 }
 
 void Controller::cmd_meters(const SessionPtr& s, const Parsed& p) {
-  const std::uint32_t outputs = options_.jack.outputs;
   if (!online_) {
-    protocol::MetersResult r;
-    r.peak_db.assign(outputs, -INFINITY);
-    r.rms_db.assign(outputs, -INFINITY);
-    s->send_reply(protocol::serialize_ok(p.id, to_json(r)));
+    s->send_reply(protocol::serialize_ok(p.id, offline_meters()));
     return;
   }
-  auto buffer = std::make_shared<std::vector<float>>(std::size_t{outputs} * 2);
-  queries_[buffer->data()] = [s, id = p.id, buffer, outputs](const engine::Message& m) {
-    protocol::MetersResult r;
-    for (std::uint32_t c = 0; c < outputs; ++c) {
-      const bool have = c < m.meters.count;
-      r.peak_db.push_back(have ? gain_db((*buffer)[c]) : -INFINITY);
-      r.rms_db.push_back(have ? gain_db((*buffer)[outputs + c]) : -INFINITY);
-    }
-    s->send_reply(protocol::serialize_ok(id, to_json(r)));
-  };
-  link_.send(engine::Message::query_meters(buffer->data(), buffer->data() + outputs, outputs));
+  if (!meters_query_.in_flight && !admit_nodes(s, p, 1)) return;
+  meters_query_.waiting.push_back(QueryWaiter{s, p.id});
+  if (!meters_query_.in_flight) send_meters_query();
+}
+
+void Controller::send_meters_query() {
+  const std::uint32_t outputs = options_.jack.outputs;
+  if (!link_.send(engine::Message::query_meters(meters_buffer_.data(),
+                                                meters_buffer_.data() + outputs, outputs))) {
+    refuse_all(meters_query_.waiting);
+    return;
+  }
+  meters_query_.answering.swap(meters_query_.waiting);
+  meters_query_.in_flight = true;
+}
+
+void Controller::refuse_all(std::vector<QueryWaiter>& waiters) {
+  for (const QueryWaiter& w : waiters) {
+    w.session->send_reply(protocol::serialize_error(
+        w.id, ErrorCode::limit, "too many commands are in flight (no message node for a query)"));
+  }
+  waiters.clear();
+}
+
+void Controller::on_meters_answer(const engine::Message& m) {
+  meters_query_.in_flight = false;
+  const std::uint32_t outputs = options_.jack.outputs;
+  protocol::MetersResult r;
+  for (std::uint32_t c = 0; c < outputs; ++c) {
+    const bool have = c < m.meters.count;
+    r.peak_db.push_back(have ? gain_db(meters_buffer_[c]) : -INFINITY);
+    r.rms_db.push_back(have ? gain_db(meters_buffer_[outputs + c]) : -INFINITY);
+  }
+  const Json result = to_json(r);
+  for (const QueryWaiter& w : meters_query_.answering) {
+    w.session->send_reply(protocol::serialize_ok(w.id, result));
+  }
+  meters_query_.answering.clear();
+  if (meters_query_.waiting.empty()) return;
+  if (online_) {
+    send_meters_query();
+    return;
+  }
+  const Json offline = offline_meters();
+  for (const QueryWaiter& w : meters_query_.waiting) {
+    w.session->send_reply(protocol::serialize_ok(w.id, offline));
+  }
+  meters_query_.waiting.clear();
 }
 
 }  // namespace clipd::control

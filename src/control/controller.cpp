@@ -4,6 +4,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cmath>
@@ -66,7 +67,9 @@ Controller::Controller(boost::asio::io_context& io, ControllerOptions options)
       link_(options_.jack.outputs),
       tick_timer_(io),
       connect_timer_(io),
-      started_at_(std::chrono::steady_clock::now()) {
+      started_at_(std::chrono::steady_clock::now()),
+      voices_buffer_(std::size_t{options_.max_voices} * 2),
+      meters_buffer_(std::size_t{options_.jack.outputs} * 2) {
   std::weak_ptr<int> alive = life_;
   loader_ = std::make_unique<clips::Loader>(
       [this, alive](std::function<void()> fn) {
@@ -136,6 +139,7 @@ void Controller::go_online() {
   cfg.sample_rate = rate_;
   cfg.outputs = options_.jack.outputs;
   cfg.max_voices = options_.max_voices;
+  cfg.max_pending = options_.max_timed_commands;
   cfg.declick_frames = static_cast<std::uint32_t>(std::max<std::uint64_t>(1, declick_frames()));
   std::uint32_t capacity = 256;
   while (capacity < clips_.size() * 2)
@@ -145,16 +149,9 @@ void Controller::go_online() {
   cfg.cycle_hook = options_.cycle_hook;
   cfg.cycle_hook_arg = options_.cycle_hook_arg;
   link_.build(cfg);
-  // The engine's tables and node pools must never page-fault on the audio thread. Clips lock
-  // their own pages; this locks everything mapped now, the fresh engine included.
-  if (::mlockall(MCL_CURRENT) != 0 && !warned_mlockall_) {
-    warned_mlockall_ = true;
-    if (options_.on_warning) {
-      options_.on_warning(std::string("cannot lock the engine's memory (mlockall): ") +
-                          std::strerror(errno) + "; raise the memlock limit (see clipd(1))");
-    }
-  }
+  lock_memory();
   slot_capacity_ = capacity;
+  timed_in_flight_ = 0;
   next_slot_ = 0;
   free_slots_.clear();
   online_ = true;
@@ -185,17 +182,75 @@ void Controller::go_online() {
   }
 }
 
+void Controller::abandon_engine(engine::EndReason reason) {
+  if (options_.on_warning) {
+    options_.on_warning(
+        "the audio thread was still inside a cycle when the engine had to stop: the engine is "
+        "abandoned, its memory leaked on purpose rather than torn down");
+  }
+  // Nodes already back are still handled; the engine itself is never touched again.
+  drain();
+  link_.abandon();
+  // What the engine would have said when retired: every voice ends now.
+  std::vector<std::int64_t> ids;
+  ids.reserve(voices_.size());
+  for (const auto& [id, v] : voices_)
+    ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  for (std::int64_t id : ids) {
+    emit(protocol::VoiceEndedEvent{id, voices_[id].clip, static_cast<std::int64_t>(last_end_frame_),
+                                   to_protocol(reason)});
+  }
+  voices_.clear();
+  // Stops the engine never acted on: answered as a retire would have answered them.
+  for (const PendingStop& stop : std::exchange(stops_, {})) {
+    stop.session->send_reply(protocol::serialize_ok(stop.id, protocol::Json{{"stopped", 0}}));
+  }
+  // Clips stay with their entries (the next engine gets them); jack_client_close() has returned,
+  // so no thread runs the abandoned engine that still points at them.
+}
+
+void Controller::lock_memory() {
+  // The engine's tables and the message nodes must never page-fault on the audio thread. Clips
+  // lock their own pages; this locks everything mapped now, the fresh engine included.
+  if (::mlockall(MCL_CURRENT) != 0 && !warned_mlockall_) {
+    warned_mlockall_ = true;
+    if (options_.on_warning) {
+      options_.on_warning(std::string("cannot lock the engine's memory (mlockall): ") +
+                          std::strerror(errno) + "; raise the memlock limit (see clipd(1))");
+    }
+  }
+}
+
+bool Controller::send_own(const engine::Message& m) {
+  if (link_.send(m)) return true;
+  drain();
+  if (link_.send(m)) return true;
+  if (options_.on_warning) {
+    options_.on_warning("no message node left for the engine (" +
+                        std::to_string(link_.slab_size()) + " in all); a " +
+                        std::to_string(static_cast<int>(m.kind)) + " message was not sent");
+  }
+  return false;
+}
+
 void Controller::go_offline(engine::EndReason reason) {
   if (!online_) return;
-  jack_.retire();
+  const jack::RetireResult retired = jack_.retire();
   engine::Engine* e = link_.engine();
   last_end_frame_ = e->cycles() > 0 ? e->last_frame() + e->last_nframes() : 0;
   online_ = false;
   buffer_size_ = 0;
   if (reason == engine::EndReason::offline) emit(protocol::EngineOfflineEvent{});
-  link_.retire(last_end_frame_, reason);
-  drain();
-  link_.destroy();
+  if (retired == jack::RetireResult::timed_out) {
+    abandon_engine(reason);
+  } else {
+    link_.retire(last_end_frame_, reason);
+    drain();
+    link_.destroy();
+  }
+  end_queries_offline();
+  timed_in_flight_ = 0;
   in_engine_.clear();
   for (auto& [name, entry] : clips_)
     entry->slot = kNoSlot;
@@ -220,8 +275,16 @@ void Controller::schedule_tick() {
 
 void Controller::tick() {
   drain();
+  const jack::JackEvents ev = jack_.poll();
+  if (options_.on_jack_message) {
+    for (const jack::LibraryMessage& m : ev.library_messages)
+      options_.on_jack_message(m.error, m.text);
+  }
+  if (ev.library_dropped != 0 && options_.on_warning) {
+    options_.on_warning(std::to_string(ev.library_dropped) +
+                        " messages from the JACK library were dropped (they came too fast)");
+  }
   if (online_) {
-    const jack::JackEvents ev = jack_.poll();
     if (ev.connections_changed && options_.on_debug) {
       std::string list;
       for (const jack::PortConnection& c : jack_.connections())
@@ -302,27 +365,26 @@ void Controller::on_engine_message(const engine::Message& m) {
       }
       break;
     }
+    case engine::Kind::stop:
+    case engine::Kind::set: {
+      // A timed command has acted (or was handed back unacted): its place is free again.
+      const std::uint64_t at = m.kind == engine::Kind::stop ? m.stop.at_frame : m.set.at_frame;
+      if (at != engine::kNow && timed_in_flight_ > 0) --timed_in_flight_;
+      if (m.kind == engine::Kind::stop) on_stop_acted(m.stop);
+      break;
+    }
     case engine::Kind::table_released:
       delete[] m.table.table;
       break;
     case engine::Kind::bindings_released:
       delete m.bindings.table;
       break;
-    case engine::Kind::stop:
-      on_stop_acted(m.stop);
-      break;
     case engine::Kind::query_voices:
-    case engine::Kind::query_meters: {
-      const void* key = m.kind == engine::Kind::query_voices
-                            ? static_cast<const void*>(m.voices.out)
-                            : static_cast<const void*>(m.meters.peak);
-      if (auto q = queries_.find(key); q != queries_.end()) {
-        auto fn = std::move(q->second);
-        queries_.erase(q);
-        fn(m);
-      }
+      on_voices_answer(m);
       break;
-    }
+    case engine::Kind::query_meters:
+      on_meters_answer(m);
+      break;
     default:
       break;  // acknowledgements: nothing to do
   }
@@ -488,7 +550,7 @@ bool Controller::install(ClipEntry& entry, std::unique_ptr<clips::LoadedClip> cl
     if (fits_engine) {
       // The engine swaps the samples in; the old ones come back as clip_released.
       const std::uint64_t token = next_token_++;
-      link_.send(engine::Message::replace_clip(entry.slot, entry.loaded->samples(), token));
+      (void)send_own(engine::Message::replace_clip(entry.slot, entry.loaded->samples(), token));
       zombies_[entry.token] = Zombie{entry.name, std::move(old), announce};
       entry.token = token;
       in_engine_[token] = &entry;
@@ -498,7 +560,7 @@ bool Controller::install(ClipEntry& entry, std::unique_ptr<clips::LoadedClip> cl
     const std::uint32_t slot = entry.slot;
     entry.slot = kNoSlot;
     push_bindings();
-    link_.send(engine::Message::remove_clip(slot));
+    (void)send_own(engine::Message::remove_clip(slot));
     zombies_[entry.token] = Zombie{entry.name, std::move(old), announce};
     free_slots_.push_back(slot);
   }
@@ -516,7 +578,7 @@ void Controller::add_to_engine(ClipEntry& entry) {
   entry.slot = alloc_slot();
   entry.token = next_token_++;
   in_engine_[entry.token] = &entry;
-  link_.send(engine::Message::add_clip(entry.slot, entry.loaded->samples(), entry.token));
+  (void)send_own(engine::Message::add_clip(entry.slot, entry.loaded->samples(), entry.token));
 }
 
 bool Controller::retire_clip(ClipEntry& entry, bool announce) {
@@ -525,7 +587,7 @@ bool Controller::retire_clip(ClipEntry& entry, bool announce) {
     const std::uint32_t slot = entry.slot;
     entry.slot = kNoSlot;
     push_bindings();
-    link_.send(engine::Message::remove_clip(slot));
+    (void)send_own(engine::Message::remove_clip(slot));
     in_engine_.erase(entry.token);
     zombies_[entry.token] = Zombie{entry.name, std::move(entry.loaded), announce};
     free_slots_.push_back(slot);
@@ -543,9 +605,13 @@ std::uint32_t Controller::alloc_slot() {
     return s;
   }
   if (next_slot_ == slot_capacity_) {
-    // The engine's table is full: swap a twice larger one in; the old one comes back.
+    // The engine's table is full: swap a twice larger one in; the old one comes back. The slab
+    // grows by the nodes the new slots' clips can hold, locked like the rest.
     const std::uint32_t capacity = slot_capacity_ * 2;
-    link_.send(engine::Message::grow_clip_table(new engine::ClipSlot[capacity](), capacity));
+    link_.grow_clip_share(capacity - slot_capacity_);
+    lock_memory();
+    auto* table = new engine::ClipSlot[capacity]();
+    if (!send_own(engine::Message::grow_clip_table(table, capacity))) delete[] table;
     slot_capacity_ = capacity;
   }
   return next_slot_++;
@@ -597,8 +663,8 @@ void Controller::stop(std::function<void()> done) {
   }
   run_waiters(std::move(waiters));
   if (online_) {
-    link_.send(engine::Message::stop_cmd(engine::StopTarget::all, 0, declick_frames(), engine::kNow,
-                                         engine::EndReason::shutdown));
+    (void)send_own(engine::Message::stop_cmd(engine::StopTarget::all, 0, declick_frames(),
+                                             engine::kNow, engine::EndReason::shutdown));
   }
   finish_stop_if_ready();
 }

@@ -32,6 +32,9 @@ struct ControllerOptions {
   std::string version;
   jack::JackClientOptions jack;
   std::uint32_t max_voices = 256;
+  // Timed stop/set commands in flight at once (the engine's Config::max_pending); more get
+  // `limit`.
+  std::uint32_t max_timed_commands = 1024;
   std::uint32_t max_channels = 8;
   std::uint64_t memory_budget = 0;  // bytes; 0: a quarter of physical memory
   double declick_s = 0.005;
@@ -57,6 +60,8 @@ struct ControllerOptions {
   // cycle. Null in the installed clipd.
   void (*cycle_hook)(void* arg) noexcept = nullptr;
   void* cycle_hook_arg = nullptr;
+  // Called on the control thread with libjack's own messages (error: true from its error hook).
+  std::function<void(bool error, const std::string&)> on_jack_message;
 };
 
 class Controller final : public SessionHandler {
@@ -151,6 +156,21 @@ class Controller final : public SessionHandler {
   void cmd_master(const SessionPtr& s, const Parsed& p, const protocol::MasterRequest& r);
   void cmd_voices(const SessionPtr& s, const Parsed& p);
   void cmd_meters(const SessionPtr& s, const Parsed& p);
+  // Queries: at most one voices and one meters query in flight (the engine answers at most one
+  // of each per cycle, engine/message.hpp). A request joins the next query to be sent, so its
+  // answer always reflects every command that came before it.
+  void send_voices_query();
+  void send_meters_query();
+  void on_voices_answer(const engine::Message& m);
+  void on_meters_answer(const engine::Message& m);
+  struct QueryWaiter;
+  // Answers `limit` to each (no node was left to send their query) and empties the list.
+  void refuse_all(std::vector<QueryWaiter>& waiters);
+  protocol::Json offline_voices() const;
+  protocol::Json offline_meters() const;
+  // After the engine is gone: answers every query still waiting as offline and forgets what was
+  // in flight (the engine's retire hands every node back, so normally nothing is left).
+  void end_queries_offline();
 
   // bindings.cpp
   void cmd_bind(const SessionPtr& s, const Parsed& p, const protocol::BindRequest& r);
@@ -191,7 +211,11 @@ class Controller final : public SessionHandler {
   void try_connect();
   void schedule_connect(std::chrono::milliseconds delay);
   void go_online();
+  // mlockall(MCL_CURRENT), warning once when the limit forbids it.
+  void lock_memory();
   void go_offline(engine::EndReason reason);
+  // go_offline() after a retire that timed out: see EngineLink::abandon().
+  void abandon_engine(engine::EndReason reason);
   void finish_stop_if_ready();
   void drain();
   void on_engine_message(const engine::Message& m);
@@ -201,6 +225,21 @@ class Controller final : public SessionHandler {
   std::uint64_t now_frame() const noexcept;
   // The engine's at_frame for a command's `at_frame` / `in_s` (kNow when neither is given).
   std::uint64_t engine_frame(const protocol::When& when) const noexcept;
+  // The at_frame for a timed stop or set: engine_frame(), or kNow when that frame has certainly
+  // passed (the engine acts at once either way), so at_frame != kNow means "waits in the engine".
+  std::uint64_t timed_frame(const protocol::When& when) const noexcept;
+  // Whether one more command may wait for its frame; answers `limit` when not. Drains the
+  // engine's returned nodes first, so a refusal reflects the latest count.
+  bool admit_timed(const SessionPtr& s, const Parsed& p);
+  // Whether the slab has `nodes` nodes for a client command; answers `limit` when not. Drains
+  // the engine's returned nodes first, so a refusal reflects the latest count.
+  bool admit_nodes(const SessionPtr& s, const Parsed& p, std::uint32_t nodes);
+  // The same for requests whose effects make control send its own messages at once (unload,
+  // bind, unbind): the slab must have room for `nodes` of them.
+  bool admit_own(const SessionPtr& s, const Parsed& p, std::uint32_t nodes);
+  // Sends one of control's own messages. The slab's sizing keeps room for them; if it ever ran
+  // out, the message is not sent and a warning is logged. Returns whether it was sent.
+  bool send_own(const engine::Message& m);
   std::uint64_t frames(double seconds) const noexcept;
   std::uint64_t declick_frames() const noexcept;
   std::uint32_t group_id(const std::string& group);
@@ -236,8 +275,28 @@ class Controller final : public SessionHandler {
   // Nodes the engine keeps for the voices MIDI notes start (two per voice).
   static constexpr std::uint32_t kSpareNodes = 256;
 
-  // Queries in flight, by the buffer the engine fills.
-  std::unordered_map<const void*, std::function<void(const engine::Message&)>> queries_;
+  // Timed stop/set commands sent and not yet back from the engine: at most
+  // options_.max_timed_commands, the engine's Config::max_pending.
+  std::uint32_t timed_in_flight_ = 0;
+
+  struct QueryWaiter {
+    SessionPtr session;
+    protocol::RequestId id;
+  };
+  // One kind of query: the requests the query in flight answers, and those that arrived since,
+  // which the next query answers.
+  struct QueryBatch {
+    bool in_flight = false;
+    std::vector<QueryWaiter> answering;
+    std::vector<QueryWaiter> waiting;
+  };
+  QueryBatch voices_query_;
+  QueryBatch meters_query_;
+  // What the engine fills, allocated once: a record per voice slot of the engine's pool
+  // (max_voices playing plus as many fading: go_online leaves Config::fade_voices at its
+  // default), and peak then RMS per output.
+  std::vector<engine::VoiceInfo> voices_buffer_;
+  std::vector<float> meters_buffer_;
 
   std::uint32_t rate_ = 0;         // the engine's rate while online; the last known one offline
   std::uint32_t buffer_size_ = 0;  // while online

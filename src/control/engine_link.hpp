@@ -11,8 +11,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <vector>
 
+#include "clipd/node_slab.hpp"
 #include "engine/config.hpp"
 #include "engine/engine.hpp"
 #include "engine/message.hpp"
@@ -31,44 +31,93 @@ class EngineLink {
   // The target to give JackClient::open(); valid for this object's whole life.
   jack::ProcessTarget target() noexcept { return {&EngineLink::process, this}; }
 
-  // Builds a fresh engine and queue pair and publishes it to the process callback.
-  // Control thread. Note: allocates every engine table.
+  // Builds a fresh engine and queue pair and publishes it to the process callback; grows the
+  // node slab to what `config` needs (see kClientTransit). Control thread. Note: allocates every
+  // engine table and the nodes.
   void build(const engine::Config& config);
+  // The engine's clip table grew by `slots`: adds the nodes its clips can hold. Control thread.
+  // Note: allocates.
+  void grow_clip_share(std::uint32_t slots);
   // Takes the engine back once no cycle can run (after JackClient::retire()): ends every voice
   // with `reason` at `end_frame`, hands back every clip and node (drain() them next).
   // Control thread.
   void retire(std::uint64_t end_frame, engine::EndReason reason);
   // Destroys the engine and its queues; everything must have been drained. Control thread.
   void destroy();
+  // Gives up on the engine without touching it: a cycle outlived JackClient::retire()'s bound, so
+  // its state may be torn. The engine, its queues and every node and table it holds are leaked
+  // on purpose (never retired, never freed); the slab stops counting the nodes that were out.
+  // Control thread.
+  void abandon() noexcept;
 
   bool online() const noexcept { return engine_ != nullptr; }
   engine::Engine* engine() const noexcept { return engine_.get(); }
 
-  // Sends one message. Reuses a returned node when there is one. Control thread.
-  // Note: may allocate.
-  void send(const engine::Message& message);
+  // Sends one message in a node from the slab; never allocates. False, and nothing sent, when no
+  // node is left for it: a client command (is_client()) may have at most client_share() nodes
+  // out; control's own messages take from the rest. Control thread.
+  [[nodiscard]] bool send(const engine::Message& message) noexcept;
+  // Nodes a client command may still take (a play takes two). Control thread.
+  std::uint32_t client_room() const noexcept {
+    return client_out_ < client_share_ ? client_share_ - client_out_ : 0;
+  }
+  std::uint32_t client_share() const noexcept { return client_share_; }
+  std::size_t slab_size() const noexcept { return slab_.size(); }
+  std::size_t slab_available() const noexcept { return slab_.available(); }
 
-  // Pops every returned node, hands its message to `fn`, and keeps the node for reuse.
-  // Control thread.
+  // Pops every returned node, puts it back in the slab, then hands a copy of its message to `fn`
+  // (so `fn` may send again at once). Control thread.
   template <class Fn>
   std::size_t drain(Fn&& fn) {
     if (!from_engine_) return 0;
     std::size_t n = 0;
     while (engine::MessageNode node = from_engine_.pop()) {
-      fn(*node);
-      recycle(std::move(node));
+      const engine::Message m = *node;
+      if (!returns_own(m) && client_out_ > 0) --client_out_;
+      slab_.give_back(std::move(node));
+      fn(m);
       ++n;
     }
     return n;
   }
 
+  // Which share a message's node counts against: control's own messages (clips, the binding
+  // table, spares) or a client command's. A node keeps its share until it comes back.
+  static bool is_client(engine::Kind kind) noexcept;
+  static bool returns_own(const engine::Message& m) noexcept;
+
+  // The slab (clipd/node_slab.hpp) holds every node that can be out at once, derived from the
+  // engine's Config, so a send fails only when a client floods commands:
+  //
+  // client share = 2 x voice pool            a play and its voice_end per voice slot
+  //                                          (pool = max_voices + fade_voices)
+  //              + max_pending               timed stop/set waiting (control refuses more)
+  //              + 2                         one voices and one meters query
+  //              + kClientTransit            commands for now between two drains
+  // own share    = 2 x clip_capacity         a node riding with each slot's clip, plus a
+  //                                          remove_clip or replace in flight for each slot
+  //              + retired_capacity          removed clips whose voices still fade out
+  //              + spare_nodes               the engine's spare pool: control sends one spare
+  //                                          per spare-born event that comes back, so spares
+  //                                          out (pooled, riding with MIDI voices, in flight)
+  //                                          never exceed it
+  //              + kOwnTransit               binding tables and table swaps in flight
+  //
+  // Control drains the return queue every tick (2 ms) and before refusing; the engine takes
+  // Config::max_messages_per_cycle messages per cycle. kClientTransit bounds how many commands
+  // for now a client burst may have in flight between drains: past it they get `limit`.
+  static constexpr std::uint32_t kClientTransit = 1024;
+  static constexpr std::uint32_t kOwnTransit = 64;
+  static std::uint64_t client_share_for(const engine::Config& config) noexcept;
+  static std::uint64_t own_share_for(const engine::Config& config) noexcept;
+
  private:
   static void process(void* ctx, std::uint64_t frame, std::uint32_t nframes, float* const* outputs,
                       const jack::MidiInput* midi, std::uint64_t usecs) noexcept;
-  void recycle(engine::MessageNode&& node);
 
-  // Spare nodes kept for reuse; beyond this many, returned nodes are freed.
-  static constexpr std::size_t kMaxSpare = 4096;
+  NodeSlab<engine::Message> slab_;
+  std::uint32_t client_share_ = 0;
+  std::uint32_t client_out_ = 0;  // client-command nodes sent and not yet back
   // MIDI events handed to the engine per cycle; more in one period are dropped.
   static constexpr std::uint32_t kMaxMidiEvents = 1024;
 
@@ -78,7 +127,6 @@ class EngineLink {
   Consumer<engine::Message> from_engine_;
   std::unique_ptr<engine::Engine> engine_;
   std::atomic<engine::Engine*> published_{nullptr};
-  std::vector<engine::MessageNode> spare_;
   const std::uint32_t outputs_;
   // Audio thread only: the cycle's MIDI events in the engine's form.
   engine::MidiEventView midi_[kMaxMidiEvents] = {};

@@ -29,6 +29,8 @@ struct Config {
   std::string client_name;
   std::uint32_t outputs = 2;
   std::uint32_t max_voices = 256;
+  // Timed stop and set commands that may wait in the engine at once; more get `limit`.
+  std::uint32_t max_timed_commands = 1024;
   // Bytes of decoded audio the clips may hold; 0 means a quarter of physical memory.
   std::uint64_t memory_budget = 0;
   std::uint32_t max_channels = 8;

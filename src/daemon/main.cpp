@@ -61,6 +61,7 @@ int run(const Config& config) {
   options.jack.midi_input = config.midi;
   options.jack.auto_connect = config.auto_connect;
   options.max_voices = config.max_voices;
+  options.max_timed_commands = config.max_timed_commands;
   options.max_channels = config.max_channels;
   options.memory_budget = config.memory_budget;
   options.declick_s = config.declick_s;
@@ -87,6 +88,14 @@ int run(const Config& config) {
   };
   options.cycle_hook = rt_alloc_hook;
 #endif
+  // libjack's own chatter (a failed connection attempt on every retry while no server runs).
+  options.on_jack_message = [](bool error, const std::string& text) {
+    if (error) {
+      log_info("JACK: " + text);
+    } else {
+      log_debug("JACK: " + text);
+    }
+  };
 
   bool shutting_down = false;
   std::function<void()> begin_shutdown;

@@ -6,6 +6,9 @@
 
 namespace clipd::engine {
 
+// Shortest loop region in frames: control refuses shorter ones (clipd-protocol(7), play).
+inline constexpr std::uint64_t kMinLoopFrames = 64;
+
 struct Config {
   std::uint32_t sample_rate = 48000;
   std::uint32_t outputs = 2;       // 1..64

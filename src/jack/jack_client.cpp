@@ -38,6 +38,7 @@ std::string default_server_name(const std::string& configured) {
 
 JackClient::JackClient(JackClientOptions options) : options_(std::move(options)) {
   options_.outputs = std::clamp<std::uint32_t>(options_.outputs, 1, kMaxOutputs);
+  LibraryLog::install();
 }
 
 JackClient::~JackClient() {
@@ -112,6 +113,9 @@ OpenResult JackClient::open(ProcessTarget target) {
     }
   }
 
+  // Cleared before the shutdown callbacks exist: a server that goes away from here on is seen,
+  // however soon.
+  server_gone_.store(false, std::memory_order_release);
   jack_set_process_callback(client_, &JackClient::process_cb, this);
   jack_set_thread_init_callback(client_, &JackClient::thread_init_cb, this);
   jack_set_sample_rate_callback(client_, &JackClient::sample_rate_cb, this);
@@ -127,7 +131,6 @@ OpenResult JackClient::open(ProcessTarget target) {
   // fetch_or on cycle_state_ reads it, so the writes happen-before the first cycle.
   target_ = target;
   frame_clock_.reset();
-  server_gone_.store(false, std::memory_order_relaxed);
   rate_now_.store(jack_get_sample_rate(client_), std::memory_order_relaxed);
   size_now_.store(jack_get_buffer_size(client_), std::memory_order_relaxed);
   frame_now_.store(0, std::memory_order_relaxed);
@@ -200,6 +203,7 @@ std::vector<PortConnection> JackClient::query_connections() const {
 
 JackEvents JackClient::poll() {
   JackEvents ev;
+  ev.library_messages = LibraryLog::instance().drain(ev.library_dropped);
   if (client_ == nullptr) {
     ev.sample_rate = sample_rate_;
     ev.buffer_size = buffer_size_;
@@ -286,7 +290,8 @@ void JackClient::close_client() noexcept {
 }
 
 // Audio thread. Non-blocking guarantees: wait-free (as far as the JACK library's buffer and
-// time queries are, which read shared memory) plus whatever the target does.
+// time queries are, which read shared memory) plus whatever the target does. Cost besides the
+// target: O(outputs) buffer queries, plus O(outputs x nframes) when it writes silence.
 int JackClient::process_cb(jack_nframes_t nframes, void* arg) noexcept {
   RealtimeScope realtime;
   auto* self = static_cast<JackClient*>(arg);
@@ -294,13 +299,31 @@ int JackClient::process_cb(jack_nframes_t nframes, void* arg) noexcept {
 
   float* outputs[kMaxOutputs];
   const std::size_t n = self->out_ports_.size();
+  bool missing = false;
   for (std::size_t i = 0; i < n; ++i) {
     outputs[i] = static_cast<float*>(jack_port_get_buffer(self->out_ports_[i], nframes));
+    if (outputs[i] == nullptr) {
+      // No buffer for this port this cycle: render it into the discard buffer (shared by every
+      // such output; what lands there is never read).
+      outputs[i] = self->discard_;
+      missing = true;
+    }
+  }
+  if (missing) self->null_buffers_.fetch_add(1, std::memory_order_relaxed);
+  if (missing && nframes > kDiscardFrames) {
+    // Larger than the discard buffer: skip the target, so that nothing writes past it. The
+    // outputs that have buffers carry silence.
+    for (std::size_t i = 0; i < n; ++i) {
+      if (outputs[i] != self->discard_) std::memset(outputs[i], 0, nframes * sizeof(float));
+    }
+    self->cycle_state_.fetch_and(~kInCycle, std::memory_order_release);
+    return 0;
   }
 
   if ((state & kRetired) != 0 || self->target_.fn == nullptr) {
-    for (std::size_t i = 0; i < n; ++i)
-      std::memset(outputs[i], 0, nframes * sizeof(float));
+    for (std::size_t i = 0; i < n; ++i) {
+      if (outputs[i] != self->discard_) std::memset(outputs[i], 0, nframes * sizeof(float));
+    }
     self->cycle_state_.fetch_and(~kInCycle, std::memory_order_release);
     return 0;
   }

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "jack/frame_clock.hpp"
+#include "jack/library_log.hpp"
 #include "jack/midi_input.hpp"
 
 namespace clipd::jack {
@@ -81,6 +82,10 @@ struct JackEvents {
   std::uint64_t new_xruns = 0;
   std::uint32_t sample_rate = 0;  // current values
   std::uint32_t buffer_size = 0;
+  // libjack's error and info messages since the last poll (jack/library_log.hpp), oldest first,
+  // and how many were dropped because they came faster than poll() drained them.
+  std::vector<LibraryMessage> library_messages;
+  std::uint64_t library_dropped = 0;
 
   bool any() const noexcept {
     return server_gone || sample_rate_changed || buffer_size_changed || connections_changed ||
@@ -100,7 +105,9 @@ enum class RetireResult {
   retired,  // no cycle was running: the target will never be called again
   // A cycle was still running after the bound; the client was closed anyway. jack_client_close()
   // returns only once the audio thread has left the cycle (JACK2 and pipewire-jack), so the
-  // target is not called after retire() either way; the daemon should log this.
+  // target is not called after retire() either way, but the cycle did not end when it should
+  // have: what the target was working on may be in any state. The daemon logs this and abandons
+  // (leaks) what the target points into rather than tearing it down.
   timed_out,
 };
 
@@ -112,7 +119,8 @@ class JackClient {
   // How much of the audio thread's stack the thread-init callback touches.
   static constexpr std::size_t kStackPrefault = 256 * 1024;
 
-  // Thread contract: control thread. Opens nothing.
+  // Thread contract: control thread. Opens nothing; installs libjack's error and info hooks
+  // (jack/library_log.hpp) once per process.
   explicit JackClient(JackClientOptions options);
   // Thread contract: control thread. Retires and closes the client if open.
   ~JackClient();
@@ -132,7 +140,8 @@ class JackClient {
   OpenResult try_open(ProcessTarget target);
   std::chrono::milliseconds retry_delay() const noexcept { return retry_delay_; }
 
-  // Reads what the callbacks stored since the last poll. When the server is alive and connections
+  // Reads what the callbacks stored since the last poll, and libjack's messages (also while not
+  // open). When the server is alive and connections
   // changed, it queries our ports' connections and remembers them (committed one poll later, so a
   // server that disconnects everything while going away does not wipe the list).
   // Thread contract: control thread. Note: allocates when connections changed.
@@ -171,6 +180,12 @@ class JackClient {
   // The server's DSP load in percent (jack_cpu_load); 0 when not open.
   // Thread contract: control thread.
   double dsp_load() const noexcept;
+  // Cycles in which JACK gave an output port no buffer (jack_port_get_buffer returned null): the
+  // cycle still ran, rendering that output into a discard buffer (or, past kDiscardFrames,
+  // without calling the target). A null MIDI buffer reads as no events (jack/midi_input.hpp).
+  std::uint64_t null_buffers() const noexcept {
+    return null_buffers_.load(std::memory_order_relaxed);
+  }
   // Full port name ("clipd:out_1"); valid while open.
   std::string port_name(std::uint32_t output_index) const;
   std::string midi_port_name() const;
@@ -216,6 +231,10 @@ class JackClient {
 
   // Audio thread only (reset before activation): the 64-bit extension of jack_last_frame_time().
   FrameClock frame_clock_;
+  // Audio thread only: where an output JACK gave no buffer for is rendered, then ignored.
+  static constexpr std::uint32_t kDiscardFrames = 16384;
+  float discard_[kDiscardFrames] = {};
+  std::atomic<std::uint64_t> null_buffers_{0};
 
   // The handshake word: bit 0 "a cycle is running", bit 1 "retired". One atomic, read-modify-
   // write on both sides, so the two sides are ordered without a standalone fence.

@@ -42,6 +42,7 @@ TEST_F(ConfigTest, DefaultsWithoutAFile) {
   resolve_defaults(c);
   EXPECT_EQ(c.outputs, 2u);
   EXPECT_EQ(c.max_voices, 256u);
+  EXPECT_EQ(c.max_timed_commands, 1024u);
   EXPECT_EQ(c.max_channels, 8u);
   EXPECT_EQ(c.line_limit, 1u << 20);
   EXPECT_EQ(c.socket_path, dir_ + "/run/clipd/control.sock");
@@ -54,14 +55,16 @@ TEST_F(ConfigTest, DefaultsWithoutAFile) {
 
 TEST_F(ConfigTest, ReadsTheDefaultFileAndFlagsOverrideIt) {
   ::mkdir((dir_ + "/clipd").c_str(), 0700);
-  write("clipd/config.json",
-        R"({"outputs": 4, "max_voices": 64, "memory_budget": "512M", "auto_connect":
+  write(
+      "clipd/config.json",
+      R"({"outputs": 4, "max_voices": 64, "max_timed_commands": 16, "memory_budget": "512M", "auto_connect":
             ["system:playback_1", "system:playback_2"], "midi": false, "declick_ms": 10,
             "jack_server": "studio", "log_level": "debug"})");
   auto cl = parse({"--outputs", "6", "--server=live"});
   const Config& c = cl.config;
   EXPECT_EQ(c.outputs, 6u);
   EXPECT_EQ(c.max_voices, 64u);
+  EXPECT_EQ(c.max_timed_commands, 16u);
   EXPECT_EQ(c.memory_budget, 512ull << 20);
   EXPECT_EQ(c.auto_connect, (std::vector<std::string>{"system:playback_1", "system:playback_2"}));
   EXPECT_FALSE(c.midi);
@@ -90,6 +93,7 @@ TEST_F(ConfigTest, BadInputIsAClearErrorNamingTheKey) {
       {R"({"outputs": 0})", "outputs"},
       {R"({"outputs": 2.5})", "outputs"},
       {R"({"max_voices": 100000})", "max_voices"},
+      {R"({"max_timed_commands": 0})", "max_timed_commands"},
       {R"({"memory_budget": "lots"})", "memory_budget"},
       {R"({"auto_connect": "system:playback_1"})", "auto_connect"},
       {R"({"midi": 1})", "midi"},

@@ -385,4 +385,24 @@ TEST(NoServer, TryOpenBacksOffFrom200msTo1s) {
   EXPECT_EQ(client.retire(), RetireResult::not_open);
 }
 
+// libjack reports a failed connection through its error hook: the message reaches poll()
+// (the hook itself only copies into a preallocated slot, see test_library_log.cpp).
+TEST(NoServer, TheLibrarysErrorsReachPoll) {
+  JackClientOptions o;
+  o.server_name = clipd::test::unique_name("clipd-absent");
+  JackClient client(o);
+  (void)client.poll();  // whatever earlier tests left
+  EXPECT_EQ(client.try_open({}), OpenResult::no_server);
+  const JackEvents ev = client.poll();
+  ASSERT_FALSE(ev.library_messages.empty());
+  bool error = false;
+  for (const auto& m : ev.library_messages) {
+    EXPECT_FALSE(m.text.empty());
+    error = error || m.error;
+  }
+  EXPECT_TRUE(error);
+  EXPECT_EQ(ev.library_dropped, 0u);
+  EXPECT_TRUE(client.poll().library_messages.empty());
+}
+
 }  // namespace

@@ -93,12 +93,12 @@ TEST(ProtocolSerialize, ErrorReplies) {
 }
 
 TEST(ProtocolSerialize, ErrorCodesHaveTheContractsNames) {
-  const char* names[] = {"bad-json",        "bad-request",       "unknown-command",
-                         "line-too-long",   "clip-not-found",    "clip-exists",
-                         "file-not-found",  "permission-denied", "unsupported-format",
-                         "decode-failed",   "memory-budget",     "cancelled",
-                         "voice-not-found", "engine-offline",    "internal"};
-  for (int i = 0; i <= static_cast<int>(ErrorCode::internal); ++i) {
+  const char* names[] = {
+      "bad-json",           "bad-request",    "unknown-command", "line-too-long",
+      "clip-not-found",     "clip-exists",    "file-not-found",  "permission-denied",
+      "unsupported-format", "decode-failed",  "memory-budget",   "cancelled",
+      "voice-not-found",    "engine-offline", "internal",        "limit"};
+  for (int i = 0; i <= static_cast<int>(ErrorCode::limit); ++i) {
     EXPECT_EQ(to_string(static_cast<ErrorCode>(i)), names[i]);
     EXPECT_EQ(error_code_from_string(names[i]), static_cast<ErrorCode>(i));
   }

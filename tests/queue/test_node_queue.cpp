@@ -187,12 +187,36 @@ TEST_F(NodeQueue, NodeHandleOwnsAndFreesItsValue) {
     Node<Counted> m = std::move(n);
     EXPECT_FALSE(n);  // NOLINT(bugprone-use-after-move): moved-from handles are empty
     EXPECT_TRUE(m);
-    m = Node<Counted>::make(8);
-    EXPECT_EQ(g_counts.live(), 1);
     m.reset();
     EXPECT_FALSE(m);
     EXPECT_EQ(g_counts.live(), 0);
+    m = Node<Counted>::make(8);  // into an empty handle: fine
+    EXPECT_EQ(m->value, 8u);
+    EXPECT_EQ(g_counts.live(), 1);
+    m.reset();
+    EXPECT_EQ(g_counts.live(), 0);
   }
+}
+
+// Moving a node into a handle that still holds one would free the held node silently, perhaps
+// on the audio thread: it terminates instead.
+TEST(NodeQueueDeathTest, MovingIntoAHandleThatHoldsANodeTerminates) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        auto held = Node<Counted>::make(1);
+        auto other = Node<Counted>::make(2);
+        held = std::move(other);
+      },
+      "");
+  // Moving an empty handle into a full one terminates too: the held node would be lost.
+  EXPECT_DEATH(
+      {
+        auto held = Node<Counted>::make(1);
+        Node<Counted> empty;
+        held = std::move(empty);
+      },
+      "");
 }
 
 struct Throws {

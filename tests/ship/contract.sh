@@ -13,7 +13,7 @@ engine-offline engine-online'
 
 contract_errors='bad-json bad-request unknown-command line-too-long clip-not-found clip-exists
 file-not-found permission-denied unsupported-format decode-failed memory-budget cancelled
-voice-not-found engine-offline internal'
+voice-not-found engine-offline internal limit'
 
 # Fields, values and names that clipd-protocol(7) must mention somewhere.
 contract_words='id cmd ok result error code message

@@ -6,12 +6,13 @@ namespace clipd::protocol {
 
 namespace {
 
-constexpr std::array<std::string_view, 15> error_names = {
-    "bad-json",      "bad-request",    "unknown-command",   "line-too-long",      "clip-not-found",
-    "clip-exists",   "file-not-found", "permission-denied", "unsupported-format", "decode-failed",
-    "memory-budget", "cancelled",      "voice-not-found",   "engine-offline",     "internal",
+constexpr std::array<std::string_view, 16> error_names = {
+    "bad-json",           "bad-request",    "unknown-command", "line-too-long",
+    "clip-not-found",     "clip-exists",    "file-not-found",  "permission-denied",
+    "unsupported-format", "decode-failed",  "memory-budget",   "cancelled",
+    "voice-not-found",    "engine-offline", "internal",        "limit",
 };
-static_assert(static_cast<std::size_t>(ErrorCode::internal) + 1 == error_names.size());
+static_assert(static_cast<std::size_t>(ErrorCode::limit) + 1 == error_names.size());
 
 }  // namespace
 

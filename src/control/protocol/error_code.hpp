@@ -22,6 +22,7 @@ enum class ErrorCode {
   voice_not_found,
   engine_offline,
   internal,
+  limit,
 };
 
 // The wire name: "bad-json", "clip-not-found", ...

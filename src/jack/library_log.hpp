@@ -1,0 +1,60 @@
+// clipd/jack/library_log.hpp: libjack's error and info messages, caught without allocating.
+//
+// Why: libjack reports through jack_set_error_function / jack_set_info_function hooks that are
+// process-wide and may be called from any thread, JACK2's process thread included (a server
+// error found inside a cycle). The default hooks write to stderr, which locks; a hook that
+// builds a std::string allocates. These hooks copy the message into one of a fixed set of
+// preallocated slots (truncated to kMessageBytes) and publish it with an atomic; when every
+// slot is full the message is dropped and counted. The control thread drains the slots from
+// JackClient::poll() and logs them.
+//
+// Thread contract: install() and drain() on the control thread (drain() allocates the strings it
+// returns); the hooks on any thread, wait-free: a bounded scan of kSlots slots and a copy of at
+// most kMessageBytes bytes.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace clipd::jack {
+
+struct LibraryMessage {
+  bool error = false;  // from the error hook; else the info hook
+  std::string text;
+};
+
+class LibraryLog {
+ public:
+  static constexpr std::size_t kSlots = 32;
+  static constexpr std::size_t kMessageBytes = 256;  // with the terminating NUL
+
+  // Installs the hooks in libjack, once per process. Control thread.
+  static void install();
+  // The one instance the hooks write to.
+  static LibraryLog& instance() noexcept;
+
+  // What a hook does: copies `text` into a free slot, or counts it as dropped. Any thread;
+  // wait-free, never allocates.
+  void push(bool error, const char* text) noexcept;
+  // Takes every published message, oldest first, and adds the number dropped since the last
+  // drain to `dropped`. Control thread (allocates the strings).
+  std::vector<LibraryMessage> drain(std::uint64_t& dropped);
+
+ private:
+  enum : std::uint32_t { kFree = 0, kWriting = 1, kReady = 2 };
+  struct Slot {
+    std::atomic<std::uint32_t> state{kFree};
+    std::uint64_t seq = 0;
+    bool error = false;
+    char text[kMessageBytes] = {};
+  };
+  Slot slots_[kSlots];
+  std::atomic<std::uint64_t> next_seq_{0};
+  std::atomic<std::uint64_t> dropped_{0};
+  std::uint64_t dropped_seen_ = 0;  // control thread
+};
+
+}  // namespace clipd::jack
