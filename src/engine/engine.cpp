@@ -39,7 +39,9 @@ Engine::Engine(const Config& config, Consumer<Message> in, Producer<Message> out
       in_(in),
       out_(out),
       pool_size_(config_.max_voices + config_.fade_voices),
-      index_(config_.max_voices + config_.fade_voices) {
+      index_(config_.max_voices + config_.fade_voices),
+      timed_heap_(config_.max_pending),
+      grouped_heap_(config_.max_voices + config_.fade_voices) {
   voices_ = std::make_unique<Voice[]>(pool_size_);
   free_ = std::make_unique<std::uint32_t[]>(pool_size_);
   live_ = std::make_unique<std::uint32_t[]>(pool_size_);
@@ -51,7 +53,11 @@ Engine::Engine(const Config& config, Consumer<Message> in, Producer<Message> out
   table_ = new ClipSlot[table_capacity_]();
   retired_capacity_ = config_.retired_capacity;
   retired_ = std::make_unique<Retired[]>(retired_capacity_);
-  pending_ = std::make_unique<MessageNode[]>(config_.max_pending);
+  timed_ = std::make_unique<Timed[]>(config_.max_pending);
+  timed_free_ = std::make_unique<std::uint32_t[]>(config_.max_pending);
+  for (std::uint32_t i = 0; i < config_.max_pending; ++i)
+    timed_free_[i] = config_.max_pending - 1 - i;
+  timed_free_count_ = config_.max_pending;
   declick_ = config_.declick_frames;
   master_.jump(1.0f);
   scratch_ = std::make_unique<float[]>(3 * std::size_t{kMaxBlock});
@@ -117,8 +123,6 @@ void Engine::process(std::uint64_t frame, std::uint32_t nframes, float* const* o
 
 void Engine::take_messages() noexcept {
   for (std::uint32_t taken = 0; taken < config_.max_messages_per_cycle; ++taken) {
-    // A full pending list leaves the rest queued: back pressure instead of dropping.
-    if (pending_count_ == config_.max_pending) return;
     MessageNode node = in_.pop();
     if (!node) return;
     handle(std::move(node));
@@ -162,7 +166,7 @@ void Engine::handle(MessageNode&& node) noexcept {
     case Kind::set: {
       const std::uint64_t at_frame = m.kind == Kind::stop ? m.stop.at_frame : m.set.at_frame;
       if (at_frame != kNow && at_frame > frame_) {
-        pending_[pending_count_++] = std::move(node);
+        wait_timed(std::move(node));
         return;
       }
       act(std::move(node), 0);
@@ -428,14 +432,15 @@ std::uint32_t Engine::place_voice(const PlayPayload& p, std::uint32_t at) noexce
   ++active_count_;
   index_.insert(x.id, v);
   ++table_[p.clip].readers;
-  if (x.group != 0) ++grouped_scheduled_;
+  x.waiting = kNoIndex;
+  if (x.group != 0) grouped_heap_.push(v, x.start_frame, x.seq);
   return v;
 }
 
 void Engine::start_voice(std::uint32_t v, std::uint32_t at) noexcept {
   Voice& x = voices_[v];
   x.state = VoiceState::playing;
-  if (x.group != 0) --grouped_scheduled_;
+  grouped_heap_.erase(v);
   if (frame_ + at > x.start_frame) x.late = true;  // its frame was skipped by a counter jump
   if (!x.start_node) {
     ++lost_;  // a MIDI voice started with a dry spare pool
@@ -511,7 +516,10 @@ void Engine::end_voice(std::uint32_t v, std::uint64_t frame, EndReason reason) n
   } else {
     ++lost_;
   }
-  if (x.state == VoiceState::scheduled && x.group != 0) --grouped_scheduled_;
+  grouped_heap_.erase(v);
+  // Stopping a voice releases what waits for it: its timed stop/set come back unacted now.
+  while (x.waiting != kNoIndex)
+    send_unacted(take_timed(x.waiting));
   if (x.state == VoiceState::stopping) {
     list_remove(stopping_head_, stopping_tail_, v);
   } else {
@@ -544,6 +552,65 @@ void Engine::act(MessageNode&& node, std::uint32_t at) noexcept {
     m.set.found = act_set(m.set);
   }
   send(std::move(node));
+}
+
+void Engine::send_unacted(MessageNode&& node) noexcept {
+  Message& m = *node;
+  if (m.kind == Kind::stop) {
+    m.stop.stopped = 0;
+  } else {
+    m.set.found = false;
+  }
+  send(std::move(node));
+}
+
+void Engine::wait_timed(MessageNode&& node) noexcept {
+  const Message& m = *node;
+  std::uint32_t v = kNoIndex;
+  if (m.kind == Kind::set || m.stop.target == StopTarget::voice) {
+    v = index_.find(m.kind == Kind::set ? m.set.voice : m.stop.id);
+    // No live voice of that id: nothing can act on it later either (ids are unique among live
+    // voices and a new play of the id would be a different voice).
+    if (v == VoiceIndex::kNone) {
+      send_unacted(std::move(node));
+      return;
+    }
+  }
+  if (timed_free_count_ == 0) {
+    // Control keeps at most max_pending in flight; one past that comes back at once.
+    send_unacted(std::move(node));
+    return;
+  }
+  const std::uint32_t t = timed_free_[--timed_free_count_];
+  Timed& r = timed_[t];
+  const std::uint64_t at_frame = m.kind == Kind::stop ? m.stop.at_frame : m.set.at_frame;
+  r.node = std::move(node);
+  r.voice = v;
+  r.prev = kNoIndex;
+  r.next = kNoIndex;
+  if (v != kNoIndex) {
+    Voice& x = voices_[v];
+    r.next = x.waiting;
+    if (x.waiting != kNoIndex) timed_[x.waiting].prev = t;
+    x.waiting = t;
+  }
+  timed_heap_.push(t, at_frame, timed_seq_++);
+}
+
+MessageNode Engine::take_timed(std::uint32_t t) noexcept {
+  Timed& r = timed_[t];
+  timed_heap_.erase(t);
+  if (r.voice != kNoIndex) {
+    if (r.prev != kNoIndex) {
+      timed_[r.prev].next = r.next;
+    } else {
+      voices_[r.voice].waiting = r.next;
+    }
+    if (r.next != kNoIndex) timed_[r.next].prev = r.prev;
+  }
+  r.voice = r.prev = r.next = kNoIndex;
+  timed_free_[timed_free_count_++] = t;
+  return std::move(r.node);
 }
 
 std::uint32_t Engine::act_stop(const StopPayload& s, std::uint32_t at) noexcept {
@@ -611,59 +678,35 @@ std::uint32_t Engine::next_event(std::uint32_t from, std::uint32_t to) const noe
     if (o > from && o < to) next = o;
   }
   const std::uint64_t lo = frame_ + from, hi = frame_ + to;
-  for (std::uint32_t i = 0; i < pending_count_; ++i) {
-    const Message& m = *pending_[i];
-    const std::uint64_t f = m.kind == Kind::stop ? m.stop.at_frame : m.set.at_frame;
+  // Both heaps hold nothing due at or before `from` (apply_events took it): their tops are the
+  // next frames at which they act.
+  if (!timed_heap_.empty()) {
+    const std::uint64_t f = timed_heap_.top().frame;
     if (f > lo && f < hi) next = std::min(next, static_cast<std::uint32_t>(f - frame_));
   }
-  if (grouped_scheduled_ > 0) {
-    for (std::uint32_t i = 0; i < live_count_; ++i) {
-      const Voice& x = voices_[live_[i]];
-      if (x.state == VoiceState::scheduled && x.group != 0 && x.start_frame > lo &&
-          x.start_frame < hi) {
-        next = std::min(next, static_cast<std::uint32_t>(x.start_frame - frame_));
-      }
-    }
+  if (!grouped_heap_.empty()) {
+    const std::uint64_t f = grouped_heap_.top().frame;
+    if (f > lo && f < hi) next = std::min(next, static_cast<std::uint32_t>(f - frame_));
   }
   return next;
 }
 
 void Engine::apply_events(std::uint32_t at) noexcept {
   const std::uint64_t now = frame_ + at;
-  // Timed commands due now, in the order they arrived.
-  for (std::uint32_t i = 0; i < pending_count_;) {
-    const Message& m = *pending_[i];
-    const std::uint64_t f = m.kind == Kind::stop ? m.stop.at_frame : m.set.at_frame;
-    if (f <= now) {
-      MessageNode node = std::move(pending_[i]);
-      for (std::uint32_t j = i + 1; j < pending_count_; ++j) {
-        pending_[j - 1] = std::move(pending_[j]);
-      }
-      --pending_count_;
-      act(std::move(node), at);
-    } else {
-      ++i;
-    }
-  }
+  // Timed commands due now, by frame and then in the order they arrived (a stop may end a voice
+  // and so take other records out of the heap: the top is read afresh each time).
+  while (!timed_heap_.empty() && timed_heap_.top().frame <= now)
+    act(take_timed(timed_heap_.top().id), at);
   // MIDI events due now, in their order (a voice they start is scheduled for this frame).
   while (midi_next_ < midi_count_ && midi_offset(midi_next_) <= at) {
     handle_midi(midi_[midi_next_], at);
     ++midi_next_;
   }
   // Voices with a choke group that start now, in play order: each chokes its group.
-  while (grouped_scheduled_ > 0) {
-    std::uint32_t first = kNoIndex;
-    for (std::uint32_t i = 0; i < live_count_; ++i) {
-      const std::uint32_t v = live_[i];
-      const Voice& x = voices_[v];
-      if (x.state == VoiceState::scheduled && x.group != 0 && x.start_frame <= now &&
-          (first == kNoIndex || x.seq < voices_[first].seq)) {
-        first = v;
-      }
-    }
-    if (first == kNoIndex) break;
-    start_voice(first, at);
-    choke(first, at);
+  while (!grouped_heap_.empty() && grouped_heap_.top().frame <= now) {
+    const std::uint32_t v = grouped_heap_.pop();
+    start_voice(v, at);
+    choke(v, at);
   }
 }
 
@@ -1035,16 +1078,8 @@ void Engine::retire(std::uint64_t end_frame, EndReason reason) {
         break;
     }
   }
-  for (std::uint32_t i = 0; i < pending_count_; ++i) {
-    Message& m = *pending_[i];
-    if (m.kind == Kind::stop) {
-      m.stop.stopped = 0;
-    } else {
-      m.set.found = false;
-    }
-    send(std::move(pending_[i]));
-  }
-  pending_count_ = 0;
+  while (!timed_heap_.empty())
+    send_unacted(take_timed(timed_heap_.top().id));
   if (pending_end_) {
     pending_end_->kind = Kind::voice_ended;
     pending_end_->ended.frame = end_frame;

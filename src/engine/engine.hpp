@@ -15,9 +15,12 @@
 // exactly once; every clip comes back exactly once as clip_released in the node that brought it.
 //
 // Time: `frame` is the first frame of the cycle. A command without at_frame acts at that frame; a
-// stop or set whose at_frame lies ahead waits in the engine (up to Config::max_pending of them;
-// when that is full the engine leaves further messages in the queue) and acts on its exact frame;
-// one whose at_frame has passed acts at the cycle's first frame. A play whose at_frame has passed
+// stop or set whose at_frame lies ahead waits in the engine and acts on its exact frame (several on
+// one frame in the order they arrived); one whose at_frame has passed acts at the cycle's first
+// frame. Control keeps at most Config::max_pending waiting: one past that comes back at once,
+// unacted (stopped = 0, found = false), and the engine always goes on taking the queue. A timed
+// stop of a voice or set names a live voice: when that voice ends, or when it names no live voice
+// on arrival, the command comes back at once, unacted. A play whose at_frame has passed
 // starts at the cycle's first frame with late = true.
 //
 // Semantics are those of the protocol's Voices section; the engine-side choices are:
@@ -54,6 +57,7 @@
 #include "engine/bindings.hpp"
 #include "engine/clip_samples.hpp"
 #include "engine/config.hpp"
+#include "engine/indexed_heap.hpp"
 #include "engine/message.hpp"
 #include "engine/midi_event.hpp"
 #include "engine/voice.hpp"
@@ -149,6 +153,13 @@ class Engine {
   bool act_set(const SetPayload& s) noexcept;
   void act_pause(PausePayload& p) noexcept;
   void act_resume(PausePayload& p) noexcept;
+  // Keeps a stop or set whose at_frame lies ahead until that frame (or sends it back unacted when
+  // it names no live voice, or when max_pending already wait). O(log max_pending).
+  void wait_timed(MessageNode&& node) noexcept;
+  // Takes waiting record `t` out of the heap and out of its voice's list. O(log max_pending).
+  MessageNode take_timed(std::uint32_t t) noexcept;
+  // Sends a stop or set back without acting (stopped = 0, found = false). O(1).
+  void send_unacted(MessageNode&& node) noexcept;
 
   // Tells a voice to stop at offset `at`; true when it was not already stopping.
   bool stop_voice(std::uint32_t v, std::uint64_t fade, EndReason reason, std::uint32_t at) noexcept;
@@ -195,7 +206,6 @@ class Engine {
   std::uint32_t active_head_ = kNoIndex, active_tail_ = kNoIndex;  // play order
   std::uint32_t active_count_ = 0;
   std::uint32_t stopping_head_ = kNoIndex, stopping_tail_ = kNoIndex;
-  std::uint32_t grouped_scheduled_ = 0;  // scheduled voices with a choke group
   std::uint64_t next_seq_ = 0;
   VoiceIndex index_;
 
@@ -204,8 +214,21 @@ class Engine {
   std::unique_ptr<Retired[]> retired_;
   std::uint32_t retired_capacity_ = 0;
 
-  std::unique_ptr<MessageNode[]> pending_;  // stop/set waiting for at_frame, in arrival order
-  std::uint32_t pending_count_ = 0;
+  // Timed stop/set waiting for their at_frame: a store of max_pending records, a heap of them
+  // ordered by (at_frame, arrival), and for each voice a list of the records that name it.
+  struct Timed {
+    MessageNode node;
+    std::uint32_t voice = kNoIndex;  // the voice slot it names (stop of a voice, set), or none
+    std::uint32_t prev = kNoIndex;   // the voice's list of waiting records
+    std::uint32_t next = kNoIndex;
+  };
+  std::unique_ptr<Timed[]> timed_;
+  std::unique_ptr<std::uint32_t[]> timed_free_;  // stack of free records
+  std::uint32_t timed_free_count_ = 0;
+  IndexedHeap timed_heap_;
+  std::uint64_t timed_seq_ = 0;  // arrival order
+  // Scheduled voices with a choke group, by (start frame, play order): apply_events starts them.
+  IndexedHeap grouped_heap_;
   MessageNode pending_end_;  // voice_end node waiting for its play
 
   // MIDI: the spare pool, the set_bindings node riding with the table in use, the cycle's events.

@@ -70,6 +70,8 @@ struct Voice {
   std::uint32_t prev = kNoIndex;
   std::uint32_t next = kNoIndex;
   std::uint32_t live_pos = kNoIndex;
+  // First of the timed stop/set records that name this voice (Engine::Timed), or none.
+  std::uint32_t waiting = kNoIndex;
 };
 
 }  // namespace clipd::engine
