@@ -39,6 +39,7 @@ Engine::Engine(const Config& config, Consumer<Message> in, Producer<Message> out
       in_(in),
       out_(out),
       pool_size_(config_.max_voices + config_.fade_voices),
+      groups_(config_.max_voices + config_.fade_voices),
       index_(config_.max_voices + config_.fade_voices),
       timed_heap_(config_.max_pending),
       grouped_heap_(config_.max_voices + config_.fade_voices) {
@@ -49,6 +50,12 @@ Engine::Engine(const Config& config, Consumer<Message> in, Producer<Message> out
   for (std::uint32_t i = 0; i < pool_size_; ++i)
     free_[i] = pool_size_ - 1 - i;
   free_count_ = pool_size_;
+  groups_pool_ = std::make_unique<Group[]>(pool_size_);
+  groups_free_ = std::make_unique<std::uint32_t[]>(pool_size_);
+  for (std::uint32_t i = 0; i < pool_size_; ++i)
+    groups_free_[i] = pool_size_ - 1 - i;
+  groups_free_count_ = pool_size_;
+  key_lists_ = std::make_unique<VoiceList[]>(2 * kKeys);
   table_capacity_ = config_.clip_capacity;
   table_ = new ClipSlot[table_capacity_]();
   retired_capacity_ = config_.retired_capacity;
@@ -221,7 +228,6 @@ void Engine::handle_add(MessageNode&& node) noexcept {
   if (table_[slot].node) retire_clip(slot, 0);
   table_[slot].node = std::move(node);
   table_[slot].node->kind = Kind::add_clip;
-  table_[slot].readers = 0;
 }
 
 void Engine::handle_replace(MessageNode&& node) noexcept {
@@ -242,6 +248,7 @@ void Engine::handle_grow(MessageNode&& node) noexcept {
     for (std::uint32_t i = 0; i < table_capacity_; ++i) {
       t.table[i].node = std::move(table_[i].node);
       t.table[i].readers = std::exchange(table_[i].readers, 0);
+      t.table[i].voices = std::exchange(table_[i].voices, VoiceList{});
     }
     std::swap(t.table, table_);
     std::swap(t.capacity, table_capacity_);
@@ -266,69 +273,87 @@ void Engine::retire_clip(std::uint32_t slot, std::uint32_t at) noexcept {
     ++r;
   if (r == retired_capacity_) {
     // No record free: the clip's voices end now, so the clip can go back now.
-    for (std::uint32_t i = 0; i < live_count_;) {
-      const std::uint32_t v = live_[i];
-      if (voices_[v].slot == slot && voices_[v].retired == kNoIndex) {
-        end_voice(v, frame_ + at, EndReason::unloaded);
-      } else {
-        ++i;
-      }
-    }
+    while (!s.voices.empty())
+      end_voice(s.voices.head, frame_ + at, EndReason::unloaded);
     release_clip(s.node);
     return;
   }
-  retired_[r].node = std::move(s.node);
-  retired_[r].readers = std::exchange(s.readers, 0);
-  for (std::uint32_t i = 0; i < live_count_; ++i) {
-    Voice& x = voices_[live_[i]];
-    if (x.slot == slot && x.retired == kNoIndex) x.retired = r;
-  }
-  // Stopping may end voices (and so release the record): walk the live array safely.
-  for (std::uint32_t i = 0; i < live_count_;) {
-    const std::uint32_t v = live_[i];
-    if (voices_[v].retired == r) {
-      stop_voice(v, declick_, EndReason::unloaded, at);  // a stopping voice's fade only shortens
-      if (i < live_count_ && live_[i] == v) ++i;
-    } else {
-      ++i;
-    }
+  Retired& record = retired_[r];
+  record.node = std::move(s.node);
+  record.readers = std::exchange(s.readers, 0);
+  record.voices = std::exchange(s.voices, VoiceList{});
+  for (std::uint32_t v = record.voices.head; v != kNoIndex; v = voices_[v].clip_next)
+    voices_[v].retired = r;
+  // Stopping may end a voice (which leaves the list, and the last one frees the record): read
+  // the next link first.
+  for (std::uint32_t v = record.voices.head; v != kNoIndex;) {
+    const std::uint32_t next = voices_[v].clip_next;
+    stop_voice(v, declick_, EndReason::unloaded, at);  // a stopping voice's fade only shortens
+    v = next;
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Voices.
 
-void Engine::list_push(std::uint32_t& head, std::uint32_t& tail, std::uint32_t v) noexcept {
+namespace {
+
+constexpr auto push_play = list_push_back<Voice, &Voice::prev, &Voice::next>;
+constexpr auto remove_play = list_remove<Voice, &Voice::prev, &Voice::next>;
+constexpr auto push_clip = list_push_back<Voice, &Voice::clip_prev, &Voice::clip_next>;
+constexpr auto remove_clip = list_remove<Voice, &Voice::clip_prev, &Voice::clip_next>;
+constexpr auto push_group = list_push_back<Voice, &Voice::group_prev, &Voice::group_next>;
+constexpr auto remove_group = list_remove<Voice, &Voice::group_prev, &Voice::group_next>;
+constexpr auto push_key = list_push_back<Voice, &Voice::key_prev, &Voice::key_next>;
+constexpr auto remove_key = list_remove<Voice, &Voice::key_prev, &Voice::key_next>;
+
+}  // namespace
+
+void Engine::join_group(std::uint32_t v) noexcept {
   Voice& x = voices_[v];
-  x.prev = tail;
-  x.next = kNoIndex;
-  if (tail != kNoIndex) {
-    voices_[tail].next = v;
-  } else {
-    head = v;
+  std::uint32_t g = groups_.find(x.group);
+  if (g == VoiceIndex::kNone) {
+    // At most one record per live voice, and the pool has one per voice slot: never empty here.
+    g = groups_free_[--groups_free_count_];
+    groups_pool_[g].id = x.group;
+    groups_.insert(x.group, g);
   }
-  tail = v;
+  x.group_rec = g;
+  push_group(voices_.get(), groups_pool_[g].others, v);
 }
 
-void Engine::list_remove(std::uint32_t& head, std::uint32_t& tail, std::uint32_t v) noexcept {
+void Engine::move_group(std::uint32_t v, bool sounding) noexcept {
   Voice& x = voices_[v];
-  if (x.prev != kNoIndex) {
-    voices_[x.prev].next = x.next;
-  } else {
-    head = x.next;
+  if (x.group_rec == kNoIndex) return;
+  Group& g = groups_pool_[x.group_rec];
+  remove_group(voices_.get(), sounding ? g.others : g.sounding, v);
+  push_group(voices_.get(), sounding ? g.sounding : g.others, v);
+}
+
+void Engine::leave_group(std::uint32_t v) noexcept {
+  Voice& x = voices_[v];
+  if (x.group_rec == kNoIndex) return;
+  Group& g = groups_pool_[x.group_rec];
+  const bool sounding = x.state == VoiceState::playing || x.state == VoiceState::paused;
+  remove_group(voices_.get(), sounding ? g.sounding : g.others, v);
+  if (g.sounding.empty() && g.others.empty()) {
+    groups_.erase(g.id, x.group_rec);
+    groups_free_[groups_free_count_++] = x.group_rec;
   }
-  if (x.next != kNoIndex) {
-    voices_[x.next].prev = x.prev;
-  } else {
-    tail = x.prev;
-  }
-  x.prev = x.next = kNoIndex;
+  x.group_rec = kNoIndex;
+}
+
+void Engine::leave_key(std::uint32_t v) noexcept {
+  Voice& x = voices_[v];
+  if (x.key_list == kNoIndex) return;
+  remove_key(voices_.get(), key_lists_[x.key_list], v);
+  x.key_list = kNoIndex;
 }
 
 std::uint32_t Engine::alloc_voice(std::uint32_t at) noexcept {
   if (free_count_ == 0) {
     // Every fade slot is taken: cut the voice that began stopping first.
-    const std::uint32_t v = stopping_head_;
+    const std::uint32_t v = stopping_.head;
     end_voice(v, frame_ + at, voices_[v].stop_reason);
   }
   return free_[--free_count_];
@@ -365,8 +390,8 @@ void Engine::handle_play(MessageNode&& node) noexcept {
 }
 
 std::uint32_t Engine::place_voice(const PlayPayload& p, std::uint32_t at) noexcept {
-  if (active_count_ >= config_.max_voices) {
-    stop_voice(active_head_, declick_, EndReason::stolen, at);
+  if (active_.size >= config_.max_voices) {
+    stop_voice(active_.head, declick_, EndReason::stolen, at);
   }
   const std::uint32_t v = alloc_voice(at);
   Voice& x = voices_[v];
@@ -428,10 +453,13 @@ std::uint32_t Engine::place_voice(const PlayPayload& p, std::uint32_t at) noexce
 
   x.live_pos = live_count_;
   live_[live_count_++] = v;
-  list_push(active_head_, active_tail_, v);
-  ++active_count_;
+  push_play(voices_.get(), active_, v);
   index_.insert(x.id, v);
   ++table_[p.clip].readers;
+  push_clip(voices_.get(), table_[p.clip].voices, v);
+  x.group_rec = kNoIndex;
+  x.key_list = kNoIndex;
+  if (x.group != 0) join_group(v);
   x.waiting = kNoIndex;
   if (x.group != 0) grouped_heap_.push(v, x.start_frame, x.seq);
   return v;
@@ -441,6 +469,7 @@ void Engine::start_voice(std::uint32_t v, std::uint32_t at) noexcept {
   Voice& x = voices_[v];
   x.state = VoiceState::playing;
   grouped_heap_.erase(v);
+  move_group(v, true);
   if (frame_ + at > x.start_frame) x.late = true;  // its frame was skipped by a counter jump
   if (!x.start_node) {
     ++lost_;  // a MIDI voice started with a dry spare pool
@@ -453,17 +482,14 @@ void Engine::start_voice(std::uint32_t v, std::uint32_t at) noexcept {
 }
 
 void Engine::choke(std::uint32_t v, std::uint32_t at) noexcept {
-  const std::uint32_t group = voices_[v].group;
-  for (std::uint32_t i = 0; i < live_count_;) {
-    const std::uint32_t u = live_[i];
-    const Voice& y = voices_[u];
-    if (u != v && y.group == group &&
-        (y.state == VoiceState::playing || y.state == VoiceState::paused)) {
-      stop_voice(u, declick_, EndReason::choked, at);
-      if (i < live_count_ && live_[i] == u) ++i;
-    } else {
-      ++i;
-    }
+  // The group's sounding list holds exactly the playing and paused voices: each one stopped
+  // leaves it (to the other list, or ends), so the walk reads the next link first.
+  const std::uint32_t g = voices_[v].group_rec;
+  if (g == kNoIndex) return;
+  for (std::uint32_t u = groups_pool_[g].sounding.head; u != kNoIndex;) {
+    const std::uint32_t next = voices_[u].group_next;
+    if (u != v) stop_voice(u, declick_, EndReason::choked, at);
+    u = next;
   }
 }
 
@@ -487,12 +513,13 @@ bool Engine::stop_voice(std::uint32_t v, std::uint64_t fade, EndReason reason,
         end_voice(v, frame_ + at, reason);
         return true;
       }
+      move_group(v, false);
+      leave_key(v);
       x.state = VoiceState::stopping;
       x.stop_reason = reason;
       x.env.start(0.0f, fade);
-      list_remove(active_head_, active_tail_, v);
-      --active_count_;
-      list_push(stopping_head_, stopping_tail_, v);
+      remove_play(voices_.get(), active_, v);
+      push_play(voices_.get(), stopping_, v);
       return true;
   }
   return false;
@@ -521,11 +548,12 @@ void Engine::end_voice(std::uint32_t v, std::uint64_t frame, EndReason reason) n
   while (x.waiting != kNoIndex)
     send_unacted(take_timed(x.waiting));
   if (x.state == VoiceState::stopping) {
-    list_remove(stopping_head_, stopping_tail_, v);
+    remove_play(voices_.get(), stopping_, v);
   } else {
-    list_remove(active_head_, active_tail_, v);
-    --active_count_;
+    remove_play(voices_.get(), active_, v);
   }
+  leave_group(v);
+  leave_key(v);
   const std::uint32_t last = live_[--live_count_];
   live_[x.live_pos] = last;
   voices_[last].live_pos = x.live_pos;
@@ -533,9 +561,11 @@ void Engine::end_voice(std::uint32_t v, std::uint64_t frame, EndReason reason) n
   index_.erase(x.id, v);
   if (x.retired != kNoIndex) {
     Retired& r = retired_[x.retired];
+    remove_clip(voices_.get(), r.voices, v);
     if (--r.readers == 0) release_clip(r.node);
     x.retired = kNoIndex;
   } else {
+    remove_clip(voices_.get(), table_[x.slot].voices, v);
     --table_[x.slot].readers;
   }
   free_[free_count_++] = v;
@@ -620,18 +650,39 @@ std::uint32_t Engine::act_stop(const StopPayload& s, std::uint32_t at) noexcept 
     return stop_voice(v, s.fade, s.reason, at) ? 1 : 0;
   }
   std::uint32_t count = 0;
-  for (std::uint32_t i = 0; i < live_count_;) {
-    const std::uint32_t v = live_[i];
-    const Voice& x = voices_[v];
-    bool match = s.target == StopTarget::all;
-    if (s.target == StopTarget::clip) match = x.retired == kNoIndex && x.slot == s.id;
-    if (s.target == StopTarget::group) match = x.group != 0 && x.group == s.id;
-    if (match) {
+  if (s.target == StopTarget::all) {
+    // Stopping may end a voice, which moves the last live voice into its place.
+    for (std::uint32_t i = 0; i < live_count_;) {
+      const std::uint32_t v = live_[i];
       count += stop_voice(v, s.fade, s.reason, at) ? 1 : 0;
       if (i < live_count_ && live_[i] == v) ++i;
-    } else {
-      ++i;
     }
+    return count;
+  }
+  // The walks read the next link first: a stopped voice may end (and leave its lists).
+  if (s.target == StopTarget::clip) {
+    if (s.id >= table_capacity_) return 0;
+    for (std::uint32_t v = table_[s.id].voices.head; v != kNoIndex;) {
+      const std::uint32_t next = voices_[v].clip_next;
+      count += stop_voice(v, s.fade, s.reason, at) ? 1 : 0;
+      v = next;
+    }
+    return count;
+  }
+  if (s.id == 0 || s.id > 0xffffffffu) return 0;  // group 0 is "no group"
+  const std::uint32_t g = groups_.find(s.id);
+  if (g == VoiceIndex::kNone) return 0;
+  // The others first (scheduled and stopping), then the sounding ones, which move to the others
+  // list as they begin stopping and so are not met twice. The record stays while a voice does.
+  for (std::uint32_t v = groups_pool_[g].others.head; v != kNoIndex;) {
+    const std::uint32_t next = voices_[v].group_next;
+    count += stop_voice(v, s.fade, s.reason, at) ? 1 : 0;
+    v = next;
+  }
+  for (std::uint32_t v = groups_pool_[g].sounding.head; v != kNoIndex;) {
+    const std::uint32_t next = voices_[v].group_next;
+    count += stop_voice(v, s.fade, s.reason, at) ? 1 : 0;
+    v = next;
   }
   return count;
 }
@@ -932,20 +983,13 @@ void Engine::note_on(std::uint32_t channel, std::uint32_t note, std::uint32_t ve
   }
   if (b->clip >= table_capacity_ || !table_[b->clip].node) return;  // no clip: nothing
   if (b->mode == TriggerMode::toggle) {
-    bool stopped = false;
-    for (std::uint32_t i = 0; i < live_count_;) {
-      const std::uint32_t v = live_[i];
-      const Voice& x = voices_[v];
-      if (x.midi && x.binding_key == key && x.trigger == TriggerMode::toggle &&
-          x.state != VoiceState::stopping) {
-        stop_voice(v, declick_, EndReason::stopped, at);
-        stopped = true;
-        if (i < live_count_ && live_[i] == v) ++i;
-      } else {
-        ++i;
-      }
+    // The binding's live toggle voices not yet stopping: each leaves the list as it stops.
+    VoiceList& list = key_lists_[kKeys + key];
+    if (!list.empty()) {
+      while (!list.empty())
+        stop_voice(list.head, declick_, EndReason::stopped, at);
+      return;
     }
-    if (stopped) return;
   }
   MessageNode start, end;
   if (spare_count_ >= 2) {
@@ -971,20 +1015,19 @@ void Engine::note_on(std::uint32_t channel, std::uint32_t note, std::uint32_t ve
   x.note_channel = static_cast<std::uint8_t>(channel);
   x.note = static_cast<std::uint8_t>(note);
   x.binding_key = static_cast<std::uint16_t>(key);
+  if (b->mode == TriggerMode::gate) {
+    x.key_list = channel * kMidiNotes + note;
+  } else if (b->mode == TriggerMode::toggle) {
+    x.key_list = kKeys + key;
+  }
+  if (x.key_list != kNoIndex) push_key(voices_.get(), key_lists_[x.key_list], v);
 }
 
 void Engine::note_off(std::uint32_t channel, std::uint32_t note, std::uint32_t at) noexcept {
-  for (std::uint32_t i = 0; i < live_count_;) {
-    const std::uint32_t v = live_[i];
-    const Voice& x = voices_[v];
-    if (x.midi && x.trigger == TriggerMode::gate && x.note_channel == channel && x.note == note &&
-        x.state != VoiceState::stopping) {
-      stop_voice(v, declick_, EndReason::stopped, at);
-      if (i < live_count_ && live_[i] == v) ++i;
-    } else {
-      ++i;
-    }
-  }
+  // The gate voices of this channel and note not yet stopping: each leaves the list as it stops.
+  VoiceList& list = key_lists_[channel * kMidiNotes + note];
+  while (!list.empty())
+    stop_voice(list.head, declick_, EndReason::stopped, at);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1091,10 +1134,12 @@ void Engine::retire(std::uint64_t end_frame, EndReason reason) {
   for (std::uint32_t s = 0; s < table_capacity_; ++s) {
     if (table_[s].node) release_clip(table_[s].node);
     table_[s].readers = 0;
+    table_[s].voices = VoiceList{};
   }
   for (std::uint32_t r = 0; r < retired_capacity_; ++r) {
     if (retired_[r].node) release_clip(retired_[r].node);
     retired_[r].readers = 0;
+    retired_[r].voices = VoiceList{};
   }
   while (spare_count_ > 0)
     send(std::move(spares_[--spare_count_]));  // back as spare

@@ -133,6 +133,14 @@ class Engine {
   struct Retired {
     MessageNode node;  // the node riding with the clip
     std::uint32_t readers = 0;
+    VoiceList voices;  // the voices still reading it
+  };
+  // A choke group with live voices. Records come from a pool of one per voice slot, found by
+  // group id through groups_ (group ids are control's choice: any uint32).
+  struct Group {
+    std::uint64_t id = 0;
+    VoiceList sounding;  // playing and paused: what a choke stops
+    VoiceList others;    // scheduled and stopping
   };
 
   // Audio thread (or retire()) from here on; all wait-free.
@@ -189,8 +197,12 @@ class Engine {
   void finish_outputs(std::uint32_t nframes) noexcept;
 
   std::uint32_t alloc_voice(std::uint32_t at) noexcept;
-  void list_push(std::uint32_t& head, std::uint32_t& tail, std::uint32_t v) noexcept;
-  void list_remove(std::uint32_t& head, std::uint32_t& tail, std::uint32_t v) noexcept;
+  // List membership changes of voice v (each O(1), group lookups O(1) expected, bounded by the
+  // index size 2 * pool voices).
+  void join_group(std::uint32_t v) noexcept;
+  void leave_group(std::uint32_t v) noexcept;
+  void move_group(std::uint32_t v, bool sounding) noexcept;
+  void leave_key(std::uint32_t v) noexcept;
   std::uint64_t remaining_of(const Voice& voice) const noexcept;
 
   Config config_;
@@ -203,9 +215,15 @@ class Engine {
   std::uint32_t free_count_ = 0;
   std::unique_ptr<std::uint32_t[]> live_;  // dense array of live voice slots
   std::uint32_t live_count_ = 0;
-  std::uint32_t active_head_ = kNoIndex, active_tail_ = kNoIndex;  // play order
-  std::uint32_t active_count_ = 0;
-  std::uint32_t stopping_head_ = kNoIndex, stopping_tail_ = kNoIndex;
+  VoiceList active_;    // scheduled, playing, paused, in play order
+  VoiceList stopping_;  // stopping, in the order they began
+  std::unique_ptr<Group[]> groups_pool_;
+  std::unique_ptr<std::uint32_t[]> groups_free_;  // stack of free Group records
+  std::uint32_t groups_free_count_ = 0;
+  VoiceIndex groups_;  // group id → Group record
+  // MIDI: gate voices by (channel, note), then toggle voices by binding key; not stopping.
+  static constexpr std::uint32_t kKeys = kMidiChannels * kMidiNotes;
+  std::unique_ptr<VoiceList[]> key_lists_;  // [2 * kKeys]
   std::uint64_t next_seq_ = 0;
   VoiceIndex index_;
 

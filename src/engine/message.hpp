@@ -58,6 +58,7 @@
 #include "clipd/node_queue.hpp"
 #include "engine/bindings.hpp"
 #include "engine/clip_samples.hpp"
+#include "engine/voice_list.hpp"
 
 namespace clipd::engine {
 
@@ -380,10 +381,12 @@ using MessageQueue = Queue<Message>;
 // One slot of the clip table. Control allocates tables with `new ClipSlot[n]()` (all empty) and
 // frees them with `delete[]` once they come back as table_released; only the engine writes them
 // while they are in use. `node` is the add_clip / replace_clip node riding with the slot's clip
-// (empty when the slot is free); `readers` counts voices reading it.
+// (empty when the slot is free); `readers` counts voices reading it, `voices` lists them (engine
+// use: the readers of the slot's clip, in play order).
 struct ClipSlot {
   MessageNode node;
   std::uint32_t readers = 0;
+  VoiceList voices;
 };
 
 }  // namespace clipd::engine
