@@ -180,6 +180,7 @@ void Controller::cmd_status(const SessionPtr& s, const Parsed& p) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
   Json result = to_json(st);
   result["events_dropped"] = online_ ? link_.engine()->lost_events() : 0;
+  result["midi_dropped"] = (online_ ? link_.engine()->midi_dropped() : 0) + jack_.midi_overflow();
   s->send_reply(protocol::serialize_ok(p.id, result));
 }
 

@@ -21,14 +21,16 @@ Config normalized(Config c) noexcept {
   c.max_messages_per_cycle = std::max<std::uint32_t>(c.max_messages_per_cycle, 1);
   c.max_pending = std::max<std::uint32_t>(c.max_pending, 1);
   c.retired_capacity = std::max<std::uint32_t>(c.retired_capacity, 1);
+  c.max_midi_events = std::clamp<std::uint32_t>(c.max_midi_events, 1, kMidiBufferCapacity);
   if (c.sample_rate == 0) c.sample_rate = 48000;
   if (c.declick_frames == 0) c.declick_frames = std::max<std::uint32_t>(1, c.sample_rate / 200);
   return c;
 }
 
-mix::Sweep sweep_of(const Ramp& r) noexcept {
+// The ramp's sweep `k` samples past its current position.
+mix::Sweep sweep_of(const Ramp& r, std::uint64_t k = 0) noexcept {
   if (!r.ramping()) return mix::Sweep{r.value, 0.0f, 0.0f, 0.0f};
-  return mix::Sweep{r.from, r.to - r.from, static_cast<float>(r.done + 1),
+  return mix::Sweep{r.from, r.to - r.from, static_cast<float>(r.done + k + 1),
                     1.0f / static_cast<float>(r.length)};
 }
 
@@ -73,6 +75,8 @@ Engine::Engine(const Config& config, Consumer<Message> in, Producer<Message> out
   bin_sum_ = std::make_unique<float[]>((kBins + 1) * config_.outputs);
   spares_ = std::make_unique<MessageNode[]>(config_.spare_nodes);
   next_midi_id_ = config_.midi_voice_base;
+  acting_ = std::make_unique<Acting[]>(kMidiBufferCapacity);
+  gate_mark_ = std::make_unique<std::uint64_t[]>(kKeys);
 }
 
 Engine::~Engine() {
@@ -98,11 +102,17 @@ void Engine::process(std::uint64_t frame, std::uint32_t nframes, float* const* o
   outputs_ = outputs;
   midi_ = midi;
   midi_count_ = midi == nullptr ? 0 : midi_count;
+  if (midi_count_ > kMidiBufferCapacity) {
+    midi_dropped_count_ += midi_count_ - kMidiBufferCapacity;
+    midi_count_ = kMidiBufferCapacity;
+  }
   midi_next_ = 0;
+  acting_count_ = 0;
   for (std::uint32_t o = 0; o < config_.outputs; ++o) {
     std::memset(outputs[o], 0, sizeof(float) * nframes);
   }
   take_messages();
+  filter_midi();
   apply_events(0);
   std::uint32_t at = 0;
   while (at < nframes) {
@@ -113,7 +123,7 @@ void Engine::process(std::uint64_t frame, std::uint32_t nframes, float* const* o
   }
   finish_outputs(nframes);
   midi_ = nullptr;
-  midi_count_ = midi_next_ = 0;
+  midi_count_ = midi_next_ = acting_count_ = 0;
   if (config_.cycle_hook != nullptr) config_.cycle_hook(config_.cycle_hook_arg);
 
   last_usecs_.store(usecs, std::memory_order_relaxed);
@@ -121,6 +131,7 @@ void Engine::process(std::uint64_t frame, std::uint32_t nframes, float* const* o
   live_voices_pub_.store(live_count_, std::memory_order_relaxed);
   lost_events_.store(lost_, std::memory_order_relaxed);
   dropped_notes_.store(dropped_, std::memory_order_relaxed);
+  midi_dropped_.store(midi_dropped_count_, std::memory_order_relaxed);
   spare_count_pub_.store(spare_count_, std::memory_order_relaxed);
   master_gain_pub_.store(master_.value, std::memory_order_relaxed);
   cycles_.fetch_add(1, std::memory_order_relaxed);
@@ -408,7 +419,7 @@ std::uint32_t Engine::place_voice(const PlayPayload& p, std::uint32_t at) noexce
 
   x.loop_end = std::min(p.loop_end, clip.frames);
   x.loop_start = std::min(p.loop_start, x.loop_end);
-  const bool looping = p.loops != 0 && x.loop_end > x.loop_start;
+  const bool looping = p.loops != 0 && x.loop_end - x.loop_start >= kMinLoopFrames;
   x.region_end = looping ? x.loop_end : clip.frames;
   x.forever = looping && p.loops == kLoopForever;
   x.passes_left = looping && !x.forever ? p.loops - 1 : 0;
@@ -724,8 +735,8 @@ void Engine::act_resume(PausePayload& p) noexcept {
 
 std::uint32_t Engine::next_event(std::uint32_t from, std::uint32_t to) const noexcept {
   std::uint32_t next = to;
-  if (midi_next_ < midi_count_) {
-    const std::uint32_t o = midi_offset(midi_next_);
+  if (midi_next_ < acting_count_) {
+    const std::uint32_t o = acting_[midi_next_].at;
     if (o > from && o < to) next = o;
   }
   const std::uint64_t lo = frame_ + from, hi = frame_ + to;
@@ -749,8 +760,8 @@ void Engine::apply_events(std::uint32_t at) noexcept {
   while (!timed_heap_.empty() && timed_heap_.top().frame <= now)
     act(take_timed(timed_heap_.top().id), at);
   // MIDI events due now, in their order (a voice they start is scheduled for this frame).
-  while (midi_next_ < midi_count_ && midi_offset(midi_next_) <= at) {
-    handle_midi(midi_[midi_next_], at);
+  while (midi_next_ < acting_count_ && acting_[midi_next_].at <= at) {
+    handle_midi(midi_[acting_[midi_next_].index], at);
     ++midi_next_;
   }
   // Voices with a choke group that start now, in play order: each chokes its group.
@@ -794,23 +805,21 @@ void Engine::render_voice(std::uint32_t v, std::uint32_t from, std::uint32_t to)
   }
   while (at < to) {
     if (x.holding) return;
-    if (x.pos >= x.region_end) {
-      if (x.forever || x.passes_left > 0) {
-        if (!x.forever) --x.passes_left;
-        x.pos = x.loop_start;
-        x.region_end = x.loop_end;
-        continue;
-      }
+    // Frames left to play: the current pass, then the loop passes left (a chunk never needs more
+    // than kMaxBlock / kMinLoopFrames + 1 of them; capping keeps the product small).
+    const std::uint64_t pass = x.region_end > x.pos ? x.region_end - x.pos : 0;
+    const std::uint64_t loop = x.loop_end - x.loop_start;
+    std::uint64_t left = kUnlimited;
+    if (!x.forever) {
+      constexpr std::uint64_t kMaxWraps = kMaxBlock / kMinLoopFrames + 1;
+      left = pass + std::min<std::uint64_t>(x.passes_left, kMaxWraps) * loop;
+    }
+    if (left == 0 || x.remaining == 0) {
       end_voice(v, frame_ + at,
                 x.state == VoiceState::stopping ? x.stop_reason : EndReason::finished);
       return;
     }
-    if (x.remaining == 0) {
-      end_voice(v, frame_ + at,
-                x.state == VoiceState::stopping ? x.stop_reason : EndReason::finished);
-      return;
-    }
-    std::uint64_t n = std::min<std::uint64_t>(to - at, x.region_end - x.pos);
+    std::uint64_t n = std::min<std::uint64_t>(to - at, left);
     n = std::min<std::uint64_t>(n, x.remaining);
     n = std::min<std::uint64_t>(n, kMaxBlock);
     if (x.env.ramping()) n = std::min(n, x.env.left());
@@ -818,7 +827,19 @@ void Engine::render_voice(std::uint32_t v, std::uint32_t from, std::uint32_t to)
     if (x.pan.ramping()) n = std::min(n, x.pan.left());
     const auto chunk = static_cast<std::uint32_t>(n);
     mix_chunk(x, at, chunk);
-    x.pos += chunk;
+    if (chunk <= pass) {
+      x.pos += chunk;
+    } else {
+      // The chunk wrapped: w whole loop passes and r frames more. A chunk that ends exactly on
+      // loop_end leaves the position there (the next wrap happens when playing resumes), as a
+      // chunk ending on region_end does.
+      const std::uint64_t rest = chunk - pass;
+      const std::uint64_t r = rest % loop;
+      const std::uint64_t wraps = rest / loop + (r != 0 ? 1 : 0);
+      x.pos = r != 0 ? x.loop_start + r : x.loop_end;
+      x.region_end = x.loop_end;
+      if (!x.forever) x.passes_left -= static_cast<std::uint32_t>(wraps);
+    }
     at += chunk;
     if (x.remaining != kUnlimited) x.remaining -= chunk;
     x.gain.advance(chunk);
@@ -838,10 +859,29 @@ void Engine::render_voice(std::uint32_t v, std::uint32_t from, std::uint32_t to)
   }
 }
 
-void Engine::mix_chunk(Voice& x, std::uint32_t at, std::uint32_t n) noexcept {
+void Engine::mix_chunk(const Voice& x, std::uint32_t at, std::uint32_t n) noexcept {
   if (x.routes == 0) return;
+  // The chunk's segments: the rest of the current pass, then whole or partial loop passes (each
+  // at least kMinLoopFrames long). The ramps run on across the wraps: segment k frames into the
+  // chunk evaluates them k samples further.
+  std::uint64_t pos = x.pos;
+  std::uint64_t end = x.region_end;
+  for (std::uint32_t done = 0; done < n;) {
+    if (pos >= end) {
+      pos = x.loop_start;
+      end = x.loop_end;
+    }
+    const auto len = static_cast<std::uint32_t>(std::min<std::uint64_t>(n - done, end - pos));
+    mix_segment(x, at + done, pos, len, done);
+    pos += len;
+    done += len;
+  }
+}
+
+void Engine::mix_segment(const Voice& x, std::uint32_t at, std::uint64_t pos, std::uint32_t n,
+                         std::uint32_t k) noexcept {
   float* const* outs = outputs_;
-  const float* in0 = x.clip.channel(x.src[0]) + x.pos;
+  const float* in0 = x.clip.channel(x.src[0]) + pos;
   if (!x.gain.ramping() && !x.pan.ramping() && !x.env.ramping()) {
     const float u = x.gain.value * x.env.value;
     if (u == 0.0f) return;  // silent (a held pause, a zero gain): adding zeros changes nothing
@@ -851,10 +891,10 @@ void Engine::mix_chunk(Voice& x, std::uint32_t at, std::uint32_t n) noexcept {
       mix::add_const(outs[x.out[0]] + at, in0, left, n);
       return;
     }
-    const float* in1 = x.clip.channel(x.src[1]) + x.pos;
+    const float* in1 = x.clip.channel(x.src[1]) + pos;
     mix::add2_const(outs[x.out[0]] + at, outs[x.out[1]] + at, in0, in1, left, right, n);
     for (std::uint32_t r = 2; r < x.routes; ++r) {
-      mix::add_const(outs[x.out[r]] + at, x.clip.channel(x.src[r]) + x.pos, u, n);
+      mix::add_const(outs[x.out[r]] + at, x.clip.channel(x.src[r]) + pos, u, n);
     }
     return;
   }
@@ -865,7 +905,7 @@ void Engine::mix_chunk(Voice& x, std::uint32_t at, std::uint32_t n) noexcept {
     const float other = x.gain.ramping() ? x.env.value : x.gain.value;
     const float inv = 1.0f / static_cast<float>(r.length);
     const float d = r.to - r.from;
-    const float a = (r.from + d * (static_cast<float>(r.done + 1) * inv)) * other;
+    const float a = (r.from + d * (static_cast<float>(r.done + k + 1) * inv)) * other;
     const float b = d * inv * other;
     const float lw = std::min(1.0f, 1.0f - x.pan.value);
     const float rw = std::min(1.0f, 1.0f + x.pan.value);
@@ -873,26 +913,27 @@ void Engine::mix_chunk(Voice& x, std::uint32_t at, std::uint32_t n) noexcept {
       mix::add_linear(outs[x.out[0]] + at, in0, a * lw, b * lw, n);
       return;
     }
-    const float* in1 = x.clip.channel(x.src[1]) + x.pos;
+    const float* in1 = x.clip.channel(x.src[1]) + pos;
     mix::add2_linear(outs[x.out[0]] + at, outs[x.out[1]] + at, in0, in1, a * lw, b * lw, a * rw,
                      b * rw, n);
     for (std::uint32_t r2 = 2; r2 < x.routes; ++r2) {
-      mix::add_linear(outs[x.out[r2]] + at, x.clip.channel(x.src[r2]) + x.pos, a, b, n);
+      mix::add_linear(outs[x.out[r2]] + at, x.clip.channel(x.src[r2]) + pos, a, b, n);
     }
     return;
   }
   float* gain = scratch_.get();
   float* left = gain + kMaxBlock;
   float* right = left + kMaxBlock;
-  mix::fill_gains(sweep_of(x.gain), sweep_of(x.env), sweep_of(x.pan), gain, left, right, n);
+  mix::fill_gains(sweep_of(x.gain, k), sweep_of(x.env, k), sweep_of(x.pan, k), gain, left, right,
+                  n);
   if (x.routes == 1) {
     mix::add_gain(outs[x.out[0]] + at, in0, left, n);
     return;
   }
-  const float* in1 = x.clip.channel(x.src[1]) + x.pos;
+  const float* in1 = x.clip.channel(x.src[1]) + pos;
   mix::add2_gain(outs[x.out[0]] + at, outs[x.out[1]] + at, in0, in1, left, right, n);
   for (std::uint32_t r = 2; r < x.routes; ++r) {
-    mix::add_gain(outs[x.out[r]] + at, x.clip.channel(x.src[r]) + x.pos, gain, n);
+    mix::add_gain(outs[x.out[r]] + at, x.clip.channel(x.src[r]) + pos, gain, n);
   }
 }
 
@@ -951,9 +992,65 @@ void Engine::handle_spare(MessageNode&& node) noexcept {
   send(std::move(node));  // the pool is full: straight back, as spare
 }
 
-std::uint32_t Engine::midi_offset(std::uint32_t i) const noexcept {
+const Binding* Engine::binding_of(std::uint32_t channel, std::uint32_t note,
+                                  std::uint32_t& key) const noexcept {
+  if (bindings_ == nullptr) return nullptr;
+  key = channel * kMidiNotes + note;
+  const Binding* b = &bindings_->at(channel, note);
+  if (b->used) return b;
+  key = note;
+  b = &bindings_->at(0, note);
+  return b->used ? b : nullptr;
+}
+
+void Engine::filter_midi() noexcept {
+  // Only events that can act split the cycle: a note-on of a bound note whose slot holds a clip,
+  // a note-off of a note with a live gate voice (or with a gate note-on kept earlier in this
+  // cycle). Everything else is dropped here, uncounted: it would do nothing. The clip table and
+  // the bindings cannot change before the events act (messages were taken already).
+  ++midi_cycle_;
   const std::uint32_t last = nframes_ == 0 ? 0 : nframes_ - 1;
-  return std::min(midi_[i].offset, last);
+  std::uint32_t at = 0;
+  std::uint32_t live_offs = 0;
+  for (std::uint32_t i = 0; i < midi_count_; ++i) {
+    const MidiEventView& e = midi_[i];
+    // An event before its predecessor acts at the predecessor's frame, as if none were dropped.
+    at = std::max(at, std::min(e.offset, last));
+    if (e.data == nullptr || e.size < 3) continue;
+    const std::uint32_t type = e.data[0] & 0xf0u;
+    if (type != 0x80u && type != 0x90u) continue;
+    const std::uint32_t channel = (e.data[0] & 0x0fu) + 1;
+    const std::uint32_t note = e.data[1] & 0x7fu;
+    const std::uint32_t gate_key = channel * kMidiNotes + note;
+    bool live_off = false;
+    if (type == 0x90u && (e.data[2] & 0x7fu) > 0) {
+      std::uint32_t key = 0;
+      const Binding* b = binding_of(channel, note, key);
+      if (b == nullptr || b->clip >= table_capacity_ || !table_[b->clip].node) continue;
+      if (b->mode == TriggerMode::gate) gate_mark_[gate_key] = midi_cycle_;
+    } else {
+      live_off = !key_lists_[gate_key].empty();
+      if (!live_off && gate_mark_[gate_key] != midi_cycle_) continue;
+    }
+    acting_[acting_count_++] = Acting{i, at, live_off};
+    live_offs += live_off ? 1 : 0;
+  }
+  const std::uint32_t cap = config_.max_midi_events;
+  if (acting_count_ <= cap) return;
+  // Over the cap: note-offs of live gate voices first (in order, up to the cap), then the others
+  // in order while room is left; the rest are dropped and counted.
+  const std::uint32_t offs_kept = std::min(live_offs, cap);
+  std::uint32_t others_room = cap - offs_kept;
+  std::uint32_t offs_room = offs_kept;
+  std::uint32_t kept = 0;
+  for (std::uint32_t i = 0; i < acting_count_; ++i) {
+    std::uint32_t& room = acting_[i].live_off ? offs_room : others_room;
+    if (room == 0) continue;
+    --room;
+    acting_[kept++] = acting_[i];
+  }
+  midi_dropped_count_ += acting_count_ - kept;
+  acting_count_ = kept;
 }
 
 void Engine::handle_midi(const MidiEventView& e, std::uint32_t at) noexcept {
@@ -973,14 +1070,9 @@ void Engine::handle_midi(const MidiEventView& e, std::uint32_t at) noexcept {
 
 void Engine::note_on(std::uint32_t channel, std::uint32_t note, std::uint32_t velocity,
                      std::uint32_t at) noexcept {
-  if (bindings_ == nullptr) return;
-  std::uint32_t key = channel * kMidiNotes + note;
-  const Binding* b = &bindings_->at(channel, note);
-  if (!b->used) {
-    key = note;
-    b = &bindings_->at(0, note);
-    if (!b->used) return;
-  }
+  std::uint32_t key = 0;
+  const Binding* b = binding_of(channel, note, key);
+  if (b == nullptr) return;
   if (b->clip >= table_capacity_ || !table_[b->clip].node) return;  // no clip: nothing
   if (b->mode == TriggerMode::toggle) {
     // The binding's live toggle voices not yet stopping: each leaves the list as it stops.
@@ -1151,6 +1243,7 @@ void Engine::retire(std::uint64_t end_frame, EndReason reason) {
   live_voices_pub_.store(0, std::memory_order_release);
   lost_events_.store(lost_, std::memory_order_release);
   dropped_notes_.store(dropped_, std::memory_order_release);
+  midi_dropped_.store(midi_dropped_count_, std::memory_order_release);
   spare_count_pub_.store(0, std::memory_order_release);
 }
 

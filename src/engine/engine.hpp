@@ -122,6 +122,11 @@ class Engine {
   std::uint64_t dropped_notes() const noexcept {
     return dropped_notes_.load(std::memory_order_acquire);
   }
+  // Acting MIDI events dropped by the per-cycle cap (Config::max_midi_events), plus events past
+  // kMidiBufferCapacity in one call.
+  std::uint64_t midi_dropped() const noexcept {
+    return midi_dropped_.load(std::memory_order_acquire);
+  }
   // Nodes in the spare pool at the end of the last cycle.
   std::uint32_t spare_count() const noexcept {
     return spare_count_pub_.load(std::memory_order_acquire);
@@ -186,9 +191,20 @@ class Engine {
 
   void render(std::uint32_t from, std::uint32_t to) noexcept;
   void render_voice(std::uint32_t v, std::uint32_t from, std::uint32_t to) noexcept;
-  void mix_chunk(Voice& voice, std::uint32_t at, std::uint32_t n) noexcept;
+  // Mixes n frames of the voice from its position at cycle offset `at`, wrapping at its loop
+  // inside; n <= kMaxBlock, within the frames left and within every running ramp.
+  // O(n + n / kMinLoopFrames) per output route.
+  void mix_chunk(const Voice& voice, std::uint32_t at, std::uint32_t n) noexcept;
+  // One segment of a chunk: clip frames [pos, pos + n), k frames into the chunk. O(n) per route.
+  void mix_segment(const Voice& voice, std::uint32_t at, std::uint64_t pos, std::uint32_t n,
+                   std::uint32_t k) noexcept;
   std::uint32_t next_event(std::uint32_t from, std::uint32_t to) const noexcept;
-  std::uint32_t midi_offset(std::uint32_t i) const noexcept;
+  // Keeps the cycle's MIDI events that act, in order, with the frame each acts on, under the
+  // per-cycle cap. O(kMidiBufferCapacity).
+  void filter_midi() noexcept;
+  // The first Binding entry a note-on of (channel, note) uses, and its key; null when unbound.
+  const Binding* binding_of(std::uint32_t channel, std::uint32_t note,
+                            std::uint32_t& key) const noexcept;
   void handle_midi(const MidiEventView& e, std::uint32_t at) noexcept;
   void note_on(std::uint32_t channel, std::uint32_t note, std::uint32_t velocity,
                std::uint32_t at) noexcept;
@@ -256,7 +272,20 @@ class Engine {
   const BindingTable* bindings_ = nullptr;
   const MidiEventView* midi_ = nullptr;
   std::uint32_t midi_count_ = 0;
-  std::uint32_t midi_next_ = 0;  // first event not yet acted on
+  // The cycle's acting events (index into midi_, frame offset), and the first not yet acted on.
+  struct Acting {
+    std::uint32_t index;
+    std::uint32_t at;
+    bool live_off;  // a note-off of a live gate voice: kept before note-ons under the cap
+  };
+  std::unique_ptr<Acting[]> acting_;  // [kMidiBufferCapacity]
+  std::uint32_t acting_count_ = 0;
+  std::uint32_t midi_next_ = 0;
+  // Per (channel, note): the cycle number in which a gate note-on was kept, so its note-off in
+  // the same cycle acts too.
+  std::unique_ptr<std::uint64_t[]> gate_mark_;  // [kKeys]
+  std::uint64_t midi_cycle_ = 0;
+  std::uint64_t midi_dropped_count_ = 0;
   std::uint64_t next_midi_id_ = 0;
   std::uint64_t dropped_ = 0;
 
@@ -283,6 +312,7 @@ class Engine {
   std::atomic<std::uint64_t> cycles_{0};
   std::atomic<std::uint64_t> lost_events_{0};
   std::atomic<std::uint64_t> dropped_notes_{0};
+  std::atomic<std::uint64_t> midi_dropped_{0};
   std::atomic<std::uint32_t> spare_count_pub_{0};
   std::atomic<std::uint32_t> last_nframes_{0};
   std::atomic<std::uint32_t> live_voices_pub_{0};
