@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "clipd/realtime.hpp"
+#include "clipd/rt_assert.hpp"
 #include "engine/denormals.hpp"
 #include "engine/mix.hpp"
 
@@ -80,6 +81,7 @@ Engine::Engine(const Config& config, Consumer<Message> in, Producer<Message> out
 }
 
 Engine::~Engine() {
+  CLIPD_RT_ASSERT(!retired_once_ || holds_nothing());
   delete[] table_;
   if (bindings_node_) delete bindings_node_->bindings.table;
 }
@@ -135,14 +137,31 @@ void Engine::process(std::uint64_t frame, std::uint32_t nframes, float* const* o
   spare_count_pub_.store(spare_count_, std::memory_order_relaxed);
   master_gain_pub_.store(master_.value, std::memory_order_relaxed);
   cycles_.fetch_add(1, std::memory_order_relaxed);
+  CLIPD_RT_ASSERT(invariants_hold());
   // Last, with release: a reader that sees this frame sees the rest of this cycle's values.
   last_frame_.store(frame, std::memory_order_release);
 }
 
 void Engine::take_messages() noexcept {
-  for (std::uint32_t taken = 0; taken < config_.max_messages_per_cycle; ++taken) {
+  // A voices query copies every live voice: one a cycle. A second one waits for the next cycle
+  // (and the messages behind it with it), so a flood of queries costs one copy per cycle.
+  bool queried = false;
+  std::uint32_t taken = 0;
+  if (deferred_query_) {
+    handle(std::move(deferred_query_));
+    queried = true;
+    ++taken;
+  }
+  for (; taken < config_.max_messages_per_cycle; ++taken) {
     MessageNode node = in_.pop();
     if (!node) return;
+    if (node->kind == Kind::query_voices) {
+      if (queried) {
+        deferred_query_ = std::move(node);
+        return;
+      }
+      queried = true;
+    }
     handle(std::move(node));
   }
 }
@@ -1177,6 +1196,7 @@ void Engine::retire(std::uint64_t end_frame, EndReason reason) {
   frame_ = end_frame;
   nframes_ = 0;
   outputs_ = nullptr;
+  if (deferred_query_) handle(std::move(deferred_query_));
   while (MessageNode node = in_.pop()) {
     Message& m = *node;
     switch (m.kind) {
@@ -1245,6 +1265,154 @@ void Engine::retire(std::uint64_t end_frame, EndReason reason) {
   dropped_notes_.store(dropped_, std::memory_order_release);
   midi_dropped_.store(midi_dropped_count_, std::memory_order_release);
   spare_count_pub_.store(0, std::memory_order_release);
+  retired_once_ = true;
+  CLIPD_RT_ASSERT(invariants_hold() && holds_nothing());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invariants, for assertions.
+
+bool Engine::holds_nothing() const noexcept {
+  if (live_count_ != 0 || !timed_heap_.empty() || pending_end_ || deferred_query_ ||
+      bindings_node_ || spare_count_ != 0) {
+    return false;
+  }
+  for (std::uint32_t s = 0; s < table_capacity_; ++s) {
+    if (table_[s].node) return false;
+  }
+  for (std::uint32_t r = 0; r < retired_capacity_; ++r) {
+    if (retired_[r].node) return false;
+  }
+  return true;
+}
+
+bool Engine::invariants_hold() const noexcept {
+  const Voice* vs = voices_.get();
+  const std::uint32_t n = pool_size_;
+  // Every slot is free or live, once.
+  if (live_count_ + free_count_ != n) return false;
+  for (std::uint32_t i = 0; i < live_count_; ++i) {
+    const std::uint32_t v = live_[i];
+    if (v >= n || vs[v].live_pos != i) return false;
+  }
+  for (std::uint32_t i = 0; i < free_count_; ++i) {
+    if (free_[i] >= n || vs[free_[i]].live_pos != kNoIndex) return false;
+  }
+  // Play order: the active list holds the non-stopping voices, the stopping list the others.
+  const auto live = [&](std::uint32_t v) { return vs[v].live_pos != kNoIndex; };
+  if (!list_valid<Voice, &Voice::prev, &Voice::next>(vs, n, active_, [&](std::uint32_t v) {
+        return live(v) && vs[v].state != VoiceState::stopping;
+      })) {
+    return false;
+  }
+  if (!list_valid<Voice, &Voice::prev, &Voice::next>(vs, n, stopping_, [&](std::uint32_t v) {
+        return live(v) && vs[v].state == VoiceState::stopping;
+      })) {
+    return false;
+  }
+  if (active_.size + stopping_.size != live_count_) return false;
+  // Clip lists and reader counts.
+  std::uint32_t readers = 0;
+  for (std::uint32_t s = 0; s < table_capacity_; ++s) {
+    const ClipSlot& c = table_[s];
+    if (c.readers != c.voices.size || (c.readers > 0 && !c.node)) return false;
+    if (!list_valid<Voice, &Voice::clip_prev, &Voice::clip_next>(
+            vs, n, c.voices, [&](std::uint32_t v) {
+              return live(v) && vs[v].slot == s && vs[v].retired == kNoIndex;
+            })) {
+      return false;
+    }
+    readers += c.readers;
+  }
+  for (std::uint32_t r = 0; r < retired_capacity_; ++r) {
+    const Retired& c = retired_[r];
+    if (c.readers != c.voices.size || (c.readers > 0) != static_cast<bool>(c.node)) return false;
+    if (!list_valid<Voice, &Voice::clip_prev, &Voice::clip_next>(
+            vs, n, c.voices, [&](std::uint32_t v) { return live(v) && vs[v].retired == r; })) {
+      return false;
+    }
+    readers += c.readers;
+  }
+  if (readers != live_count_) return false;
+  // Groups: each grouped voice in its record's sounding or other list; records in use found by
+  // their id.
+  std::uint32_t grouped = 0, listed = 0, scheduled_grouped = 0;
+  for (std::uint32_t i = 0; i < live_count_; ++i) {
+    const Voice& x = vs[live_[i]];
+    if (x.group == 0) {
+      if (x.group_rec != kNoIndex) return false;
+      continue;
+    }
+    ++grouped;
+    if (x.group_rec >= n || groups_.find(x.group) != x.group_rec) return false;
+    if (x.state == VoiceState::scheduled) {
+      ++scheduled_grouped;
+      if (!grouped_heap_.contains(live_[i])) return false;
+    }
+  }
+  if (n - groups_free_count_ > grouped) return false;  // a record without a voice
+  for (std::uint32_t g = 0; g < n; ++g) {
+    const Group& rec = groups_pool_[g];
+    if (groups_.find(rec.id) != g) continue;
+    const auto in_group = [&](std::uint32_t v) { return live(v) && vs[v].group_rec == g; };
+    if (!list_valid<Voice, &Voice::group_prev, &Voice::group_next>(
+            vs, n, rec.sounding, [&](std::uint32_t v) {
+              return in_group(v) &&
+                     (vs[v].state == VoiceState::playing || vs[v].state == VoiceState::paused);
+            })) {
+      return false;
+    }
+    if (!list_valid<Voice, &Voice::group_prev, &Voice::group_next>(
+            vs, n, rec.others, [&](std::uint32_t v) {
+              return in_group(v) &&
+                     (vs[v].state == VoiceState::scheduled || vs[v].state == VoiceState::stopping);
+            })) {
+      return false;
+    }
+    if (rec.sounding.empty() && rec.others.empty()) return false;
+    listed += rec.sounding.size + rec.others.size;
+  }
+  if (listed != grouped || grouped_heap_.size() != scheduled_grouped || !grouped_heap_.valid()) {
+    return false;
+  }
+  // MIDI keys: gate and toggle voices not yet stopping.
+  std::uint32_t keyed = 0, key_listed = 0;
+  for (std::uint32_t i = 0; i < live_count_; ++i) {
+    const Voice& x = vs[live_[i]];
+    if (x.key_list == kNoIndex) continue;
+    if (x.key_list >= 2 * kKeys || x.state == VoiceState::stopping || !x.midi) return false;
+    ++keyed;
+  }
+  for (std::uint32_t k = 0; k < 2 * kKeys; ++k) {
+    if (!list_valid<Voice, &Voice::key_prev, &Voice::key_next>(
+            vs, n, key_lists_[k],
+            [&](std::uint32_t v) { return live(v) && vs[v].key_list == k; })) {
+      return false;
+    }
+    key_listed += key_lists_[k].size;
+  }
+  if (keyed != key_listed) return false;
+  // Timed records: free, or in the heap holding a node (and in the list of the voice it names).
+  if (timed_heap_.size() + timed_free_count_ != config_.max_pending || !timed_heap_.valid()) {
+    return false;
+  }
+  for (std::uint32_t t = 0; t < config_.max_pending; ++t) {
+    const Timed& r = timed_[t];
+    if (timed_heap_.contains(t) != static_cast<bool>(r.node)) return false;
+    if (r.voice != kNoIndex && (!live(r.voice) || !r.node)) return false;
+  }
+  for (std::uint32_t i = 0; i < live_count_; ++i) {
+    const std::uint32_t v = live_[i];
+    std::uint32_t prev = kNoIndex, count = 0;
+    for (std::uint32_t t = vs[v].waiting; t != kNoIndex; t = timed_[t].next) {
+      if (t >= config_.max_pending || timed_[t].voice != v || timed_[t].prev != prev ||
+          ++count > config_.max_pending) {
+        return false;
+      }
+      prev = t;
+    }
+  }
+  return true;
 }
 
 }  // namespace clipd::engine

@@ -103,6 +103,18 @@ class Engine {
 
   const Config& config() const noexcept { return config_; }
 
+  // Checks the engine's invariants: every voice slot free or live exactly once; the play-order,
+  // clip, group and MIDI-key lists linked both ways and holding exactly the voices they should;
+  // reader counts equal to the clip lists; both heaps ordered; every timed record either free or
+  // in the heap and in its voice's list. CLIPD_RT_ASSERT runs it after every cycle in builds with
+  // real-time assertions (include/clipd/rt_assert.hpp). Audio thread (or control thread once
+  // process() is no longer called); no allocation.
+  // O(pool voices + max_pending + clip table + retired_capacity + 2 * 17 * 128 keys).
+  bool invariants_hold() const noexcept;
+  // True when the engine holds no node, clip or binding table (as after retire()). O(clip table +
+  // retired_capacity + spare_nodes).
+  bool holds_nothing() const noexcept;
+
   // Published at the end of each cycle; any thread. Non-blocking guarantees: wait-free.
   std::uint64_t last_frame() const noexcept { return last_frame_.load(std::memory_order_acquire); }
   std::uint64_t last_usecs() const noexcept { return last_usecs_.load(std::memory_order_acquire); }
@@ -263,7 +275,9 @@ class Engine {
   std::uint64_t timed_seq_ = 0;  // arrival order
   // Scheduled voices with a choke group, by (start frame, play order): apply_events starts them.
   IndexedHeap grouped_heap_;
-  MessageNode pending_end_;  // voice_end node waiting for its play
+  MessageNode pending_end_;     // voice_end node waiting for its play
+  MessageNode deferred_query_;  // a second query_voices of a cycle, answered first next cycle
+  bool retired_once_ = false;   // retire() ran: the destructor checks that nothing is held
 
   // MIDI: the spare pool, the set_bindings node riding with the table in use, the cycle's events.
   std::unique_ptr<MessageNode[]> spares_;

@@ -52,4 +52,18 @@ void list_remove(T* nodes, VoiceList& list, std::uint32_t i) noexcept {
   --list.size;
 }
 
+// True when the list's links agree both ways, its tail is its last node and it holds `size`
+// nodes; `fn(i)` is called on each node and must hold too. O(size). For assertions.
+template <class T, std::uint32_t T::*Prev, std::uint32_t T::*Next, class Fn>
+bool list_valid(const T* nodes, std::uint32_t capacity, const VoiceList& list, Fn fn) noexcept {
+  std::uint32_t count = 0;
+  std::uint32_t prev = kNoIndex;
+  for (std::uint32_t i = list.head; i != kNoIndex; i = nodes[i].*Next) {
+    if (i >= capacity || count == capacity || nodes[i].*Prev != prev || !fn(i)) return false;
+    prev = i;
+    ++count;
+  }
+  return prev == list.tail && count == list.size;
+}
+
 }  // namespace clipd::engine
