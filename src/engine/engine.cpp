@@ -113,16 +113,18 @@ void Engine::process(std::uint64_t frame, std::uint32_t nframes, float* const* o
   for (std::uint32_t o = 0; o < config_.outputs; ++o) {
     std::memset(outputs[o], 0, sizeof(float) * nframes);
   }
+  for (std::uint32_t i = 0; i < live_count_; ++i)
+    voices_[live_[i]].done = 0;
   take_messages();
   filter_midi();
+  // Events in frame order; each mixes the voices it changes up to its frame first.
   apply_events(0);
-  std::uint32_t at = 0;
-  while (at < nframes) {
-    const std::uint32_t next = next_event(at, nframes);
-    render(at, next);
-    at = next;
-    if (at < nframes) apply_events(at);
+  for (std::uint32_t at = 0;;) {
+    at = next_event(at, nframes);
+    if (at >= nframes) break;
+    apply_events(at);
   }
+  render(nframes);
   finish_outputs(nframes);
   midi_ = nullptr;
   midi_count_ = midi_next_ = acting_count_ = 0;
@@ -303,8 +305,10 @@ void Engine::retire_clip(std::uint32_t slot, std::uint32_t at) noexcept {
     ++r;
   if (r == retired_capacity_) {
     // No record free: the clip's voices end now, so the clip can go back now.
-    while (!s.voices.empty())
-      end_voice(s.voices.head, frame_ + at, EndReason::unloaded);
+    while (!s.voices.empty()) {
+      const std::uint32_t v = s.voices.head;
+      if (catch_up(v, at)) end_voice(v, frame_ + at, EndReason::unloaded);
+    }
     release_clip(s.node);
     return;
   }
@@ -384,7 +388,7 @@ std::uint32_t Engine::alloc_voice(std::uint32_t at) noexcept {
   if (free_count_ == 0) {
     // Every fade slot is taken: cut the voice that began stopping first.
     const std::uint32_t v = stopping_.head;
-    end_voice(v, frame_ + at, voices_[v].stop_reason);
+    if (catch_up(v, at)) end_voice(v, frame_ + at, voices_[v].stop_reason);
   }
   return free_[--free_count_];
 }
@@ -491,6 +495,7 @@ std::uint32_t Engine::place_voice(const PlayPayload& p, std::uint32_t at) noexce
   x.key_list = kNoIndex;
   if (x.group != 0) join_group(v);
   x.waiting = kNoIndex;
+  x.done = at;
   if (x.group != 0) grouped_heap_.push(v, x.start_frame, x.seq);
   return v;
 }
@@ -498,6 +503,7 @@ std::uint32_t Engine::place_voice(const PlayPayload& p, std::uint32_t at) noexce
 void Engine::start_voice(std::uint32_t v, std::uint32_t at) noexcept {
   Voice& x = voices_[v];
   x.state = VoiceState::playing;
+  x.done = at;  // silent before its first sample
   grouped_heap_.erase(v);
   move_group(v, true);
   if (frame_ + at > x.start_frame) x.late = true;  // its frame was skipped by a counter jump
@@ -523,9 +529,26 @@ void Engine::choke(std::uint32_t v, std::uint32_t at) noexcept {
   }
 }
 
+bool Engine::catch_up(std::uint32_t v, std::uint32_t at) noexcept {
+  Voice& x = voices_[v];
+  if (x.done < at) {
+    render_voice(v, x.done, at);
+    if (x.live_pos == kNoIndex) return false;  // it ended on its own before `at`
+    x.done = at;
+  }
+  return true;
+}
+
 bool Engine::stop_voice(std::uint32_t v, std::uint64_t fade, EndReason reason,
                         std::uint32_t at) noexcept {
   Voice& x = voices_[v];
+  if (x.state == VoiceState::stopping && fade != 0) {
+    // Only a shorter fade changes a stopping voice: decide without mixing it up to `at` (a storm
+    // of stops on fading voices then costs O(1) each).
+    const std::uint64_t elapsed = at - x.done;
+    if (x.env.left() <= elapsed || fade >= x.env.left() - elapsed) return false;
+  }
+  if (!catch_up(v, at)) return false;
   switch (x.state) {
     case VoiceState::scheduled:
     case VoiceState::paused:
@@ -609,7 +632,7 @@ void Engine::act(MessageNode&& node, std::uint32_t at) noexcept {
   if (m.kind == Kind::stop) {
     m.stop.stopped = act_stop(m.stop, at);
   } else {
-    m.set.found = act_set(m.set);
+    m.set.found = act_set(m.set, at);
   }
   send(std::move(node));
 }
@@ -717,9 +740,9 @@ std::uint32_t Engine::act_stop(const StopPayload& s, std::uint32_t at) noexcept 
   return count;
 }
 
-bool Engine::act_set(const SetPayload& s) noexcept {
+bool Engine::act_set(const SetPayload& s, std::uint32_t at) noexcept {
   const std::uint32_t v = index_.find(s.voice);
-  if (v == VoiceIndex::kNone) return false;
+  if (v == VoiceIndex::kNone || !catch_up(v, at)) return false;
   Voice& x = voices_[v];
   if (s.has_gain) x.gain.start(s.gain, s.ramp);
   if (s.has_pan) x.pan.start(std::clamp(s.pan, -1.0f, 1.0f), s.ramp);
@@ -791,11 +814,11 @@ void Engine::apply_events(std::uint32_t at) noexcept {
   }
 }
 
-void Engine::render(std::uint32_t from, std::uint32_t to) noexcept {
+void Engine::render(std::uint32_t to) noexcept {
   // Clip reads jump from voice to voice, which the hardware prefetchers cannot guess: ask for the
   // samples a few voices ahead while this one mixes (a hint; it never faults).
   constexpr std::uint32_t kAhead = 4;
-  const std::uint32_t span = std::min<std::uint32_t>(to - from, 1024);
+  const std::uint32_t span = std::min<std::uint32_t>(to, 1024);
   for (std::uint32_t i = 0; i < live_count_;) {
     if (i + kAhead < live_count_) {
       const Voice& ahead = voices_[live_[i + kAhead]];
@@ -806,7 +829,7 @@ void Engine::render(std::uint32_t from, std::uint32_t to) noexcept {
       }
     }
     const std::uint32_t v = live_[i];
-    render_voice(v, from, to);
+    if (voices_[v].done < to) render_voice(v, voices_[v].done, to);
     if (i < live_count_ && live_[i] == v) ++i;  // else it ended: a later voice took its place
   }
 }
@@ -1196,6 +1219,8 @@ void Engine::retire(std::uint64_t end_frame, EndReason reason) {
   frame_ = end_frame;
   nframes_ = 0;
   outputs_ = nullptr;
+  for (std::uint32_t i = 0; i < live_count_; ++i)
+    voices_[live_[i]].done = 0;  // nothing is mixed here: every event acts at offset 0
   if (deferred_query_) handle(std::move(deferred_query_));
   while (MessageNode node = in_.pop()) {
     Message& m = *node;

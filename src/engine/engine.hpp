@@ -175,7 +175,7 @@ class Engine {
   // Acts on a stop or set at offset `at` of the current cycle; the node goes back.
   void act(MessageNode&& node, std::uint32_t at) noexcept;
   std::uint32_t act_stop(const StopPayload& s, std::uint32_t at) noexcept;
-  bool act_set(const SetPayload& s) noexcept;
+  bool act_set(const SetPayload& s, std::uint32_t at) noexcept;
   void act_pause(PausePayload& p) noexcept;
   void act_resume(PausePayload& p) noexcept;
   // Keeps a stop or set whose at_frame lies ahead until that frame (or sends it back unacted when
@@ -201,7 +201,11 @@ class Engine {
   void release_clip(MessageNode& rider) noexcept;
   void send(MessageNode&& node) noexcept;
 
-  void render(std::uint32_t from, std::uint32_t to) noexcept;
+  // Mixes every live voice from its `done` offset up to `to`.
+  void render(std::uint32_t to) noexcept;
+  // Mixes voice v up to cycle offset `at` before an event changes it; false when it ended on its
+  // own before `at` (then the event finds no voice). O(frames mixed).
+  bool catch_up(std::uint32_t v, std::uint32_t at) noexcept;
   void render_voice(std::uint32_t v, std::uint32_t from, std::uint32_t to) noexcept;
   // Mixes n frames of the voice from its position at cycle offset `at`, wrapping at its loop
   // inside; n <= kMaxBlock, within the frames left and within every running ramp.

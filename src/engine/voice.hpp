@@ -46,6 +46,10 @@ struct Voice {
   Ramp env;  // fade envelope: fade-in, pause/resume fades, stop fades
 
   VoiceState state = VoiceState::scheduled;
+  // Offset in the current cycle up to which this voice is mixed: an event at a later offset that
+  // changes the voice mixes it up to there first (Engine::catch_up), so events never split the
+  // rendering of the other voices.
+  std::uint32_t done = 0;
   bool late = false;
   bool holding = false;  // paused and faded to silence: position held
   EndReason stop_reason = EndReason::stopped;
