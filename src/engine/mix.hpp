@@ -5,7 +5,7 @@
 // Pointers do not alias unless stated; n < 2^31 (the engine passes at most kMaxBlock).
 //
 // Thread contract: pure functions on caller-owned buffers, any thread.
-// Non-blocking guarantees: wait-free, no allocation, no system call.
+// Non-blocking guarantees: wait-free, no allocation, no system call. Cost: O(n) each.
 #pragma once
 
 #include <cstddef>
