@@ -23,6 +23,10 @@
 // on arrival, the command comes back at once, unacted. A play whose at_frame has passed
 // starts at the cycle's first frame with late = true.
 //
+// Queries: control keeps at most one query_voices in flight (each copies every live voice). Should
+// more arrive, the engine answers one per cycle: a second one in a cycle waits, with the messages
+// behind it, for the next cycle.
+//
 // Semantics are those of the protocol's Voices section; the engine-side choices are:
 // - loops: 0 = no loop (offset to the clip's end), n = n passes in all, kLoopForever. A loop region
 //   shorter than kMinLoopFrames (after clamping to the clip) plays as no loop.

@@ -190,5 +190,33 @@ TEST(Lists, TheVoicesQueryReportsEveryLiveVoiceInEveryState) {
   EXPECT_EQ(q->voices.count, rig.engine().live_voices());
 }
 
+TEST(Lists, OneVoicesQueryIsAnsweredPerCycleAndEveryOneComesBack) {
+  Rig rig;
+  TestClip clip(48000, 1, 78);
+  rig.add_clip(0, clip);
+  play(rig, 1, 0);
+  rig.cycle(64);
+  std::vector<VoiceInfo> info(4);
+  for (int i = 0; i < 3; ++i)
+    rig.send(Message::query_voices(info.data(), 4));
+  rig.send(Message::master_cmd(0.5f, 0));  // behind the queries: waits with them
+  rig.cycle(64);
+  EXPECT_EQ(rig.count(Kind::query_voices), 1);
+  EXPECT_EQ(rig.count(Kind::master), 0);
+  rig.cycle(64);
+  EXPECT_EQ(rig.count(Kind::query_voices), 2);
+  rig.cycle(64);
+  EXPECT_EQ(rig.count(Kind::query_voices), 3);
+  EXPECT_EQ(rig.count(Kind::master), 1);
+  EXPECT_EQ(rig.last(Kind::query_voices)->voices.count, 1u);
+  // One still waiting when the engine retires comes back too.
+  rig.send(Message::query_voices(info.data(), 4));
+  rig.send(Message::query_voices(info.data(), 4));
+  rig.cycle(64);
+  rig.retire(EndReason::shutdown);
+  EXPECT_EQ(rig.count(Kind::query_voices), 5);
+  EXPECT_EQ(rig.returned(), rig.sent());
+}
+
 }  // namespace
 }  // namespace clipd::engine::test
