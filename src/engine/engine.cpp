@@ -772,8 +772,9 @@ void Engine::act_resume(PausePayload& p) noexcept {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Events inside the cycle: timed stop/set and starts of voices with a choke group split the cycle
-// into sub-blocks, so they act on their exact frame for every voice.
+// Events inside the cycle: timed stop/set, MIDI events and starts of voices with a choke group act
+// on their exact frame; each mixes the voices it changes up to that frame first (catch_up), so
+// the other voices are mixed in one piece.
 
 std::uint32_t Engine::next_event(std::uint32_t from, std::uint32_t to) const noexcept {
   std::uint32_t next = to;
@@ -1046,7 +1047,7 @@ const Binding* Engine::binding_of(std::uint32_t channel, std::uint32_t note,
 }
 
 void Engine::filter_midi() noexcept {
-  // Only events that can act split the cycle: a note-on of a bound note whose slot holds a clip,
+  // Only events that can act are kept: a note-on of a bound note whose slot holds a clip,
   // a note-off of a note with a live gate voice (or with a gate note-on kept earlier in this
   // cycle). Everything else is dropped here, uncounted: it would do nothing. The clip table and
   // the bindings cannot change before the events act (messages were taken already).
