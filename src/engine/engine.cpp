@@ -909,6 +909,27 @@ void Engine::mix_chunk(const Voice& x, std::uint32_t at, std::uint32_t n) noexce
   // chunk evaluates them k samples further.
   std::uint64_t pos = x.pos;
   std::uint64_t end = x.region_end;
+  if (n > end - pos && !x.gain.ramping() && !x.pan.ramping() && !x.env.ramping()) {
+    // Constant gains across wraps: computed once, the kernels wrap inside (a wrapping chunk
+    // only happens while looping, and then region_end is loop_end).
+    const float u = x.gain.value * x.env.value;
+    if (u == 0.0f) return;  // silent: adding zeros changes nothing
+    const float left = u * std::min(1.0f, 1.0f - x.pan.value);
+    const float right = u * std::min(1.0f, 1.0f + x.pan.value);
+    float* const* outs = outputs_;
+    const float* ch0 = x.clip.channel(x.src[0]);
+    if (x.routes == 1) {
+      mix::add_const_loop(outs[x.out[0]] + at, ch0, left, n, pos, x.loop_start, x.loop_end);
+      return;
+    }
+    mix::add2_const_loop(outs[x.out[0]] + at, outs[x.out[1]] + at, ch0, x.clip.channel(x.src[1]),
+                         left, right, n, pos, x.loop_start, x.loop_end);
+    for (std::uint32_t r = 2; r < x.routes; ++r) {
+      mix::add_const_loop(outs[x.out[r]] + at, x.clip.channel(x.src[r]), u, n, pos, x.loop_start,
+                          x.loop_end);
+    }
+    return;
+  }
   for (std::uint32_t done = 0; done < n;) {
     if (pos >= end) {
       pos = x.loop_start;
