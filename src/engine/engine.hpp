@@ -257,8 +257,8 @@ class Engine {
   // mix_chunk's cost per chunk (+ one end). Chunks: O(1 + (to - from) / kMaxBlock + ramps ending).
   void render_voice(std::uint32_t v, std::uint32_t from, std::uint32_t to) noexcept;
   // Mixes n frames of the voice from its position at cycle offset `at`, wrapping at its loop
-  // inside; n <= kMaxBlock, within the frames left and within every running ramp.
-  // O(n + n / kMinLoopFrames) per output route.
+  // inside (inside the kernel when no ramp runs, else one mix_segment per wrap); n <= kMaxBlock,
+  // within the frames left and within every running ramp. O(n + n / kMinLoopFrames) per route.
   void mix_chunk(const Voice& voice, std::uint32_t at, std::uint32_t n) noexcept;
   // One segment of a chunk: clip frames [pos, pos + n), k frames into the chunk. O(n) per route.
   void mix_segment(const Voice& voice, std::uint32_t at, std::uint64_t pos, std::uint32_t n,
