@@ -14,9 +14,7 @@ class DenormalScope {
   DenormalScope() noexcept : saved_(__builtin_ia32_stmxcsr()) {
     __builtin_ia32_ldmxcsr(saved_ | kFtz | kDaz);
   }
-  ~DenormalScope() {
-    __builtin_ia32_ldmxcsr(saved_);
-  }
+  ~DenormalScope() { __builtin_ia32_ldmxcsr(saved_); }
 #else
   DenormalScope() noexcept = default;
 #endif
