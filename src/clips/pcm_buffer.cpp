@@ -136,7 +136,6 @@ bool PcmBuffer::resize(std::uint64_t frames, const WarnFn& warn) {
     }
     if (moved == MAP_FAILED) return false;
     data_ = static_cast<float*>(moved);
-    if (*bytes >= huge_page_bytes) ::madvise(data_, *bytes, MADV_HUGEPAGE);
     bytes_ = *bytes;
     if (!locked_) {
       if (::syscall(SYS_mlock, data_, bytes_) == 0) {

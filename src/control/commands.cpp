@@ -246,6 +246,7 @@ void Controller::cmd_status(const SessionPtr& s, const Parsed& p) {
   Json result = to_json(st);
   result["events_dropped"] = online_ ? link_.engine()->lost_events() : 0;
   result["clips_loading"] = static_cast<std::uint32_t>(clips_.size()) - loaded;
+  result["midi_dropped"] = (online_ ? link_.engine()->midi_dropped() : 0) + jack_.midi_overflow();
   s->send_reply(protocol::serialize_ok(p.id, result));
 }
 

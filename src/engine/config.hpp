@@ -6,9 +6,6 @@
 
 namespace clipd::engine {
 
-// Shortest loop region in frames: control refuses shorter ones (clipd-protocol(7), play).
-inline constexpr std::uint64_t kMinLoopFrames = 64;
-
 struct Config {
   std::uint32_t sample_rate = 48000;
   std::uint32_t outputs = 2;       // 1..64
@@ -18,7 +15,10 @@ struct Config {
   std::uint32_t max_messages_per_cycle = 256;  // messages taken from the queue per cycle
   std::uint32_t max_pending = 1024;            // stop/set commands waiting for their at_frame
   std::uint32_t retired_capacity = 64;         // removed/replaced clips whose voices still fade out
-  std::uint32_t declick_frames = 0;            // fade for stolen, choked, unloaded voices; 0 = 5 ms
+  // MIDI events that act (start or stop voices) per cycle; past it the newest note-ons are
+  // dropped first (counted in Engine::midi_dropped()). At most kMidiBufferCapacity.
+  std::uint32_t max_midi_events = 256;
+  std::uint32_t declick_frames = 0;  // fade for stolen, choked, unloaded voices; 0 = 5 ms
 
   // MIDI triggers (engine/bindings.hpp). Each voice a note starts takes two nodes from a pool of
   // spare_nodes that control keeps topped up with `spare` messages. When fewer than two are left,

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "clipd/realtime.hpp"
+#include "clipd/rt_assert.hpp"
 #include "engine/denormals.hpp"
 #include "engine/mix.hpp"
 
@@ -21,14 +22,16 @@ Config normalized(Config c) noexcept {
   c.max_messages_per_cycle = std::max<std::uint32_t>(c.max_messages_per_cycle, 1);
   c.max_pending = std::max<std::uint32_t>(c.max_pending, 1);
   c.retired_capacity = std::max<std::uint32_t>(c.retired_capacity, 1);
+  c.max_midi_events = std::clamp<std::uint32_t>(c.max_midi_events, 1, kMidiBufferCapacity);
   if (c.sample_rate == 0) c.sample_rate = 48000;
   if (c.declick_frames == 0) c.declick_frames = std::max<std::uint32_t>(1, c.sample_rate / 200);
   return c;
 }
 
-mix::Sweep sweep_of(const Ramp& r) noexcept {
+// The ramp's sweep `k` samples past its current position.
+mix::Sweep sweep_of(const Ramp& r, std::uint64_t k = 0) noexcept {
   if (!r.ramping()) return mix::Sweep{r.value, 0.0f, 0.0f, 0.0f};
-  return mix::Sweep{r.from, r.to - r.from, static_cast<float>(r.done + 1),
+  return mix::Sweep{r.from, r.to - r.from, static_cast<float>(r.done + k + 1),
                     1.0f / static_cast<float>(r.length)};
 }
 
@@ -39,7 +42,10 @@ Engine::Engine(const Config& config, Consumer<Message> in, Producer<Message> out
       in_(in),
       out_(out),
       pool_size_(config_.max_voices + config_.fade_voices),
-      index_(config_.max_voices + config_.fade_voices) {
+      groups_(config_.max_voices + config_.fade_voices),
+      index_(config_.max_voices + config_.fade_voices),
+      timed_heap_(config_.max_pending),
+      grouped_heap_(config_.max_voices + config_.fade_voices) {
   voices_ = std::make_unique<Voice[]>(pool_size_);
   free_ = std::make_unique<std::uint32_t[]>(pool_size_);
   live_ = std::make_unique<std::uint32_t[]>(pool_size_);
@@ -47,11 +53,21 @@ Engine::Engine(const Config& config, Consumer<Message> in, Producer<Message> out
   for (std::uint32_t i = 0; i < pool_size_; ++i)
     free_[i] = pool_size_ - 1 - i;
   free_count_ = pool_size_;
+  groups_pool_ = std::make_unique<Group[]>(pool_size_);
+  groups_free_ = std::make_unique<std::uint32_t[]>(pool_size_);
+  for (std::uint32_t i = 0; i < pool_size_; ++i)
+    groups_free_[i] = pool_size_ - 1 - i;
+  groups_free_count_ = pool_size_;
+  key_lists_ = std::make_unique<VoiceList[]>(2 * kKeys);
   table_capacity_ = config_.clip_capacity;
   table_ = new ClipSlot[table_capacity_]();
   retired_capacity_ = config_.retired_capacity;
   retired_ = std::make_unique<Retired[]>(retired_capacity_);
-  pending_ = std::make_unique<MessageNode[]>(config_.max_pending);
+  timed_ = std::make_unique<Timed[]>(config_.max_pending);
+  timed_free_ = std::make_unique<std::uint32_t[]>(config_.max_pending);
+  for (std::uint32_t i = 0; i < config_.max_pending; ++i)
+    timed_free_[i] = config_.max_pending - 1 - i;
+  timed_free_count_ = config_.max_pending;
   declick_ = config_.declick_frames;
   master_.jump(1.0f);
   scratch_ = std::make_unique<float[]>(3 * std::size_t{kMaxBlock});
@@ -60,9 +76,12 @@ Engine::Engine(const Config& config, Consumer<Message> in, Producer<Message> out
   bin_sum_ = std::make_unique<float[]>((kBins + 1) * config_.outputs);
   spares_ = std::make_unique<MessageNode[]>(config_.spare_nodes);
   next_midi_id_ = config_.midi_voice_base;
+  acting_ = std::make_unique<Acting[]>(kMidiBufferCapacity);
+  gate_mark_ = std::make_unique<std::uint64_t[]>(kKeys);
 }
 
 Engine::~Engine() {
+  CLIPD_RT_ASSERT(!retired_once_ || holds_nothing());
   delete[] table_;
   if (bindings_node_) delete bindings_node_->bindings.table;
 }
@@ -85,22 +104,30 @@ void Engine::process(std::uint64_t frame, std::uint32_t nframes, float* const* o
   outputs_ = outputs;
   midi_ = midi;
   midi_count_ = midi == nullptr ? 0 : midi_count;
+  if (midi_count_ > kMidiBufferCapacity) {
+    midi_dropped_count_ += midi_count_ - kMidiBufferCapacity;
+    midi_count_ = kMidiBufferCapacity;
+  }
   midi_next_ = 0;
+  acting_count_ = 0;
   for (std::uint32_t o = 0; o < config_.outputs; ++o) {
     std::memset(outputs[o], 0, sizeof(float) * nframes);
   }
+  for (std::uint32_t i = 0; i < live_count_; ++i)
+    voices_[live_[i]].done = 0;
   take_messages();
+  filter_midi();
+  // Events in frame order; each mixes the voices it changes up to its frame first.
   apply_events(0);
-  std::uint32_t at = 0;
-  while (at < nframes) {
-    const std::uint32_t next = next_event(at, nframes);
-    render(at, next);
-    at = next;
-    if (at < nframes) apply_events(at);
+  for (std::uint32_t at = 0;;) {
+    at = next_event(at, nframes);
+    if (at >= nframes) break;
+    apply_events(at);
   }
+  render(nframes);
   finish_outputs(nframes);
   midi_ = nullptr;
-  midi_count_ = midi_next_ = 0;
+  midi_count_ = midi_next_ = acting_count_ = 0;
   if (config_.cycle_hook != nullptr) config_.cycle_hook(config_.cycle_hook_arg);
 
   last_usecs_.store(usecs, std::memory_order_relaxed);
@@ -108,19 +135,35 @@ void Engine::process(std::uint64_t frame, std::uint32_t nframes, float* const* o
   live_voices_pub_.store(live_count_, std::memory_order_relaxed);
   lost_events_.store(lost_, std::memory_order_relaxed);
   dropped_notes_.store(dropped_, std::memory_order_relaxed);
+  midi_dropped_.store(midi_dropped_count_, std::memory_order_relaxed);
   spare_count_pub_.store(spare_count_, std::memory_order_relaxed);
   master_gain_pub_.store(master_.value, std::memory_order_relaxed);
   cycles_.fetch_add(1, std::memory_order_relaxed);
+  CLIPD_RT_ASSERT(invariants_hold());
   // Last, with release: a reader that sees this frame sees the rest of this cycle's values.
   last_frame_.store(frame, std::memory_order_release);
 }
 
 void Engine::take_messages() noexcept {
-  for (std::uint32_t taken = 0; taken < config_.max_messages_per_cycle; ++taken) {
-    // A full pending list leaves the rest queued: back pressure instead of dropping.
-    if (pending_count_ == config_.max_pending) return;
+  // A voices query copies every live voice: one a cycle. A second one waits for the next cycle
+  // (and the messages behind it with it), so a flood of queries costs one copy per cycle.
+  bool queried = false;
+  std::uint32_t taken = 0;
+  if (deferred_query_) {
+    handle(std::move(deferred_query_));
+    queried = true;
+    ++taken;
+  }
+  for (; taken < config_.max_messages_per_cycle; ++taken) {
     MessageNode node = in_.pop();
     if (!node) return;
+    if (node->kind == Kind::query_voices) {
+      if (queried) {
+        deferred_query_ = std::move(node);
+        return;
+      }
+      queried = true;
+    }
     handle(std::move(node));
   }
 }
@@ -162,7 +205,7 @@ void Engine::handle(MessageNode&& node) noexcept {
     case Kind::set: {
       const std::uint64_t at_frame = m.kind == Kind::stop ? m.stop.at_frame : m.set.at_frame;
       if (at_frame != kNow && at_frame > frame_) {
-        pending_[pending_count_++] = std::move(node);
+        wait_timed(std::move(node));
         return;
       }
       act(std::move(node), 0);
@@ -217,7 +260,6 @@ void Engine::handle_add(MessageNode&& node) noexcept {
   if (table_[slot].node) retire_clip(slot, 0);
   table_[slot].node = std::move(node);
   table_[slot].node->kind = Kind::add_clip;
-  table_[slot].readers = 0;
 }
 
 void Engine::handle_replace(MessageNode&& node) noexcept {
@@ -238,6 +280,7 @@ void Engine::handle_grow(MessageNode&& node) noexcept {
     for (std::uint32_t i = 0; i < table_capacity_; ++i) {
       t.table[i].node = std::move(table_[i].node);
       t.table[i].readers = std::exchange(table_[i].readers, 0);
+      t.table[i].voices = std::exchange(table_[i].voices, VoiceList{});
     }
     std::swap(t.table, table_);
     std::swap(t.capacity, table_capacity_);
@@ -262,70 +305,90 @@ void Engine::retire_clip(std::uint32_t slot, std::uint32_t at) noexcept {
     ++r;
   if (r == retired_capacity_) {
     // No record free: the clip's voices end now, so the clip can go back now.
-    for (std::uint32_t i = 0; i < live_count_;) {
-      const std::uint32_t v = live_[i];
-      if (voices_[v].slot == slot && voices_[v].retired == kNoIndex) {
-        end_voice(v, frame_ + at, EndReason::unloaded);
-      } else {
-        ++i;
-      }
+    while (!s.voices.empty()) {
+      const std::uint32_t v = s.voices.head;
+      if (catch_up(v, at)) end_voice(v, frame_ + at, EndReason::unloaded);
     }
     release_clip(s.node);
     return;
   }
-  retired_[r].node = std::move(s.node);
-  retired_[r].readers = std::exchange(s.readers, 0);
-  for (std::uint32_t i = 0; i < live_count_; ++i) {
-    Voice& x = voices_[live_[i]];
-    if (x.slot == slot && x.retired == kNoIndex) x.retired = r;
-  }
-  // Stopping may end voices (and so release the record): walk the live array safely.
-  for (std::uint32_t i = 0; i < live_count_;) {
-    const std::uint32_t v = live_[i];
-    if (voices_[v].retired == r) {
-      stop_voice(v, declick_, EndReason::unloaded, at);  // a stopping voice's fade only shortens
-      if (i < live_count_ && live_[i] == v) ++i;
-    } else {
-      ++i;
-    }
+  Retired& record = retired_[r];
+  record.node = std::move(s.node);
+  record.readers = std::exchange(s.readers, 0);
+  record.voices = std::exchange(s.voices, VoiceList{});
+  for (std::uint32_t v = record.voices.head; v != kNoIndex; v = voices_[v].clip_next)
+    voices_[v].retired = r;
+  // Stopping may end a voice (which leaves the list, and the last one frees the record): read
+  // the next link first.
+  for (std::uint32_t v = record.voices.head; v != kNoIndex;) {
+    const std::uint32_t next = voices_[v].clip_next;
+    stop_voice(v, declick_, EndReason::unloaded, at);  // a stopping voice's fade only shortens
+    v = next;
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Voices.
 
-void Engine::list_push(std::uint32_t& head, std::uint32_t& tail, std::uint32_t v) noexcept {
+namespace {
+
+constexpr auto push_play = list_push_back<Voice, &Voice::prev, &Voice::next>;
+constexpr auto remove_play = list_remove<Voice, &Voice::prev, &Voice::next>;
+constexpr auto push_clip = list_push_back<Voice, &Voice::clip_prev, &Voice::clip_next>;
+constexpr auto remove_clip = list_remove<Voice, &Voice::clip_prev, &Voice::clip_next>;
+constexpr auto push_group = list_push_back<Voice, &Voice::group_prev, &Voice::group_next>;
+constexpr auto remove_group = list_remove<Voice, &Voice::group_prev, &Voice::group_next>;
+constexpr auto push_key = list_push_back<Voice, &Voice::key_prev, &Voice::key_next>;
+constexpr auto remove_key = list_remove<Voice, &Voice::key_prev, &Voice::key_next>;
+
+}  // namespace
+
+void Engine::join_group(std::uint32_t v) noexcept {
   Voice& x = voices_[v];
-  x.prev = tail;
-  x.next = kNoIndex;
-  if (tail != kNoIndex) {
-    voices_[tail].next = v;
-  } else {
-    head = v;
+  std::uint32_t g = groups_.find(x.group);
+  if (g == VoiceIndex::kNone) {
+    // At most one record per live voice, and the pool has one per voice slot: never empty here.
+    g = groups_free_[--groups_free_count_];
+    groups_pool_[g].id = x.group;
+    groups_.insert(x.group, g);
   }
-  tail = v;
+  x.group_rec = g;
+  push_group(voices_.get(), groups_pool_[g].others, v);
 }
 
-void Engine::list_remove(std::uint32_t& head, std::uint32_t& tail, std::uint32_t v) noexcept {
+void Engine::move_group(std::uint32_t v, bool sounding) noexcept {
   Voice& x = voices_[v];
-  if (x.prev != kNoIndex) {
-    voices_[x.prev].next = x.next;
-  } else {
-    head = x.next;
+  if (x.group_rec == kNoIndex) return;
+  Group& g = groups_pool_[x.group_rec];
+  remove_group(voices_.get(), sounding ? g.others : g.sounding, v);
+  push_group(voices_.get(), sounding ? g.sounding : g.others, v);
+}
+
+void Engine::leave_group(std::uint32_t v) noexcept {
+  Voice& x = voices_[v];
+  if (x.group_rec == kNoIndex) return;
+  Group& g = groups_pool_[x.group_rec];
+  const bool sounding = x.state == VoiceState::playing || x.state == VoiceState::paused;
+  remove_group(voices_.get(), sounding ? g.sounding : g.others, v);
+  if (g.sounding.empty() && g.others.empty()) {
+    groups_.erase(g.id, x.group_rec);
+    groups_free_[groups_free_count_++] = x.group_rec;
   }
-  if (x.next != kNoIndex) {
-    voices_[x.next].prev = x.prev;
-  } else {
-    tail = x.prev;
-  }
-  x.prev = x.next = kNoIndex;
+  x.group_rec = kNoIndex;
+}
+
+void Engine::leave_key(std::uint32_t v) noexcept {
+  Voice& x = voices_[v];
+  if (x.key_list == kNoIndex) return;
+  remove_key(voices_.get(), key_lists_[x.key_list], v);
+  x.key_list = kNoIndex;
 }
 
 std::uint32_t Engine::alloc_voice(std::uint32_t at) noexcept {
   if (free_count_ == 0) {
     // Every fade slot is taken: cut the voice that began stopping first.
-    const std::uint32_t v = stopping_head_;
-    end_voice(v, frame_ + at, voices_[v].stop_reason);
+    const std::uint32_t v = stopping_.head;
+    if (catch_up(v, at)) end_voice(v, frame_ + at, voices_[v].stop_reason);
   }
   return free_[--free_count_];
 }
@@ -361,8 +424,8 @@ void Engine::handle_play(MessageNode&& node) noexcept {
 }
 
 std::uint32_t Engine::place_voice(const PlayPayload& p, std::uint32_t at) noexcept {
-  if (active_count_ >= config_.max_voices) {
-    stop_voice(active_head_, declick_, EndReason::stolen, at);
+  if (active_.size >= config_.max_voices) {
+    stop_voice(active_.head, declick_, EndReason::stolen, at);
   }
   const std::uint32_t v = alloc_voice(at);
   Voice& x = voices_[v];
@@ -379,7 +442,7 @@ std::uint32_t Engine::place_voice(const PlayPayload& p, std::uint32_t at) noexce
 
   x.loop_end = std::min(p.loop_end, clip.frames);
   x.loop_start = std::min(p.loop_start, x.loop_end);
-  const bool looping = p.loops != 0 && x.loop_end > x.loop_start;
+  const bool looping = p.loops != 0 && x.loop_end - x.loop_start >= kMinLoopFrames;
   x.region_end = looping ? x.loop_end : clip.frames;
   x.forever = looping && p.loops == kLoopForever;
   x.passes_left = looping && !x.forever ? p.loops - 1 : 0;
@@ -424,18 +487,25 @@ std::uint32_t Engine::place_voice(const PlayPayload& p, std::uint32_t at) noexce
 
   x.live_pos = live_count_;
   live_[live_count_++] = v;
-  list_push(active_head_, active_tail_, v);
-  ++active_count_;
+  push_play(voices_.get(), active_, v);
   index_.insert(x.id, v);
   ++table_[p.clip].readers;
-  if (x.group != 0) ++grouped_scheduled_;
+  push_clip(voices_.get(), table_[p.clip].voices, v);
+  x.group_rec = kNoIndex;
+  x.key_list = kNoIndex;
+  if (x.group != 0) join_group(v);
+  x.waiting = kNoIndex;
+  x.done = at;
+  if (x.group != 0) grouped_heap_.push(v, x.start_frame, x.seq);
   return v;
 }
 
 void Engine::start_voice(std::uint32_t v, std::uint32_t at) noexcept {
   Voice& x = voices_[v];
   x.state = VoiceState::playing;
-  if (x.group != 0) --grouped_scheduled_;
+  x.done = at;  // silent before its first sample
+  grouped_heap_.erase(v);
+  move_group(v, true);
   if (frame_ + at > x.start_frame) x.late = true;  // its frame was skipped by a counter jump
   if (!x.start_node) {
     ++lost_;  // a MIDI voice started with a dry spare pool
@@ -448,23 +518,37 @@ void Engine::start_voice(std::uint32_t v, std::uint32_t at) noexcept {
 }
 
 void Engine::choke(std::uint32_t v, std::uint32_t at) noexcept {
-  const std::uint32_t group = voices_[v].group;
-  for (std::uint32_t i = 0; i < live_count_;) {
-    const std::uint32_t u = live_[i];
-    const Voice& y = voices_[u];
-    if (u != v && y.group == group &&
-        (y.state == VoiceState::playing || y.state == VoiceState::paused)) {
-      stop_voice(u, declick_, EndReason::choked, at);
-      if (i < live_count_ && live_[i] == u) ++i;
-    } else {
-      ++i;
-    }
+  // The group's sounding list holds exactly the playing and paused voices: each one stopped
+  // leaves it (to the other list, or ends), so the walk reads the next link first.
+  const std::uint32_t g = voices_[v].group_rec;
+  if (g == kNoIndex) return;
+  for (std::uint32_t u = groups_pool_[g].sounding.head; u != kNoIndex;) {
+    const std::uint32_t next = voices_[u].group_next;
+    if (u != v) stop_voice(u, declick_, EndReason::choked, at);
+    u = next;
   }
+}
+
+bool Engine::catch_up(std::uint32_t v, std::uint32_t at) noexcept {
+  Voice& x = voices_[v];
+  if (x.done < at) {
+    render_voice(v, x.done, at);
+    if (x.live_pos == kNoIndex) return false;  // it ended on its own before `at`
+    x.done = at;
+  }
+  return true;
 }
 
 bool Engine::stop_voice(std::uint32_t v, std::uint64_t fade, EndReason reason,
                         std::uint32_t at) noexcept {
   Voice& x = voices_[v];
+  if (x.state == VoiceState::stopping && fade != 0) {
+    // Only a shorter fade changes a stopping voice: decide without mixing it up to `at` (a storm
+    // of stops on fading voices then costs O(1) each).
+    const std::uint64_t elapsed = at - x.done;
+    if (x.env.left() <= elapsed || fade >= x.env.left() - elapsed) return false;
+  }
+  if (!catch_up(v, at)) return false;
   switch (x.state) {
     case VoiceState::scheduled:
     case VoiceState::paused:
@@ -482,12 +566,13 @@ bool Engine::stop_voice(std::uint32_t v, std::uint64_t fade, EndReason reason,
         end_voice(v, frame_ + at, reason);
         return true;
       }
+      move_group(v, false);
+      leave_key(v);
       x.state = VoiceState::stopping;
       x.stop_reason = reason;
       x.env.start(0.0f, fade);
-      list_remove(active_head_, active_tail_, v);
-      --active_count_;
-      list_push(stopping_head_, stopping_tail_, v);
+      remove_play(voices_.get(), active_, v);
+      push_play(voices_.get(), stopping_, v);
       return true;
   }
   return false;
@@ -511,13 +596,17 @@ void Engine::end_voice(std::uint32_t v, std::uint64_t frame, EndReason reason) n
   } else {
     ++lost_;
   }
-  if (x.state == VoiceState::scheduled && x.group != 0) --grouped_scheduled_;
+  grouped_heap_.erase(v);
+  // Stopping a voice releases what waits for it: its timed stop/set come back unacted now.
+  while (x.waiting != kNoIndex)
+    send_unacted(take_timed(x.waiting));
   if (x.state == VoiceState::stopping) {
-    list_remove(stopping_head_, stopping_tail_, v);
+    remove_play(voices_.get(), stopping_, v);
   } else {
-    list_remove(active_head_, active_tail_, v);
-    --active_count_;
+    remove_play(voices_.get(), active_, v);
   }
+  leave_group(v);
+  leave_key(v);
   const std::uint32_t last = live_[--live_count_];
   live_[x.live_pos] = last;
   voices_[last].live_pos = x.live_pos;
@@ -525,9 +614,11 @@ void Engine::end_voice(std::uint32_t v, std::uint64_t frame, EndReason reason) n
   index_.erase(x.id, v);
   if (x.retired != kNoIndex) {
     Retired& r = retired_[x.retired];
+    remove_clip(voices_.get(), r.voices, v);
     if (--r.readers == 0) release_clip(r.node);
     x.retired = kNoIndex;
   } else {
+    remove_clip(voices_.get(), table_[x.slot].voices, v);
     --table_[x.slot].readers;
   }
   free_[free_count_++] = v;
@@ -541,9 +632,68 @@ void Engine::act(MessageNode&& node, std::uint32_t at) noexcept {
   if (m.kind == Kind::stop) {
     m.stop.stopped = act_stop(m.stop, at);
   } else {
-    m.set.found = act_set(m.set);
+    m.set.found = act_set(m.set, at);
   }
   send(std::move(node));
+}
+
+void Engine::send_unacted(MessageNode&& node) noexcept {
+  Message& m = *node;
+  if (m.kind == Kind::stop) {
+    m.stop.stopped = 0;
+  } else {
+    m.set.found = false;
+  }
+  send(std::move(node));
+}
+
+void Engine::wait_timed(MessageNode&& node) noexcept {
+  const Message& m = *node;
+  std::uint32_t v = kNoIndex;
+  if (m.kind == Kind::set || m.stop.target == StopTarget::voice) {
+    v = index_.find(m.kind == Kind::set ? m.set.voice : m.stop.id);
+    // No live voice of that id: nothing can act on it later either (ids are unique among live
+    // voices and a new play of the id would be a different voice).
+    if (v == VoiceIndex::kNone) {
+      send_unacted(std::move(node));
+      return;
+    }
+  }
+  if (timed_free_count_ == 0) {
+    // Control keeps at most max_pending in flight; one past that comes back at once.
+    send_unacted(std::move(node));
+    return;
+  }
+  const std::uint32_t t = timed_free_[--timed_free_count_];
+  Timed& r = timed_[t];
+  const std::uint64_t at_frame = m.kind == Kind::stop ? m.stop.at_frame : m.set.at_frame;
+  r.node = std::move(node);
+  r.voice = v;
+  r.prev = kNoIndex;
+  r.next = kNoIndex;
+  if (v != kNoIndex) {
+    Voice& x = voices_[v];
+    r.next = x.waiting;
+    if (x.waiting != kNoIndex) timed_[x.waiting].prev = t;
+    x.waiting = t;
+  }
+  timed_heap_.push(t, at_frame, timed_seq_++);
+}
+
+MessageNode Engine::take_timed(std::uint32_t t) noexcept {
+  Timed& r = timed_[t];
+  timed_heap_.erase(t);
+  if (r.voice != kNoIndex) {
+    if (r.prev != kNoIndex) {
+      timed_[r.prev].next = r.next;
+    } else {
+      voices_[r.voice].waiting = r.next;
+    }
+    if (r.next != kNoIndex) timed_[r.next].prev = r.prev;
+  }
+  r.voice = r.prev = r.next = kNoIndex;
+  timed_free_[timed_free_count_++] = t;
+  return std::move(r.node);
 }
 
 std::uint32_t Engine::act_stop(const StopPayload& s, std::uint32_t at) noexcept {
@@ -553,25 +703,46 @@ std::uint32_t Engine::act_stop(const StopPayload& s, std::uint32_t at) noexcept 
     return stop_voice(v, s.fade, s.reason, at) ? 1 : 0;
   }
   std::uint32_t count = 0;
-  for (std::uint32_t i = 0; i < live_count_;) {
-    const std::uint32_t v = live_[i];
-    const Voice& x = voices_[v];
-    bool match = s.target == StopTarget::all;
-    if (s.target == StopTarget::clip) match = x.retired == kNoIndex && x.slot == s.id;
-    if (s.target == StopTarget::group) match = x.group != 0 && x.group == s.id;
-    if (match) {
+  if (s.target == StopTarget::all) {
+    // Stopping may end a voice, which moves the last live voice into its place.
+    for (std::uint32_t i = 0; i < live_count_;) {
+      const std::uint32_t v = live_[i];
       count += stop_voice(v, s.fade, s.reason, at) ? 1 : 0;
       if (i < live_count_ && live_[i] == v) ++i;
-    } else {
-      ++i;
     }
+    return count;
+  }
+  // The walks read the next link first: a stopped voice may end (and leave its lists).
+  if (s.target == StopTarget::clip) {
+    if (s.id >= table_capacity_) return 0;
+    for (std::uint32_t v = table_[s.id].voices.head; v != kNoIndex;) {
+      const std::uint32_t next = voices_[v].clip_next;
+      count += stop_voice(v, s.fade, s.reason, at) ? 1 : 0;
+      v = next;
+    }
+    return count;
+  }
+  if (s.id == 0 || s.id > 0xffffffffu) return 0;  // group 0 is "no group"
+  const std::uint32_t g = groups_.find(s.id);
+  if (g == VoiceIndex::kNone) return 0;
+  // The others first (scheduled and stopping), then the sounding ones, which move to the others
+  // list as they begin stopping and so are not met twice. The record stays while a voice does.
+  for (std::uint32_t v = groups_pool_[g].others.head; v != kNoIndex;) {
+    const std::uint32_t next = voices_[v].group_next;
+    count += stop_voice(v, s.fade, s.reason, at) ? 1 : 0;
+    v = next;
+  }
+  for (std::uint32_t v = groups_pool_[g].sounding.head; v != kNoIndex;) {
+    const std::uint32_t next = voices_[v].group_next;
+    count += stop_voice(v, s.fade, s.reason, at) ? 1 : 0;
+    v = next;
   }
   return count;
 }
 
-bool Engine::act_set(const SetPayload& s) noexcept {
+bool Engine::act_set(const SetPayload& s, std::uint32_t at) noexcept {
   const std::uint32_t v = index_.find(s.voice);
-  if (v == VoiceIndex::kNone) return false;
+  if (v == VoiceIndex::kNone || !catch_up(v, at)) return false;
   Voice& x = voices_[v];
   if (s.has_gain) x.gain.start(s.gain, s.ramp);
   if (s.has_pan) x.pan.start(std::clamp(s.pan, -1.0f, 1.0f), s.ramp);
@@ -601,77 +772,54 @@ void Engine::act_resume(PausePayload& p) noexcept {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Events inside the cycle: timed stop/set and starts of voices with a choke group split the cycle
-// into sub-blocks, so they act on their exact frame for every voice.
+// Events inside the cycle: timed stop/set, MIDI events and starts of voices with a choke group act
+// on their exact frame; each mixes the voices it changes up to that frame first (catch_up), so
+// the other voices are mixed in one piece.
 
 std::uint32_t Engine::next_event(std::uint32_t from, std::uint32_t to) const noexcept {
   std::uint32_t next = to;
-  if (midi_next_ < midi_count_) {
-    const std::uint32_t o = midi_offset(midi_next_);
+  if (midi_next_ < acting_count_) {
+    const std::uint32_t o = acting_[midi_next_].at;
     if (o > from && o < to) next = o;
   }
   const std::uint64_t lo = frame_ + from, hi = frame_ + to;
-  for (std::uint32_t i = 0; i < pending_count_; ++i) {
-    const Message& m = *pending_[i];
-    const std::uint64_t f = m.kind == Kind::stop ? m.stop.at_frame : m.set.at_frame;
+  // Both heaps hold nothing due at or before `from` (apply_events took it): their tops are the
+  // next frames at which they act.
+  if (!timed_heap_.empty()) {
+    const std::uint64_t f = timed_heap_.top().frame;
     if (f > lo && f < hi) next = std::min(next, static_cast<std::uint32_t>(f - frame_));
   }
-  if (grouped_scheduled_ > 0) {
-    for (std::uint32_t i = 0; i < live_count_; ++i) {
-      const Voice& x = voices_[live_[i]];
-      if (x.state == VoiceState::scheduled && x.group != 0 && x.start_frame > lo &&
-          x.start_frame < hi) {
-        next = std::min(next, static_cast<std::uint32_t>(x.start_frame - frame_));
-      }
-    }
+  if (!grouped_heap_.empty()) {
+    const std::uint64_t f = grouped_heap_.top().frame;
+    if (f > lo && f < hi) next = std::min(next, static_cast<std::uint32_t>(f - frame_));
   }
   return next;
 }
 
 void Engine::apply_events(std::uint32_t at) noexcept {
   const std::uint64_t now = frame_ + at;
-  // Timed commands due now, in the order they arrived.
-  for (std::uint32_t i = 0; i < pending_count_;) {
-    const Message& m = *pending_[i];
-    const std::uint64_t f = m.kind == Kind::stop ? m.stop.at_frame : m.set.at_frame;
-    if (f <= now) {
-      MessageNode node = std::move(pending_[i]);
-      for (std::uint32_t j = i + 1; j < pending_count_; ++j) {
-        pending_[j - 1] = std::move(pending_[j]);
-      }
-      --pending_count_;
-      act(std::move(node), at);
-    } else {
-      ++i;
-    }
-  }
+  // Timed commands due now, by frame and then in the order they arrived (a stop may end a voice
+  // and so take other records out of the heap: the top is read afresh each time).
+  while (!timed_heap_.empty() && timed_heap_.top().frame <= now)
+    act(take_timed(timed_heap_.top().id), at);
   // MIDI events due now, in their order (a voice they start is scheduled for this frame).
-  while (midi_next_ < midi_count_ && midi_offset(midi_next_) <= at) {
-    handle_midi(midi_[midi_next_], at);
+  while (midi_next_ < acting_count_ && acting_[midi_next_].at <= at) {
+    handle_midi(midi_[acting_[midi_next_].index], at);
     ++midi_next_;
   }
   // Voices with a choke group that start now, in play order: each chokes its group.
-  while (grouped_scheduled_ > 0) {
-    std::uint32_t first = kNoIndex;
-    for (std::uint32_t i = 0; i < live_count_; ++i) {
-      const std::uint32_t v = live_[i];
-      const Voice& x = voices_[v];
-      if (x.state == VoiceState::scheduled && x.group != 0 && x.start_frame <= now &&
-          (first == kNoIndex || x.seq < voices_[first].seq)) {
-        first = v;
-      }
-    }
-    if (first == kNoIndex) break;
-    start_voice(first, at);
-    choke(first, at);
+  while (!grouped_heap_.empty() && grouped_heap_.top().frame <= now) {
+    const std::uint32_t v = grouped_heap_.pop();
+    start_voice(v, at);
+    choke(v, at);
   }
 }
 
-void Engine::render(std::uint32_t from, std::uint32_t to) noexcept {
+void Engine::render(std::uint32_t to) noexcept {
   // Clip reads jump from voice to voice, which the hardware prefetchers cannot guess: ask for the
   // samples a few voices ahead while this one mixes (a hint; it never faults).
   constexpr std::uint32_t kAhead = 4;
-  const std::uint32_t span = std::min<std::uint32_t>(to - from, 1024);
+  const std::uint32_t span = std::min<std::uint32_t>(to, 1024);
   for (std::uint32_t i = 0; i < live_count_;) {
     if (i + kAhead < live_count_) {
       const Voice& ahead = voices_[live_[i + kAhead]];
@@ -682,7 +830,7 @@ void Engine::render(std::uint32_t from, std::uint32_t to) noexcept {
       }
     }
     const std::uint32_t v = live_[i];
-    render_voice(v, from, to);
+    if (voices_[v].done < to) render_voice(v, voices_[v].done, to);
     if (i < live_count_ && live_[i] == v) ++i;  // else it ended: a later voice took its place
   }
 }
@@ -700,23 +848,21 @@ void Engine::render_voice(std::uint32_t v, std::uint32_t from, std::uint32_t to)
   }
   while (at < to) {
     if (x.holding) return;
-    if (x.pos >= x.region_end) {
-      if (x.forever || x.passes_left > 0) {
-        if (!x.forever) --x.passes_left;
-        x.pos = x.loop_start;
-        x.region_end = x.loop_end;
-        continue;
-      }
+    // Frames left to play: the current pass, then the loop passes left (a chunk never needs more
+    // than kMaxBlock / kMinLoopFrames + 1 of them; capping keeps the product small).
+    const std::uint64_t pass = x.region_end > x.pos ? x.region_end - x.pos : 0;
+    const std::uint64_t loop = x.loop_end - x.loop_start;
+    std::uint64_t left = kUnlimited;
+    if (!x.forever) {
+      constexpr std::uint64_t kMaxWraps = kMaxBlock / kMinLoopFrames + 1;
+      left = pass + std::min<std::uint64_t>(x.passes_left, kMaxWraps) * loop;
+    }
+    if (left == 0 || x.remaining == 0) {
       end_voice(v, frame_ + at,
                 x.state == VoiceState::stopping ? x.stop_reason : EndReason::finished);
       return;
     }
-    if (x.remaining == 0) {
-      end_voice(v, frame_ + at,
-                x.state == VoiceState::stopping ? x.stop_reason : EndReason::finished);
-      return;
-    }
-    std::uint64_t n = std::min<std::uint64_t>(to - at, x.region_end - x.pos);
+    std::uint64_t n = std::min<std::uint64_t>(to - at, left);
     n = std::min<std::uint64_t>(n, x.remaining);
     n = std::min<std::uint64_t>(n, kMaxBlock);
     if (x.env.ramping()) n = std::min(n, x.env.left());
@@ -724,7 +870,19 @@ void Engine::render_voice(std::uint32_t v, std::uint32_t from, std::uint32_t to)
     if (x.pan.ramping()) n = std::min(n, x.pan.left());
     const auto chunk = static_cast<std::uint32_t>(n);
     mix_chunk(x, at, chunk);
-    x.pos += chunk;
+    if (chunk <= pass) {
+      x.pos += chunk;
+    } else {
+      // The chunk wrapped: w whole loop passes and r frames more. A chunk that ends exactly on
+      // loop_end leaves the position there (the next wrap happens when playing resumes), as a
+      // chunk ending on region_end does.
+      const std::uint64_t rest = chunk - pass;
+      const std::uint64_t r = rest % loop;
+      const std::uint64_t wraps = rest / loop + (r != 0 ? 1 : 0);
+      x.pos = r != 0 ? x.loop_start + r : x.loop_end;
+      x.region_end = x.loop_end;
+      if (!x.forever) x.passes_left -= static_cast<std::uint32_t>(wraps);
+    }
     at += chunk;
     if (x.remaining != kUnlimited) x.remaining -= chunk;
     x.gain.advance(chunk);
@@ -744,10 +902,50 @@ void Engine::render_voice(std::uint32_t v, std::uint32_t from, std::uint32_t to)
   }
 }
 
-void Engine::mix_chunk(Voice& x, std::uint32_t at, std::uint32_t n) noexcept {
+void Engine::mix_chunk(const Voice& x, std::uint32_t at, std::uint32_t n) noexcept {
   if (x.routes == 0) return;
+  // The chunk's segments: the rest of the current pass, then whole or partial loop passes (each
+  // at least kMinLoopFrames long). The ramps run on across the wraps: segment k frames into the
+  // chunk evaluates them k samples further.
+  std::uint64_t pos = x.pos;
+  std::uint64_t end = x.region_end;
+  if (n > end - pos && !x.gain.ramping() && !x.pan.ramping() && !x.env.ramping()) {
+    // Constant gains across wraps: computed once, the kernels wrap inside (a wrapping chunk
+    // only happens while looping, and then region_end is loop_end).
+    const float u = x.gain.value * x.env.value;
+    if (u == 0.0f) return;  // silent: adding zeros changes nothing
+    const float left = u * std::min(1.0f, 1.0f - x.pan.value);
+    const float right = u * std::min(1.0f, 1.0f + x.pan.value);
+    float* const* outs = outputs_;
+    const float* ch0 = x.clip.channel(x.src[0]);
+    if (x.routes == 1) {
+      mix::add_const_loop(outs[x.out[0]] + at, ch0, left, n, pos, x.loop_start, x.loop_end);
+      return;
+    }
+    mix::add2_const_loop(outs[x.out[0]] + at, outs[x.out[1]] + at, ch0, x.clip.channel(x.src[1]),
+                         left, right, n, pos, x.loop_start, x.loop_end);
+    for (std::uint32_t r = 2; r < x.routes; ++r) {
+      mix::add_const_loop(outs[x.out[r]] + at, x.clip.channel(x.src[r]), u, n, pos, x.loop_start,
+                          x.loop_end);
+    }
+    return;
+  }
+  for (std::uint32_t done = 0; done < n;) {
+    if (pos >= end) {
+      pos = x.loop_start;
+      end = x.loop_end;
+    }
+    const auto len = static_cast<std::uint32_t>(std::min<std::uint64_t>(n - done, end - pos));
+    mix_segment(x, at + done, pos, len, done);
+    pos += len;
+    done += len;
+  }
+}
+
+void Engine::mix_segment(const Voice& x, std::uint32_t at, std::uint64_t pos, std::uint32_t n,
+                         std::uint32_t k) noexcept {
   float* const* outs = outputs_;
-  const float* in0 = x.clip.channel(x.src[0]) + x.pos;
+  const float* in0 = x.clip.channel(x.src[0]) + pos;
   if (!x.gain.ramping() && !x.pan.ramping() && !x.env.ramping()) {
     const float u = x.gain.value * x.env.value;
     if (u == 0.0f) return;  // silent (a held pause, a zero gain): adding zeros changes nothing
@@ -757,10 +955,10 @@ void Engine::mix_chunk(Voice& x, std::uint32_t at, std::uint32_t n) noexcept {
       mix::add_const(outs[x.out[0]] + at, in0, left, n);
       return;
     }
-    const float* in1 = x.clip.channel(x.src[1]) + x.pos;
+    const float* in1 = x.clip.channel(x.src[1]) + pos;
     mix::add2_const(outs[x.out[0]] + at, outs[x.out[1]] + at, in0, in1, left, right, n);
     for (std::uint32_t r = 2; r < x.routes; ++r) {
-      mix::add_const(outs[x.out[r]] + at, x.clip.channel(x.src[r]) + x.pos, u, n);
+      mix::add_const(outs[x.out[r]] + at, x.clip.channel(x.src[r]) + pos, u, n);
     }
     return;
   }
@@ -771,7 +969,7 @@ void Engine::mix_chunk(Voice& x, std::uint32_t at, std::uint32_t n) noexcept {
     const float other = x.gain.ramping() ? x.env.value : x.gain.value;
     const float inv = 1.0f / static_cast<float>(r.length);
     const float d = r.to - r.from;
-    const float a = (r.from + d * (static_cast<float>(r.done + 1) * inv)) * other;
+    const float a = (r.from + d * (static_cast<float>(r.done + k + 1) * inv)) * other;
     const float b = d * inv * other;
     const float lw = std::min(1.0f, 1.0f - x.pan.value);
     const float rw = std::min(1.0f, 1.0f + x.pan.value);
@@ -779,26 +977,27 @@ void Engine::mix_chunk(Voice& x, std::uint32_t at, std::uint32_t n) noexcept {
       mix::add_linear(outs[x.out[0]] + at, in0, a * lw, b * lw, n);
       return;
     }
-    const float* in1 = x.clip.channel(x.src[1]) + x.pos;
+    const float* in1 = x.clip.channel(x.src[1]) + pos;
     mix::add2_linear(outs[x.out[0]] + at, outs[x.out[1]] + at, in0, in1, a * lw, b * lw, a * rw,
                      b * rw, n);
     for (std::uint32_t r2 = 2; r2 < x.routes; ++r2) {
-      mix::add_linear(outs[x.out[r2]] + at, x.clip.channel(x.src[r2]) + x.pos, a, b, n);
+      mix::add_linear(outs[x.out[r2]] + at, x.clip.channel(x.src[r2]) + pos, a, b, n);
     }
     return;
   }
   float* gain = scratch_.get();
   float* left = gain + kMaxBlock;
   float* right = left + kMaxBlock;
-  mix::fill_gains(sweep_of(x.gain), sweep_of(x.env), sweep_of(x.pan), gain, left, right, n);
+  mix::fill_gains(sweep_of(x.gain, k), sweep_of(x.env, k), sweep_of(x.pan, k), gain, left, right,
+                  n);
   if (x.routes == 1) {
     mix::add_gain(outs[x.out[0]] + at, in0, left, n);
     return;
   }
-  const float* in1 = x.clip.channel(x.src[1]) + x.pos;
+  const float* in1 = x.clip.channel(x.src[1]) + pos;
   mix::add2_gain(outs[x.out[0]] + at, outs[x.out[1]] + at, in0, in1, left, right, n);
   for (std::uint32_t r = 2; r < x.routes; ++r) {
-    mix::add_gain(outs[x.out[r]] + at, x.clip.channel(x.src[r]) + x.pos, gain, n);
+    mix::add_gain(outs[x.out[r]] + at, x.clip.channel(x.src[r]) + pos, gain, n);
   }
 }
 
@@ -857,9 +1056,65 @@ void Engine::handle_spare(MessageNode&& node) noexcept {
   send(std::move(node));  // the pool is full: straight back, as spare
 }
 
-std::uint32_t Engine::midi_offset(std::uint32_t i) const noexcept {
+const Binding* Engine::binding_of(std::uint32_t channel, std::uint32_t note,
+                                  std::uint32_t& key) const noexcept {
+  if (bindings_ == nullptr) return nullptr;
+  key = channel * kMidiNotes + note;
+  const Binding* b = &bindings_->at(channel, note);
+  if (b->used) return b;
+  key = note;
+  b = &bindings_->at(0, note);
+  return b->used ? b : nullptr;
+}
+
+void Engine::filter_midi() noexcept {
+  // Only events that can act are kept: a note-on of a bound note whose slot holds a clip,
+  // a note-off of a note with a live gate voice (or with a gate note-on kept earlier in this
+  // cycle). Everything else is dropped here, uncounted: it would do nothing. The clip table and
+  // the bindings cannot change before the events act (messages were taken already).
+  ++midi_cycle_;
   const std::uint32_t last = nframes_ == 0 ? 0 : nframes_ - 1;
-  return std::min(midi_[i].offset, last);
+  std::uint32_t at = 0;
+  std::uint32_t live_offs = 0;
+  for (std::uint32_t i = 0; i < midi_count_; ++i) {
+    const MidiEventView& e = midi_[i];
+    // An event before its predecessor acts at the predecessor's frame, as if none were dropped.
+    at = std::max(at, std::min(e.offset, last));
+    if (e.data == nullptr || e.size < 3) continue;
+    const std::uint32_t type = e.data[0] & 0xf0u;
+    if (type != 0x80u && type != 0x90u) continue;
+    const std::uint32_t channel = (e.data[0] & 0x0fu) + 1;
+    const std::uint32_t note = e.data[1] & 0x7fu;
+    const std::uint32_t gate_key = channel * kMidiNotes + note;
+    bool live_off = false;
+    if (type == 0x90u && (e.data[2] & 0x7fu) > 0) {
+      std::uint32_t key = 0;
+      const Binding* b = binding_of(channel, note, key);
+      if (b == nullptr || b->clip >= table_capacity_ || !table_[b->clip].node) continue;
+      if (b->mode == TriggerMode::gate) gate_mark_[gate_key] = midi_cycle_;
+    } else {
+      live_off = !key_lists_[gate_key].empty();
+      if (!live_off && gate_mark_[gate_key] != midi_cycle_) continue;
+    }
+    acting_[acting_count_++] = Acting{i, at, live_off};
+    live_offs += live_off ? 1 : 0;
+  }
+  const std::uint32_t cap = config_.max_midi_events;
+  if (acting_count_ <= cap) return;
+  // Over the cap: note-offs of live gate voices first (in order, up to the cap), then the others
+  // in order while room is left; the rest are dropped and counted.
+  const std::uint32_t offs_kept = std::min(live_offs, cap);
+  std::uint32_t others_room = cap - offs_kept;
+  std::uint32_t offs_room = offs_kept;
+  std::uint32_t kept = 0;
+  for (std::uint32_t i = 0; i < acting_count_; ++i) {
+    std::uint32_t& room = acting_[i].live_off ? offs_room : others_room;
+    if (room == 0) continue;
+    --room;
+    acting_[kept++] = acting_[i];
+  }
+  midi_dropped_count_ += acting_count_ - kept;
+  acting_count_ = kept;
 }
 
 void Engine::handle_midi(const MidiEventView& e, std::uint32_t at) noexcept {
@@ -879,30 +1134,18 @@ void Engine::handle_midi(const MidiEventView& e, std::uint32_t at) noexcept {
 
 void Engine::note_on(std::uint32_t channel, std::uint32_t note, std::uint32_t velocity,
                      std::uint32_t at) noexcept {
-  if (bindings_ == nullptr) return;
-  std::uint32_t key = channel * kMidiNotes + note;
-  const Binding* b = &bindings_->at(channel, note);
-  if (!b->used) {
-    key = note;
-    b = &bindings_->at(0, note);
-    if (!b->used) return;
-  }
+  std::uint32_t key = 0;
+  const Binding* b = binding_of(channel, note, key);
+  if (b == nullptr) return;
   if (b->clip >= table_capacity_ || !table_[b->clip].node) return;  // no clip: nothing
   if (b->mode == TriggerMode::toggle) {
-    bool stopped = false;
-    for (std::uint32_t i = 0; i < live_count_;) {
-      const std::uint32_t v = live_[i];
-      const Voice& x = voices_[v];
-      if (x.midi && x.binding_key == key && x.trigger == TriggerMode::toggle &&
-          x.state != VoiceState::stopping) {
-        stop_voice(v, declick_, EndReason::stopped, at);
-        stopped = true;
-        if (i < live_count_ && live_[i] == v) ++i;
-      } else {
-        ++i;
-      }
+    // The binding's live toggle voices not yet stopping: each leaves the list as it stops.
+    VoiceList& list = key_lists_[kKeys + key];
+    if (!list.empty()) {
+      while (!list.empty())
+        stop_voice(list.head, declick_, EndReason::stopped, at);
+      return;
     }
-    if (stopped) return;
   }
   MessageNode start, end;
   if (spare_count_ >= 2) {
@@ -928,20 +1171,19 @@ void Engine::note_on(std::uint32_t channel, std::uint32_t note, std::uint32_t ve
   x.note_channel = static_cast<std::uint8_t>(channel);
   x.note = static_cast<std::uint8_t>(note);
   x.binding_key = static_cast<std::uint16_t>(key);
+  if (b->mode == TriggerMode::gate) {
+    x.key_list = channel * kMidiNotes + note;
+  } else if (b->mode == TriggerMode::toggle) {
+    x.key_list = kKeys + key;
+  }
+  if (x.key_list != kNoIndex) push_key(voices_.get(), key_lists_[x.key_list], v);
 }
 
 void Engine::note_off(std::uint32_t channel, std::uint32_t note, std::uint32_t at) noexcept {
-  for (std::uint32_t i = 0; i < live_count_;) {
-    const std::uint32_t v = live_[i];
-    const Voice& x = voices_[v];
-    if (x.midi && x.trigger == TriggerMode::gate && x.note_channel == channel && x.note == note &&
-        x.state != VoiceState::stopping) {
-      stop_voice(v, declick_, EndReason::stopped, at);
-      if (i < live_count_ && live_[i] == v) ++i;
-    } else {
-      ++i;
-    }
-  }
+  // The gate voices of this channel and note not yet stopping: each leaves the list as it stops.
+  VoiceList& list = key_lists_[channel * kMidiNotes + note];
+  while (!list.empty())
+    stop_voice(list.head, declick_, EndReason::stopped, at);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -999,6 +1241,9 @@ void Engine::retire(std::uint64_t end_frame, EndReason reason) {
   frame_ = end_frame;
   nframes_ = 0;
   outputs_ = nullptr;
+  for (std::uint32_t i = 0; i < live_count_; ++i)
+    voices_[live_[i]].done = 0;  // nothing is mixed here: every event acts at offset 0
+  if (deferred_query_) handle(std::move(deferred_query_));
   while (MessageNode node = in_.pop()) {
     Message& m = *node;
     switch (m.kind) {
@@ -1035,16 +1280,8 @@ void Engine::retire(std::uint64_t end_frame, EndReason reason) {
         break;
     }
   }
-  for (std::uint32_t i = 0; i < pending_count_; ++i) {
-    Message& m = *pending_[i];
-    if (m.kind == Kind::stop) {
-      m.stop.stopped = 0;
-    } else {
-      m.set.found = false;
-    }
-    send(std::move(pending_[i]));
-  }
-  pending_count_ = 0;
+  while (!timed_heap_.empty())
+    send_unacted(take_timed(timed_heap_.top().id));
   if (pending_end_) {
     pending_end_->kind = Kind::voice_ended;
     pending_end_->ended.frame = end_frame;
@@ -1056,10 +1293,12 @@ void Engine::retire(std::uint64_t end_frame, EndReason reason) {
   for (std::uint32_t s = 0; s < table_capacity_; ++s) {
     if (table_[s].node) release_clip(table_[s].node);
     table_[s].readers = 0;
+    table_[s].voices = VoiceList{};
   }
   for (std::uint32_t r = 0; r < retired_capacity_; ++r) {
     if (retired_[r].node) release_clip(retired_[r].node);
     retired_[r].readers = 0;
+    retired_[r].voices = VoiceList{};
   }
   while (spare_count_ > 0)
     send(std::move(spares_[--spare_count_]));  // back as spare
@@ -1071,7 +1310,156 @@ void Engine::retire(std::uint64_t end_frame, EndReason reason) {
   live_voices_pub_.store(0, std::memory_order_release);
   lost_events_.store(lost_, std::memory_order_release);
   dropped_notes_.store(dropped_, std::memory_order_release);
+  midi_dropped_.store(midi_dropped_count_, std::memory_order_release);
   spare_count_pub_.store(0, std::memory_order_release);
+  retired_once_ = true;
+  CLIPD_RT_ASSERT(invariants_hold() && holds_nothing());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invariants, for assertions.
+
+bool Engine::holds_nothing() const noexcept {
+  if (live_count_ != 0 || !timed_heap_.empty() || pending_end_ || deferred_query_ ||
+      bindings_node_ || spare_count_ != 0) {
+    return false;
+  }
+  for (std::uint32_t s = 0; s < table_capacity_; ++s) {
+    if (table_[s].node) return false;
+  }
+  for (std::uint32_t r = 0; r < retired_capacity_; ++r) {
+    if (retired_[r].node) return false;
+  }
+  return true;
+}
+
+bool Engine::invariants_hold() const noexcept {
+  const Voice* vs = voices_.get();
+  const std::uint32_t n = pool_size_;
+  // Every slot is free or live, once.
+  if (live_count_ + free_count_ != n) return false;
+  for (std::uint32_t i = 0; i < live_count_; ++i) {
+    const std::uint32_t v = live_[i];
+    if (v >= n || vs[v].live_pos != i) return false;
+  }
+  for (std::uint32_t i = 0; i < free_count_; ++i) {
+    if (free_[i] >= n || vs[free_[i]].live_pos != kNoIndex) return false;
+  }
+  // Play order: the active list holds the non-stopping voices, the stopping list the others.
+  const auto live = [&](std::uint32_t v) { return vs[v].live_pos != kNoIndex; };
+  if (!list_valid<Voice, &Voice::prev, &Voice::next>(vs, n, active_, [&](std::uint32_t v) {
+        return live(v) && vs[v].state != VoiceState::stopping;
+      })) {
+    return false;
+  }
+  if (!list_valid<Voice, &Voice::prev, &Voice::next>(vs, n, stopping_, [&](std::uint32_t v) {
+        return live(v) && vs[v].state == VoiceState::stopping;
+      })) {
+    return false;
+  }
+  if (active_.size + stopping_.size != live_count_) return false;
+  // Clip lists and reader counts.
+  std::uint32_t readers = 0;
+  for (std::uint32_t s = 0; s < table_capacity_; ++s) {
+    const ClipSlot& c = table_[s];
+    if (c.readers != c.voices.size || (c.readers > 0 && !c.node)) return false;
+    if (!list_valid<Voice, &Voice::clip_prev, &Voice::clip_next>(
+            vs, n, c.voices, [&](std::uint32_t v) {
+              return live(v) && vs[v].slot == s && vs[v].retired == kNoIndex;
+            })) {
+      return false;
+    }
+    readers += c.readers;
+  }
+  for (std::uint32_t r = 0; r < retired_capacity_; ++r) {
+    const Retired& c = retired_[r];
+    if (c.readers != c.voices.size || (c.readers > 0) != static_cast<bool>(c.node)) return false;
+    if (!list_valid<Voice, &Voice::clip_prev, &Voice::clip_next>(
+            vs, n, c.voices, [&](std::uint32_t v) { return live(v) && vs[v].retired == r; })) {
+      return false;
+    }
+    readers += c.readers;
+  }
+  if (readers != live_count_) return false;
+  // Groups: each grouped voice in its record's sounding or other list; records in use found by
+  // their id.
+  std::uint32_t grouped = 0, listed = 0, scheduled_grouped = 0;
+  for (std::uint32_t i = 0; i < live_count_; ++i) {
+    const Voice& x = vs[live_[i]];
+    if (x.group == 0) {
+      if (x.group_rec != kNoIndex) return false;
+      continue;
+    }
+    ++grouped;
+    if (x.group_rec >= n || groups_.find(x.group) != x.group_rec) return false;
+    if (x.state == VoiceState::scheduled) {
+      ++scheduled_grouped;
+      if (!grouped_heap_.contains(live_[i])) return false;
+    }
+  }
+  if (n - groups_free_count_ > grouped) return false;  // a record without a voice
+  for (std::uint32_t g = 0; g < n; ++g) {
+    const Group& rec = groups_pool_[g];
+    if (groups_.find(rec.id) != g) continue;
+    const auto in_group = [&](std::uint32_t v) { return live(v) && vs[v].group_rec == g; };
+    if (!list_valid<Voice, &Voice::group_prev, &Voice::group_next>(
+            vs, n, rec.sounding, [&](std::uint32_t v) {
+              return in_group(v) &&
+                     (vs[v].state == VoiceState::playing || vs[v].state == VoiceState::paused);
+            })) {
+      return false;
+    }
+    if (!list_valid<Voice, &Voice::group_prev, &Voice::group_next>(
+            vs, n, rec.others, [&](std::uint32_t v) {
+              return in_group(v) &&
+                     (vs[v].state == VoiceState::scheduled || vs[v].state == VoiceState::stopping);
+            })) {
+      return false;
+    }
+    if (rec.sounding.empty() && rec.others.empty()) return false;
+    listed += rec.sounding.size + rec.others.size;
+  }
+  if (listed != grouped || grouped_heap_.size() != scheduled_grouped || !grouped_heap_.valid()) {
+    return false;
+  }
+  // MIDI keys: gate and toggle voices not yet stopping.
+  std::uint32_t keyed = 0, key_listed = 0;
+  for (std::uint32_t i = 0; i < live_count_; ++i) {
+    const Voice& x = vs[live_[i]];
+    if (x.key_list == kNoIndex) continue;
+    if (x.key_list >= 2 * kKeys || x.state == VoiceState::stopping || !x.midi) return false;
+    ++keyed;
+  }
+  for (std::uint32_t k = 0; k < 2 * kKeys; ++k) {
+    if (!list_valid<Voice, &Voice::key_prev, &Voice::key_next>(
+            vs, n, key_lists_[k],
+            [&](std::uint32_t v) { return live(v) && vs[v].key_list == k; })) {
+      return false;
+    }
+    key_listed += key_lists_[k].size;
+  }
+  if (keyed != key_listed) return false;
+  // Timed records: free, or in the heap holding a node (and in the list of the voice it names).
+  if (timed_heap_.size() + timed_free_count_ != config_.max_pending || !timed_heap_.valid()) {
+    return false;
+  }
+  for (std::uint32_t t = 0; t < config_.max_pending; ++t) {
+    const Timed& r = timed_[t];
+    if (timed_heap_.contains(t) != static_cast<bool>(r.node)) return false;
+    if (r.voice != kNoIndex && (!live(r.voice) || !r.node)) return false;
+  }
+  for (std::uint32_t i = 0; i < live_count_; ++i) {
+    const std::uint32_t v = live_[i];
+    std::uint32_t prev = kNoIndex, count = 0;
+    for (std::uint32_t t = vs[v].waiting; t != kNoIndex; t = timed_[t].next) {
+      if (t >= config_.max_pending || timed_[t].voice != v || timed_[t].prev != prev ||
+          ++count > config_.max_pending) {
+        return false;
+      }
+      prev = t;
+    }
+  }
+  return true;
 }
 
 }  // namespace clipd::engine

@@ -15,13 +15,21 @@
 // exactly once; every clip comes back exactly once as clip_released in the node that brought it.
 //
 // Time: `frame` is the first frame of the cycle. A command without at_frame acts at that frame; a
-// stop or set whose at_frame lies ahead waits in the engine (up to Config::max_pending of them;
-// when that is full the engine leaves further messages in the queue) and acts on its exact frame;
-// one whose at_frame has passed acts at the cycle's first frame. A play whose at_frame has passed
+// stop or set whose at_frame lies ahead waits in the engine and acts on its exact frame (several on
+// one frame in the order they arrived); one whose at_frame has passed acts at the cycle's first
+// frame. Control keeps at most Config::max_pending waiting: one past that comes back at once,
+// unacted (stopped = 0, found = false), and the engine always goes on taking the queue. A timed
+// stop of a voice or set names a live voice: when that voice ends, or when it names no live voice
+// on arrival, the command comes back at once, unacted. A play whose at_frame has passed
 // starts at the cycle's first frame with late = true.
 //
+// Queries: control keeps at most one query_voices in flight (each copies every live voice). Should
+// more arrive, the engine answers one per cycle: a second one in a cycle waits, with the messages
+// behind it, for the next cycle.
+//
 // Semantics are those of the protocol's Voices section; the engine-side choices are:
-// - loops: 0 = no loop (offset to the clip's end), n = n passes in all, kLoopForever.
+// - loops: 0 = no loop (offset to the clip's end), n = n passes in all, kLoopForever. A loop region
+//   shorter than kMinLoopFrames (after clamping to the clip) plays as no loop.
 // - outputs: clip channel i goes to the i-th selected output (a mono clip to every selected one);
 //   pan acts on the first two of them.
 // - pause of a scheduled or stopping voice, or resume of a voice that is not paused: no effect,
@@ -43,7 +51,22 @@
 // binding" is the same table entry (channel slot and note), also across table swaps. Notes whose
 // binding names a slot without a clip do nothing; other MIDI messages are ignored. Events act in
 // the order given; one with an offset before its predecessor's acts at the predecessor's frame,
-// one at or past nframes at the last frame of the cycle.
+// one at or past nframes at the last frame of the cycle. At most Config::max_midi_events events
+// that act are taken per cycle (note-offs of live gate voices first, then the rest in order); the
+// others are dropped and counted in midi_dropped(), as are events past kMidiBufferCapacity.
+//
+// Cost model (doc/realtime.md): every cost below is a product of these capacities, never of a
+// value a client picks:
+//   P  pool voices (max_voices + fade_voices)      F  frames of the cycle (nframes)
+//   M  max_messages_per_cycle                      T  max_pending (timed commands)
+//   B  kMidiBufferCapacity (MIDI events read)      E  max_midi_events (MIDI events acting)
+//   R  retired_capacity                            S  spare_nodes
+//   O  outputs                                     C  clip table capacity
+// An id lookup (VoiceIndex) is O(1) expected, O(P) at worst; a heap operation O(log T) or
+// O(log P); "mixing" a voice n frames costs O(n + n / kMinLoopFrames) kernel work per route.
+// A cycle: O(M) messages + O(B) MIDI filtering + O(T + E + P) events, each touching only the
+// voices it concerns (at most P), + mixing every voice at most F frames + O(O * F) master and
+// meters. Worst case O(P * F) samples plus O((M + T + E + P) * P) voice touches.
 #pragma once
 
 #include <atomic>
@@ -54,6 +77,7 @@
 #include "engine/bindings.hpp"
 #include "engine/clip_samples.hpp"
 #include "engine/config.hpp"
+#include "engine/indexed_heap.hpp"
 #include "engine/message.hpp"
 #include "engine/midi_event.hpp"
 #include "engine/voice.hpp"
@@ -74,7 +98,8 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // One audio cycle: takes at most max_messages_per_cycle messages, renders nframes frames into
+  // One audio cycle (cost: see "Cost model" above): takes at most max_messages_per_cycle
+  // messages, renders nframes frames into
   // outputs[0..config().outputs) (each written whole, silence when idle), returns nodes, publishes
   // the counters. `usecs` is published as is (JACK's clock at `frame`).
   // Audio thread only. Non-blocking guarantees: wait-free (bounded by the configured capacities),
@@ -99,6 +124,18 @@ class Engine {
 
   const Config& config() const noexcept { return config_; }
 
+  // Checks the engine's invariants: every voice slot free or live exactly once; the play-order,
+  // clip, group and MIDI-key lists linked both ways and holding exactly the voices they should;
+  // reader counts equal to the clip lists; both heaps ordered; every timed record either free or
+  // in the heap and in its voice's list. CLIPD_RT_ASSERT runs it after every cycle in builds with
+  // real-time assertions (include/clipd/rt_assert.hpp). Audio thread (or control thread once
+  // process() is no longer called); no allocation.
+  // O(pool voices + max_pending + clip table + retired_capacity + 2 * 17 * 128 keys).
+  bool invariants_hold() const noexcept;
+  // True when the engine holds no node, clip or binding table (as after retire()). O(clip table +
+  // retired_capacity + spare_nodes).
+  bool holds_nothing() const noexcept;
+
   // Published at the end of each cycle; any thread. Non-blocking guarantees: wait-free.
   std::uint64_t last_frame() const noexcept { return last_frame_.load(std::memory_order_acquire); }
   std::uint64_t last_usecs() const noexcept { return last_usecs_.load(std::memory_order_acquire); }
@@ -118,6 +155,11 @@ class Engine {
   std::uint64_t dropped_notes() const noexcept {
     return dropped_notes_.load(std::memory_order_acquire);
   }
+  // Acting MIDI events dropped by the per-cycle cap (Config::max_midi_events), plus events past
+  // kMidiBufferCapacity in one call.
+  std::uint64_t midi_dropped() const noexcept {
+    return midi_dropped_.load(std::memory_order_acquire);
+  }
   // Nodes in the spare pool at the end of the last cycle.
   std::uint32_t spare_count() const noexcept {
     return spare_count_pub_.load(std::memory_order_acquire);
@@ -129,57 +171,129 @@ class Engine {
   struct Retired {
     MessageNode node;  // the node riding with the clip
     std::uint32_t readers = 0;
+    VoiceList voices;  // the voices still reading it
+  };
+  // A choke group with live voices. Records come from a pool of one per voice slot, found by
+  // group id through groups_ (group ids are control's choice: any uint32).
+  struct Group {
+    std::uint64_t id = 0;
+    VoiceList sounding;  // playing and paused: what a choke stops
+    VoiceList others;    // scheduled and stopping
   };
 
-  // Audio thread (or retire()) from here on; all wait-free.
+  // Audio thread (or retire()) from here on; all wait-free, none allocates. Costs use the names
+  // of the cost model above; "end" is end_voice's cost, "stop" stop_voice's.
+
+  // At most M messages; a second voices query in a cycle waits for the next one. O(M) + the
+  // cost of each message below.
   void take_messages() noexcept;
+  // Dispatch: O(1) + the handler's cost.
   void handle(MessageNode&& node) noexcept;
+  // add/replace: O(1), or retire_clip's cost when the slot held a clip.
   void handle_add(MessageNode&& node) noexcept;
+  // retire_clip's cost.
   void handle_remove(MessageNode&& node) noexcept;
   void handle_replace(MessageNode&& node) noexcept;
+  // O(C): the old table is moved into the new one.
   void handle_grow(MessageNode&& node) noexcept;
+  // place_voice's cost.
   void handle_play(MessageNode&& node) noexcept;
+  // O(P); at most one a cycle (take_messages).
   void handle_query_voices(Message& m) const noexcept;
+  // O(O * 10 bins).
   void handle_query_meters(Message& m) const noexcept;
+  // O(1).
   void handle_bindings(MessageNode&& node) noexcept;
   void handle_spare(MessageNode&& node) noexcept;
-  // Acts on a stop or set at offset `at` of the current cycle; the node goes back.
+  // Acts on a stop or set at offset `at` of the current cycle; the node goes back. act_stop's or
+  // act_set's cost.
   void act(MessageNode&& node, std::uint32_t at) noexcept;
+  // Voice: a lookup + stop. Clip: stop per voice of the slot. Group: a lookup + stop per voice
+  // of the group. All: stop per live voice (<= P).
   std::uint32_t act_stop(const StopPayload& s, std::uint32_t at) noexcept;
-  bool act_set(const SetPayload& s) noexcept;
+  // A lookup + catch_up of that voice + O(1).
+  bool act_set(const SetPayload& s, std::uint32_t at) noexcept;
+  // A lookup + O(1) (they act at offset 0: nothing to mix first).
   void act_pause(PausePayload& p) noexcept;
   void act_resume(PausePayload& p) noexcept;
+  // Keeps a stop or set whose at_frame lies ahead until that frame (or sends it back unacted when
+  // it names no live voice, or when T already wait). A lookup + O(log T).
+  void wait_timed(MessageNode&& node) noexcept;
+  // Takes waiting record `t` out of the heap and out of its voice's list. O(log T).
+  MessageNode take_timed(std::uint32_t t) noexcept;
+  // Sends a stop or set back without acting (stopped = 0, found = false). O(1).
+  void send_unacted(MessageNode&& node) noexcept;
 
-  // Tells a voice to stop at offset `at`; true when it was not already stopping.
+  // Tells a voice to stop at offset `at`; true when it was not already stopping. A voice already
+  // stopping on a fade no longer than the new one is left alone in O(1); otherwise catch_up of
+  // the voice + O(1), or + end.
   bool stop_voice(std::uint32_t v, std::uint64_t fade, EndReason reason, std::uint32_t at) noexcept;
   // Takes a voice slot for `p` (stealing at offset `at` when needed) and sets it up, scheduled;
-  // its nodes are left empty. The clip slot must hold a clip.
+  // its nodes are left empty. The clip slot must hold a clip. O(O) routing + a lookup + O(log P)
+  // + at most one stop (a steal) and one end (alloc_voice).
   std::uint32_t place_voice(const PlayPayload& p, std::uint32_t at) noexcept;
+  // O(log P) + a lookup.
   void start_voice(std::uint32_t v, std::uint32_t at) noexcept;
+  // Stops the sounding (playing, paused) voices of v's group: stop per such voice.
   void choke(std::uint32_t v, std::uint32_t at) noexcept;
+  // O(1) + a lookup (index and group) + O(log P) + O(log T) per timed command naming the voice
+  // (each comes back unacted; over a cycle at most T in all).
   void end_voice(std::uint32_t v, std::uint64_t frame, EndReason reason) noexcept;
   // Takes the clip of slot `slot` out of the table into a retired record (or releases it when no
   // voice reads it); its voices end (reason unloaded) with the declick fade, or at once when no
-  // record is free. `at` is the cycle offset.
+  // record is free. `at` is the cycle offset. O(R) + stop (or catch_up + end) per voice of the
+  // slot.
   void retire_clip(std::uint32_t slot, std::uint32_t at) noexcept;
+  // O(1).
   void release_clip(MessageNode& rider) noexcept;
   void send(MessageNode&& node) noexcept;
 
-  void render(std::uint32_t from, std::uint32_t to) noexcept;
+  // Mixes every live voice from its `done` offset up to `to`: O(P) calls of render_voice.
+  void render(std::uint32_t to) noexcept;
+  // Mixes voice v up to cycle offset `at` before an event changes it; false when it ended on its
+  // own before `at` (then the event finds no voice). render_voice's cost.
+  bool catch_up(std::uint32_t v, std::uint32_t at) noexcept;
+  // Mixes [from, to) of one voice in chunks that end at ramp ends and kMaxBlock: O(chunks) +
+  // mix_chunk's cost per chunk (+ one end). Chunks: O(1 + (to - from) / kMaxBlock + ramps ending).
   void render_voice(std::uint32_t v, std::uint32_t from, std::uint32_t to) noexcept;
-  void mix_chunk(Voice& voice, std::uint32_t at, std::uint32_t n) noexcept;
+  // Mixes n frames of the voice from its position at cycle offset `at`, wrapping at its loop
+  // inside (inside the kernel when no ramp runs, else one mix_segment per wrap); n <= kMaxBlock,
+  // within the frames left and within every running ramp. O(n + n / kMinLoopFrames) per route.
+  void mix_chunk(const Voice& voice, std::uint32_t at, std::uint32_t n) noexcept;
+  // One segment of a chunk: clip frames [pos, pos + n), k frames into the chunk. O(n) per route.
+  void mix_segment(const Voice& voice, std::uint32_t at, std::uint64_t pos, std::uint32_t n,
+                   std::uint32_t k) noexcept;
+  // The next frame offset after `from` (before `to`) at which an event acts: the tops of both
+  // heaps and the next kept MIDI event. O(1).
   std::uint32_t next_event(std::uint32_t from, std::uint32_t to) const noexcept;
-  std::uint32_t midi_offset(std::uint32_t i) const noexcept;
+  // Keeps the cycle's MIDI events that act, in order, with the frame each acts on, under the
+  // per-cycle cap. O(B).
+  void filter_midi() noexcept;
+  // The first Binding entry a note-on of (channel, note) uses, and its key; null when unbound.
+  // O(1).
+  const Binding* binding_of(std::uint32_t channel, std::uint32_t note,
+                            std::uint32_t& key) const noexcept;
+  // note_on's or note_off's cost.
   void handle_midi(const MidiEventView& e, std::uint32_t at) noexcept;
+  // place_voice's cost; a toggle's note-on that stops: stop per voice of that binding.
   void note_on(std::uint32_t channel, std::uint32_t note, std::uint32_t velocity,
                std::uint32_t at) noexcept;
+  // Stop per gate voice of that channel and note.
   void note_off(std::uint32_t channel, std::uint32_t note, std::uint32_t at) noexcept;
+  // Everything due at offset `at`: timed commands (act each, O(log T) to take), kept MIDI events,
+  // grouped starts (O(log P) + choke each). Over a cycle: at most T + E + P events.
   void apply_events(std::uint32_t at) noexcept;
+  // Master gain and meters: O(O * F).
   void finish_outputs(std::uint32_t nframes) noexcept;
 
+  // O(1), or catch_up + end of the fading voice cut when every slot is taken.
   std::uint32_t alloc_voice(std::uint32_t at) noexcept;
-  void list_push(std::uint32_t& head, std::uint32_t& tail, std::uint32_t v) noexcept;
-  void list_remove(std::uint32_t& head, std::uint32_t& tail, std::uint32_t v) noexcept;
+  // List membership changes of voice v: O(1) + a group lookup.
+  void join_group(std::uint32_t v) noexcept;
+  void leave_group(std::uint32_t v) noexcept;
+  void move_group(std::uint32_t v, bool sounding) noexcept;
+  void leave_key(std::uint32_t v) noexcept;
+  // O(1).
   std::uint64_t remaining_of(const Voice& voice) const noexcept;
 
   Config config_;
@@ -192,10 +306,15 @@ class Engine {
   std::uint32_t free_count_ = 0;
   std::unique_ptr<std::uint32_t[]> live_;  // dense array of live voice slots
   std::uint32_t live_count_ = 0;
-  std::uint32_t active_head_ = kNoIndex, active_tail_ = kNoIndex;  // play order
-  std::uint32_t active_count_ = 0;
-  std::uint32_t stopping_head_ = kNoIndex, stopping_tail_ = kNoIndex;
-  std::uint32_t grouped_scheduled_ = 0;  // scheduled voices with a choke group
+  VoiceList active_;    // scheduled, playing, paused, in play order
+  VoiceList stopping_;  // stopping, in the order they began
+  std::unique_ptr<Group[]> groups_pool_;
+  std::unique_ptr<std::uint32_t[]> groups_free_;  // stack of free Group records
+  std::uint32_t groups_free_count_ = 0;
+  VoiceIndex groups_;  // group id → Group record
+  // MIDI: gate voices by (channel, note), then toggle voices by binding key; not stopping.
+  static constexpr std::uint32_t kKeys = kMidiChannels * kMidiNotes;
+  std::unique_ptr<VoiceList[]> key_lists_;  // [2 * kKeys]
   std::uint64_t next_seq_ = 0;
   VoiceIndex index_;
 
@@ -204,9 +323,24 @@ class Engine {
   std::unique_ptr<Retired[]> retired_;
   std::uint32_t retired_capacity_ = 0;
 
-  std::unique_ptr<MessageNode[]> pending_;  // stop/set waiting for at_frame, in arrival order
-  std::uint32_t pending_count_ = 0;
-  MessageNode pending_end_;  // voice_end node waiting for its play
+  // Timed stop/set waiting for their at_frame: a store of max_pending records, a heap of them
+  // ordered by (at_frame, arrival), and for each voice a list of the records that name it.
+  struct Timed {
+    MessageNode node;
+    std::uint32_t voice = kNoIndex;  // the voice slot it names (stop of a voice, set), or none
+    std::uint32_t prev = kNoIndex;   // the voice's list of waiting records
+    std::uint32_t next = kNoIndex;
+  };
+  std::unique_ptr<Timed[]> timed_;
+  std::unique_ptr<std::uint32_t[]> timed_free_;  // stack of free records
+  std::uint32_t timed_free_count_ = 0;
+  IndexedHeap timed_heap_;
+  std::uint64_t timed_seq_ = 0;  // arrival order
+  // Scheduled voices with a choke group, by (start frame, play order): apply_events starts them.
+  IndexedHeap grouped_heap_;
+  MessageNode pending_end_;     // voice_end node waiting for its play
+  MessageNode deferred_query_;  // a second query_voices of a cycle, answered first next cycle
+  bool retired_once_ = false;   // retire() ran: the destructor checks that nothing is held
 
   // MIDI: the spare pool, the set_bindings node riding with the table in use, the cycle's events.
   std::unique_ptr<MessageNode[]> spares_;
@@ -215,7 +349,20 @@ class Engine {
   const BindingTable* bindings_ = nullptr;
   const MidiEventView* midi_ = nullptr;
   std::uint32_t midi_count_ = 0;
-  std::uint32_t midi_next_ = 0;  // first event not yet acted on
+  // The cycle's acting events (index into midi_, frame offset), and the first not yet acted on.
+  struct Acting {
+    std::uint32_t index;
+    std::uint32_t at;
+    bool live_off;  // a note-off of a live gate voice: kept before note-ons under the cap
+  };
+  std::unique_ptr<Acting[]> acting_;  // [kMidiBufferCapacity]
+  std::uint32_t acting_count_ = 0;
+  std::uint32_t midi_next_ = 0;
+  // Per (channel, note): the cycle number in which a gate note-on was kept, so its note-off in
+  // the same cycle acts too.
+  std::unique_ptr<std::uint64_t[]> gate_mark_;  // [kKeys]
+  std::uint64_t midi_cycle_ = 0;
+  std::uint64_t midi_dropped_count_ = 0;
   std::uint64_t next_midi_id_ = 0;
   std::uint64_t dropped_ = 0;
 
@@ -242,6 +389,7 @@ class Engine {
   std::atomic<std::uint64_t> cycles_{0};
   std::atomic<std::uint64_t> lost_events_{0};
   std::atomic<std::uint64_t> dropped_notes_{0};
+  std::atomic<std::uint64_t> midi_dropped_{0};
   std::atomic<std::uint32_t> spare_count_pub_{0};
   std::atomic<std::uint32_t> last_nframes_{0};
   std::atomic<std::uint32_t> live_voices_pub_{0};

@@ -58,6 +58,7 @@
 #include "clipd/node_queue.hpp"
 #include "engine/bindings.hpp"
 #include "engine/clip_samples.hpp"
+#include "engine/voice_list.hpp"
 
 namespace clipd::engine {
 
@@ -71,6 +72,10 @@ inline constexpr std::uint64_t kUnlimited = std::numeric_limits<std::uint64_t>::
 // `loops` value meaning "loop the region forever". 0 means "no loop: play on to the clip's end";
 // n >= 1 means "n passes in all" (offset → loop_end, then n - 1 times [loop_start, loop_end)).
 inline constexpr std::uint32_t kLoopForever = std::numeric_limits<std::uint32_t>::max();
+// Shortest loop region the engine loops: a region shorter than this (after clamping to the clip)
+// plays as no loop. Control refuses such plays (bad-request); the engine only stays safe. With
+// it, a chunk of kMaxBlock frames wraps at most kMaxBlock / kMinLoopFrames + 1 times.
+inline constexpr std::uint64_t kMinLoopFrames = 64;
 // `outputs` value selecting every output (bit i selects output i, 0-based).
 inline constexpr std::uint64_t kAllOutputs = ~std::uint64_t{0};
 // Largest number of outputs an engine can have (one bit each in `outputs`).
@@ -380,10 +385,12 @@ using MessageQueue = Queue<Message>;
 // One slot of the clip table. Control allocates tables with `new ClipSlot[n]()` (all empty) and
 // frees them with `delete[]` once they come back as table_released; only the engine writes them
 // while they are in use. `node` is the add_clip / replace_clip node riding with the slot's clip
-// (empty when the slot is free); `readers` counts voices reading it.
+// (empty when the slot is free); `readers` counts voices reading it, `voices` lists them (engine
+// use: the readers of the slot's clip, in play order).
 struct ClipSlot {
   MessageNode node;
   std::uint32_t readers = 0;
+  VoiceList voices;
 };
 
 }  // namespace clipd::engine

@@ -10,6 +10,10 @@
 
 namespace clipd::engine {
 
+// Most MIDI events one process() call reads (the size of the daemon's per-cycle MIDI buffer);
+// events past it are not looked at and are counted in Engine::midi_dropped().
+inline constexpr std::uint32_t kMidiBufferCapacity = 1024;
+
 struct MidiEventView {
   std::uint32_t offset;      // frame inside the cycle (0 .. nframes - 1), non-decreasing
   std::uint32_t size;        // bytes at `data`

@@ -28,6 +28,41 @@ void add_const(float* __restrict out, const float* __restrict in, float g, std::
 }
 
 CLIPD_CLONES
+void add_const_loop(float* __restrict out, const float* __restrict ch, float g, std::size_t n,
+                    std::uint64_t pos, std::uint64_t start, std::uint64_t end) noexcept {
+  while (n > 0) {
+    if (pos >= end) pos = start;
+    const std::size_t len = static_cast<std::size_t>(std::min<std::uint64_t>(n, end - pos));
+    const float* in = ch + pos;
+    for (std::size_t i = 0; i < len; ++i)
+      out[i] += in[i] * g;
+    out += len;
+    n -= len;
+    pos += len;
+  }
+}
+
+CLIPD_CLONES
+void add2_const_loop(float* __restrict out0, float* __restrict out1, const float* ch0,
+                     const float* ch1, float g0, float g1, std::size_t n, std::uint64_t pos,
+                     std::uint64_t start, std::uint64_t end) noexcept {
+  while (n > 0) {
+    if (pos >= end) pos = start;
+    const std::size_t len = static_cast<std::size_t>(std::min<std::uint64_t>(n, end - pos));
+    const float* in0 = ch0 + pos;
+    const float* in1 = ch1 + pos;
+    for (std::size_t i = 0; i < len; ++i) {
+      out0[i] += in0[i] * g0;
+      out1[i] += in1[i] * g1;
+    }
+    out0 += len;
+    out1 += len;
+    n -= len;
+    pos += len;
+  }
+}
+
+CLIPD_CLONES
 void add_gain(float* __restrict out, const float* __restrict in, const float* __restrict g,
               std::size_t n) noexcept {
   for (std::size_t i = 0; i < n; ++i)

@@ -5,10 +5,11 @@
 // Pointers do not alias unless stated; n < 2^31 (the engine passes at most kMaxBlock).
 //
 // Thread contract: pure functions on caller-owned buffers, any thread.
-// Non-blocking guarantees: wait-free, no allocation, no system call.
+// Non-blocking guarantees: wait-free, no allocation, no system call. Cost: O(n) each.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace clipd::engine::mix {
 
@@ -20,11 +21,20 @@ struct Sweep {
 
 // out[i] += in[i] * g
 void add_const(float* out, const float* in, float g, std::size_t n) noexcept;
+// The same over a looping source: n frames of channel `ch` from frame pos (<= end), wrapping from
+// end back to start (end - start >= 1); the same sums as add_const per segment, without a call
+// per wrap. O(n + n / (end - start)).
+void add_const_loop(float* out, const float* ch, float g, std::size_t n, std::uint64_t pos,
+                    std::uint64_t start, std::uint64_t end) noexcept;
 // out[i] += in[i] * g[i]
 void add_gain(float* out, const float* in, const float* g, std::size_t n) noexcept;
 // Two outputs at once (a stereo voice, or a mono one on two outputs: in0 may equal in1).
 void add2_const(float* out0, float* out1, const float* in0, const float* in1, float g0, float g1,
                 std::size_t n) noexcept;
+// add2_const over a looping source, as add_const_loop.
+void add2_const_loop(float* out0, float* out1, const float* ch0, const float* ch1, float g0,
+                     float g1, std::size_t n, std::uint64_t pos, std::uint64_t start,
+                     std::uint64_t end) noexcept;
 void add2_gain(float* out0, float* out1, const float* in0, const float* in1, const float* g0,
                const float* g1, std::size_t n) noexcept;
 // out[i] += in[i] * (a + b * i): one ramp over the chunk, the gain computed in registers.

@@ -2,7 +2,7 @@
 // over n samples from g0 to g1, sample k has the value g0 + (g1 - g0)(k + 1)/n.
 //
 // Thread contract: owned by one voice (or the master bus) on the audio thread.
-// Non-blocking guarantees: every member is wait-free and allocation-free.
+// Non-blocking guarantees: every member is wait-free and allocation-free, O(1).
 #pragma once
 
 #include <cstdint>

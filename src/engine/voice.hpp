@@ -12,10 +12,9 @@
 #include "engine/clip_samples.hpp"
 #include "engine/message.hpp"
 #include "engine/ramp.hpp"
+#include "engine/voice_list.hpp"
 
 namespace clipd::engine {
-
-inline constexpr std::uint32_t kNoIndex = 0xffffffffu;
 
 static_assert(kMidiChannels * kMidiNotes <= 0x10000, "a binding key fits Voice::binding_key");
 
@@ -47,6 +46,10 @@ struct Voice {
   Ramp env;  // fade envelope: fade-in, pause/resume fades, stop fades
 
   VoiceState state = VoiceState::scheduled;
+  // Offset in the current cycle up to which this voice is mixed: an event at a later offset that
+  // changes the voice mixes it up to there first (Engine::catch_up), so events never split the
+  // rendering of the other voices.
+  std::uint32_t done = 0;
   bool late = false;
   bool holding = false;  // paused and faded to silence: position held
   EndReason stop_reason = EndReason::stopped;
@@ -70,6 +73,21 @@ struct Voice {
   std::uint32_t prev = kNoIndex;
   std::uint32_t next = kNoIndex;
   std::uint32_t live_pos = kNoIndex;
+  // The readers of its clip slot (or of its retired-clip record).
+  std::uint32_t clip_prev = kNoIndex;
+  std::uint32_t clip_next = kNoIndex;
+  // Its choke group's record (Engine::Group), when it has a group: the group's sounding list
+  // (playing, paused) or its other list (scheduled, stopping).
+  std::uint32_t group_rec = kNoIndex;
+  std::uint32_t group_prev = kNoIndex;
+  std::uint32_t group_next = kNoIndex;
+  // A MIDI gate or toggle voice not yet stopping: the list of its note (gate) or of its binding
+  // (toggle) in Engine::key_lists_, so note-offs and toggles find it directly.
+  std::uint32_t key_list = kNoIndex;
+  std::uint32_t key_prev = kNoIndex;
+  std::uint32_t key_next = kNoIndex;
+  // First of the timed stop/set records that name this voice (Engine::Timed), or none.
+  std::uint32_t waiting = kNoIndex;
 };
 
 }  // namespace clipd::engine

@@ -1,4 +1,5 @@
-// Voice id → voice slot, for commands that name a voice (stop, pause, resume, set).
+// Voice id → voice slot, for commands that name a voice (stop, pause, resume, set); the engine
+// also maps choke group ids to group records with one.
 //
 // Open addressing with linear probing and backward-shift deletion: no tombstones, so lookups stay
 // short however long the engine runs. The table has a power-of-two size at least twice the voice
@@ -6,7 +7,8 @@
 //
 // Thread contract: built on the control thread (allocates); find/insert/erase on the audio thread.
 // Non-blocking guarantees: find/insert/erase are wait-free (bounded by the table size), no
-// allocation.
+// allocation. Cost, with at most N = `voices` entries in a table of 2N..4N: O(1) expected, O(N)
+// at worst (one cluster). Voice and group ids come from control's counters, not from clients.
 #pragma once
 
 #include <cstdint>

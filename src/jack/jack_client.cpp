@@ -345,6 +345,11 @@ int JackClient::process_cb(jack_nframes_t nframes, void* arg) noexcept {
 
   if (self->midi_port_ != nullptr) {
     const MidiInput midi(jack_port_get_buffer(self->midi_port_, nframes));
+    if (midi.overflow() != 0) {
+      self->midi_overflow_.store(
+          self->midi_overflow_.load(std::memory_order_relaxed) + midi.overflow(),
+          std::memory_order_relaxed);
+    }
     self->target_.fn(self->target_.ctx, frame, nframes, outputs, &midi, usecs);
   } else {
     self->target_.fn(self->target_.ctx, frame, nframes, outputs, nullptr, usecs);

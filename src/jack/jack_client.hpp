@@ -166,6 +166,10 @@ class JackClient {
   std::uint32_t buffer_size() const noexcept { return buffer_size_; }
   // Total xruns reported since the object was made.
   std::uint64_t xruns() const noexcept { return xruns_.load(std::memory_order_relaxed); }
+  // MIDI events on midi_in past the per-cycle capacity (kMidiInputCapacity), since made.
+  std::uint64_t midi_overflow() const noexcept {
+    return midi_overflow_.load(std::memory_order_relaxed);
+  }
   // The remembered connections (made again on the next open).
   const std::vector<PortConnection>& connections() const noexcept { return connections_; }
   // Replaces the remembered connections (for example from a state file); made on the next open.
@@ -246,6 +250,7 @@ class JackClient {
   std::atomic<std::uint32_t> rate_now_{0};
   std::atomic<std::uint32_t> size_now_{0};
   std::atomic<std::uint64_t> xruns_{0};
+  std::atomic<std::uint64_t> midi_overflow_{0};  // written by the process thread only
   std::uint64_t xruns_seen_ = 0;
   std::atomic<std::uint64_t> connect_events_{0};
   std::uint64_t connect_events_seen_ = 0;

@@ -23,19 +23,25 @@ struct MidiEvent {
   const std::uint8_t* data = nullptr;
 };
 
+// Most events of one cycle the view hands out (the size of the per-cycle MIDI buffer the process
+// callback fills); events past it are counted in overflow() and skipped.
+inline constexpr std::uint32_t kMidiInputCapacity = 1024;
+
 class MidiInput {
  public:
   // `port_buffer` is jack_port_get_buffer() of a MIDI input port for this cycle, or null (no
   // input: the view is empty).
-  // Non-blocking guarantees: wait-free.
+  // Non-blocking guarantees: wait-free, O(1).
   explicit MidiInput(void* port_buffer) noexcept;
 
-  // Non-blocking guarantees: wait-free.
+  // Events handed out: at most kMidiInputCapacity. Non-blocking guarantees: wait-free, O(1).
   std::uint32_t size() const noexcept { return count_; }
+  // Events of this cycle past kMidiInputCapacity (never handed out). Wait-free.
+  std::uint32_t overflow() const noexcept { return overflow_; }
   bool empty() const noexcept { return count_ == 0; }
 
   // Event `index` (< size()); an event JACK cannot read comes back with size 0 and no data.
-  // Non-blocking guarantees: wait-free.
+  // Non-blocking guarantees: wait-free, O(1).
   MidiEvent operator[](std::uint32_t index) const noexcept;
 
   class iterator {
@@ -65,13 +71,14 @@ class MidiInput {
     std::uint32_t index_ = 0;
   };
 
-  // Non-blocking guarantees: wait-free.
+  // Non-blocking guarantees: wait-free, O(1).
   iterator begin() const noexcept { return iterator(this, 0); }
   iterator end() const noexcept { return iterator(this, count_); }
 
  private:
   void* buffer_;
   std::uint32_t count_;
+  std::uint32_t overflow_;
 };
 
 }  // namespace clipd::jack

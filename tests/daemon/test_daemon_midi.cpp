@@ -142,6 +142,28 @@ TEST_F(Midi, GateAndToggleModes) {
   EXPECT_FALSE(c_->wait_event("voice-started", 300ms));
 }
 
+TEST_F(Midi, NotesOverThePerPeriodCapAreCountedAndOtherMessagesAreNot) {
+  c_->ok({{"cmd", "bind"}, {"note", 36}, {"clip", "a"}});
+  EXPECT_EQ(c_->ok({{"cmd", "status"}})["midi_dropped"], 0);
+  // 300 bound note-ons and 200 controllers on one frame: 256 notes act, 44 are dropped.
+  const std::int64_t t = now() + 12000;
+  std::vector<std::string> events;
+  for (int i = 0; i < 300; ++i) {
+    events.push_back(std::to_string(t) + ":on:1:36");
+    if (i < 200) events.push_back(std::to_string(t) + ":raw:b07b00");
+  }
+  send(events);
+  json status;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  do {
+    status = c_->ok({{"cmd", "status"}});
+    if (status["frame"].get<std::int64_t>() > t) break;
+    std::this_thread::sleep_for(10ms);
+  } while (std::chrono::steady_clock::now() < deadline);
+  ASSERT_GT(status["frame"].get<std::int64_t>(), t) << status.dump();
+  EXPECT_EQ(status["midi_dropped"], 44) << status.dump();
+}
+
 TEST_F(Midi, NotesForAnUnloadedClipDoNothingAndBindingsSurviveARestart) {
   c_->ok({{"cmd", "bind"}, {"note", 36}, {"clip", "a"}, {"gain_db", -6}, {"group", "drums"}});
   c_->ok({{"cmd", "bind"}, {"note", 37}, {"channel", 2}, {"clip", "b"}, {"velocity", true}});

@@ -9,6 +9,11 @@
 // so the pool runs dry too; MIDI voices obey the same checks, and every table and spare node must
 // come back exactly once.
 //
+// Timed stops and sets come near and far ahead, so the engine's store of them (64 here) fills,
+// overflows and is released by voices ending; choke groups range over small ids and ids near the
+// top of uint32. After every cycle the engine's invariants are checked, and every stop or set
+// that acted must not have acted before its frame.
+//
 // Single-threaded: the "control" steps run between process() calls, outside its real-time context.
 #pragma once
 
@@ -91,6 +96,7 @@ class Churn {
       }
     }
     frame_ += period;
+    if (!engine_->invariants_hold()) fail("engine invariants broken");
     drain();
   }
 
@@ -158,11 +164,13 @@ class Churn {
   }
 
   std::uint64_t at_frame() {
-    switch (uniform(0, 3)) {
+    switch (uniform(0, 5)) {
       case 0:
         return kNow;
       case 1:
         return frame_ > 50 ? frame_ - uniform(0, 50) : frame_;  // passed: late
+      case 2:
+        return frame_ + uniform(1000, 200000);  // far: waits until its voice ends, or overflows
       default:
         return frame_ + uniform(0, 600);
     }
@@ -221,7 +229,7 @@ class Churn {
         p.loop_end = p.loop_start + uniform(0, 200);
       }
       if (chance(20)) p.fade_in = uniform(1, 100);
-      if (chance(30)) p.group = uniform(1, 3);
+      if (chance(30)) p.group = some_group();
       if (chance(20)) p.outputs = uniform(0, 7);
       auto it = slot_token_.find(slot);
       voices_[id].token = it == slot_token_.end() ? 0 : it->second;
@@ -240,7 +248,10 @@ class Churn {
       if (which < 6) {
         send(Message::stop_cmd(StopTarget::voice, some_voice(), fade, at_frame()));
       } else if (which < 8) {
-        send(Message::stop_cmd(StopTarget::group, uniform(0, 3), fade, at_frame()));
+        const std::uint64_t group = chance(5)    ? (std::uint64_t{1} << 32) + some_group()
+                                    : chance(10) ? 0
+                                                 : some_group();
+        send(Message::stop_cmd(StopTarget::group, group, fade, at_frame()));
       } else if (which < 9) {
         send(Message::stop_cmd(StopTarget::clip, uniform(0, capacity_), fade, at_frame()));
       } else {
@@ -323,6 +334,8 @@ class Churn {
       views_.push_back(MidiEventView{at, size, size == 0 && chance(50) ? nullptr : bytes});
     }
   }
+
+  std::uint32_t some_group() { return chance(80) ? uniform(1, 3) : 0xffffff00u + uniform(0, 3); }
 
   std::uint64_t some_voice() {
     if (live_ids_.empty() || chance(5)) return 1'000'000'000 + uniform(0, 10);  // unknown
@@ -408,6 +421,14 @@ class Churn {
         }
         case Kind::stop:
           if (m.stop.stopped > opt_.max_voices) fail("stop counted too many voices");
+          if (m.stop.stopped > 0 && m.stop.at_frame != kNow && m.stop.at_frame >= frame_) {
+            fail("stop acted before its frame");
+          }
+          break;
+        case Kind::set:
+          if (m.set.found && m.set.at_frame != kNow && m.set.at_frame >= frame_) {
+            fail("set acted before its frame");
+          }
           break;
         case Kind::query_voices:
           if (m.voices.count > opt_.max_voices + opt_.max_voices / 4 + 1) fail("too many voices");

@@ -114,6 +114,7 @@ std::vector<std::uint64_t> play_order(std::uint64_t frames, std::uint64_t offset
                                       std::uint32_t loops, std::uint64_t length,
                                       std::uint64_t limit) {
   std::vector<std::uint64_t> seq;
+  if (loop_end - loop_start < kMinLoopFrames) loops = 0;  // too short: played as no loop
   const std::uint64_t first_end = loops == 0 ? frames : loop_end;
   for (std::uint64_t f = offset; f < first_end; ++f)
     seq.push_back(f);
@@ -160,7 +161,8 @@ TEST_P(Loops, SeamlessAndEndingOnTheLastSample) {
     }
   }
   const auto ended = rig.ended(11);
-  if (c.loops == kLoopForever && c.length == kUnlimited) {
+  const bool looping = c.loop_end - c.loop_start >= kMinLoopFrames;
+  if (looping && c.loops == kLoopForever && c.length == kUnlimited) {
     EXPECT_FALSE(ended.has_value());
     rig.send(Message::stop_cmd(StopTarget::voice, 11, 0));
     rig.cycle(c.period);
@@ -180,12 +182,16 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(LoopCase{0, 0, 1000, kLoopForever, kUnlimited, 64},  // whole clip, endless
                       LoopCase{0, 0, 1000, 5, kUnlimited, 256},            // whole clip, 5 passes
                       LoopCase{100, 200, 700, 4, kUnlimited, 64},          // region, counted
-                      LoopCase{0, 200, 233, kLoopForever, kUnlimited, 1024},  // short region
-                      LoopCase{650, 200, 700, 3, kUnlimited, 32},             // offset in region
-                      LoopCase{10, 100, 300, kLoopForever, 2345, 64},         // length cap
-                      LoopCase{0, 0, 1000, 0, 500, 128},                      // length, no loop
-                      LoopCase{300, 0, 400, 0, kUnlimited, 64},               // no loop: to the end
-                      LoopCase{0, 5, 6, 100, kUnlimited, 32}));               // 1-frame region
+                      LoopCase{0, 200, 264, kLoopForever, kUnlimited, 1024},  // shortest region
+                      LoopCase{0, 200, 264, 40, kUnlimited, 2048},            // shortest, 40 passes
+                      LoopCase{70, 0, 64, 9, kUnlimited, 8192},  // from past the region's end
+                      LoopCase{0, 200, 263, kLoopForever, kUnlimited, 256},  // too short: no loop
+                      LoopCase{650, 200, 700, 3, kUnlimited, 32},            // offset in region
+                      LoopCase{10, 100, 300, kLoopForever, 2345, 64},        // length cap
+                      LoopCase{0, 0, 1000, 0, 500, 128},                     // length, no loop
+                      LoopCase{300, 0, 400, 0, kUnlimited, 64},              // no loop: to the end
+                      LoopCase{0, 5, 6, 100, kUnlimited, 32},                // 1-frame: no loop
+                      LoopCase{0, 5, 6, kLoopForever, kUnlimited, 2048}));
 
 }  // namespace
 }  // namespace clipd::engine::test

@@ -214,6 +214,26 @@ TEST_F(AnyServer, MidiInputDeliversEveryEvent) {
       << "events seen: " << target.midi_events();
 }
 
+TEST_F(Jackd, MidiInputCountsEventsPastItsCapacity) {
+  JackdServer srv;
+  JackClientOptions o;
+  o.client_name = "clipd-mo";
+  o.server_name = srv.name();
+  CounterTarget target(2);  // outlives the client, whose destructor retires it
+  JackClient client(o);
+  ASSERT_EQ(client.open(target.target()), OpenResult::opened) << client.last_error();
+  // 1,100 controller messages on one frame: one period holds them all.
+  std::vector<std::string> args = {tool("clipd-midi-send"), "-c", client.midi_port_name(),
+                                   "--relative", "4800"};
+  for (int i = 0; i < 1100; ++i)
+    args.push_back("0:raw:b07b00");
+  const auto result = srv.run_client(args, 20s);
+  ASSERT_EQ(result.status, 0) << result.output.substr(0, 2000);
+  EXPECT_TRUE(wait_for([&] { return target.midi_events() == clipd::jack::kMidiInputCapacity; }, 2s))
+      << "events seen: " << target.midi_events();
+  EXPECT_EQ(client.midi_overflow(), 1100u - clipd::jack::kMidiInputCapacity);
+}
+
 TEST_F(AnyServer, BufferSizeChangeTo8192AndBackIsReported) {
   CounterTarget target(2);  // outlives the client, whose destructor retires it
   JackClient client(options("clipd-t4"));
