@@ -107,9 +107,15 @@ Client::~Client() {
 }
 
 void Client::send_line(const std::string& line) {
-  // Count the request under its id, when the line has one the daemon can read back.
-  const json request = json::parse(line, nullptr, false);
-  if (request.is_object() && request.contains("id")) ++sent_[request["id"].dump()];
+  // Count each request under its id, when the line has one the daemon can read back (a test may
+  // pipeline several lines in one write).
+  for (std::size_t begin = 0; begin < line.size();) {
+    std::size_t end = line.find('\n', begin);
+    if (end == std::string::npos) end = line.size();
+    const json request = json::parse(line.substr(begin, end - begin), nullptr, false);
+    if (request.is_object() && request.contains("id")) ++sent_[request["id"].dump()];
+    begin = end + 1;
+  }
   std::string data = line;
   if (data.empty() || data.back() != '\n') data += '\n';
   const char* p = data.data();

@@ -12,6 +12,8 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <random>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,11 +45,18 @@ class Contract : public ::testing::Test {
              "sine", "440", "sine", "660"},
             {}, 120s);
     ASSERT_EQ(r.status, 0) << r.output;
-    // The same stream cut at two thirds: it opens and decodes for a while, then fails
-    // (decode-failed: the stream ends before the frame count its header gives).
-    const auto size = std::filesystem::file_size(files_->file("slow44.flac"));
-    std::filesystem::copy_file(files_->file("slow44.flac"), files_->file("cut.flac"));
-    std::filesystem::resize_file(files_->file("cut.flac"), size * 2 / 3);
+    // The same stream with its last third overwritten by garbage: it opens and decodes for a
+    // while, then fails (decode-failed: a stream merely cut short would load what it holds).
+    {
+      std::ifstream in(files_->file("slow44.flac"), std::ios::binary);
+      std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+      std::mt19937 rng(9);
+      for (std::size_t i = bytes.size() * 2 / 3; i < bytes.size(); ++i)
+        bytes[i] = static_cast<char>(rng());
+      std::ofstream out(files_->file("corrupt.flac"), std::ios::binary);
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    }
     write_wav(files_->file("short.wav"), 48000, 1, test_signal(4800, 1, 21));
     write_wav(files_->file("other.wav"), 48000, 1, test_signal(9600, 1, 22));
     write_wav(files_->file("one44.wav"), 44100, 1, test_signal(44100, 1, 23));
@@ -221,7 +230,8 @@ TEST_F(Contract, ALoadOfANameStillLoadingWaitsForThatLoad) {
   c.ok({{"cmd", "unload"}, {"name", "w"}});
 
   // The first load fails part way: the second loads its own file.
-  c.send_line(load("bad", "f", file("cut.flac")) + "\n" + load("retry", "f", file("short.wav")));
+  c.send_line(load("bad", "f", file("corrupt.flac")) + "\n" +
+              load("retry", "f", file("short.wav")));
   r = replies(c, 2);
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0]["id"], "bad");
