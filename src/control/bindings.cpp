@@ -1,6 +1,7 @@
 // MIDI bindings on the control thread: the `bind`, `unbind` and `bindings` commands, and the
 // engine's binding table, rebuilt and swapped in whole whenever a binding or a clip's engine slot
-// changes (the old table comes back as bindings_released and is freed in on_engine_message).
+// changes (the old table comes back as bindings_released and is reused: see binding_tables_).
+#include <algorithm>
 #include <cmath>
 #include <memory>
 
@@ -26,7 +27,14 @@ engine::TriggerMode to_engine(protocol::BindMode mode) noexcept {
 
 void Controller::push_bindings() {
   if (!online_) return;
-  auto table = std::make_unique<engine::BindingTable>();
+  if (free_binding_tables_.empty()) {
+    bindings_dirty_ = true;  // rebuilt when the engine hands a table back
+    return;
+  }
+  bindings_dirty_ = false;
+  engine::BindingTable* table = free_binding_tables_.back();
+  free_binding_tables_.pop_back();
+  *table = engine::BindingTable{};
   for (const auto& [key, b] : bindings_) {
     auto it = clips_.find(b.clip);
     if (it == clips_.end() || it->second->slot == kNoSlot) continue;  // the note does nothing
@@ -39,8 +47,22 @@ void Controller::push_bindings() {
     e.mode = to_engine(b.mode);
     e.velocity = b.velocity;
   }
-  engine::BindingTable* t = table.release();
-  if (!send_own(engine::Message::set_bindings(t))) delete t;
+  if (!send_own(engine::Message::set_bindings(table))) return_binding_table(table);
+}
+
+void Controller::return_binding_table(engine::BindingTable* table) {
+  if (table == nullptr) return;
+  if (std::find(free_binding_tables_.begin(), free_binding_tables_.end(), table) ==
+      free_binding_tables_.end()) {
+    free_binding_tables_.push_back(table);
+  }
+  // A change that waited for this table goes out on the next tick (not from inside a drain).
+}
+
+void Controller::reclaim_binding_tables() {
+  // No engine runs any more (retired, or abandoned and never run again): both tables are free.
+  free_binding_tables_ = {binding_tables_[0].get(), binding_tables_[1].get()};
+  bindings_dirty_ = false;
 }
 
 void Controller::top_up_spares(std::uint32_t n) {

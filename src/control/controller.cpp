@@ -250,6 +250,7 @@ void Controller::go_offline(engine::EndReason reason) {
     link_.destroy();
   }
   end_queries_offline();
+  reclaim_binding_tables();
   timed_in_flight_ = 0;
   in_engine_.clear();
   for (auto& [name, entry] : clips_)
@@ -275,6 +276,7 @@ void Controller::schedule_tick() {
 
 void Controller::tick() {
   drain();
+  if (bindings_dirty_ && !free_binding_tables_.empty()) push_bindings();
   const jack::JackEvents ev = jack_.poll();
   if (options_.on_jack_message) {
     for (const jack::LibraryMessage& m : ev.library_messages)
@@ -377,7 +379,7 @@ void Controller::on_engine_message(const engine::Message& m) {
       delete[] m.table.table;
       break;
     case engine::Kind::bindings_released:
-      delete m.bindings.table;
+      return_binding_table(m.bindings.table);
       break;
     case engine::Kind::query_voices:
       on_voices_answer(m);

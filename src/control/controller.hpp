@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -272,6 +273,17 @@ class Controller final : public SessionHandler {
   // MIDI bindings by (channel, note); channel 0 is "any".
   using BindingKey = std::pair<std::int64_t, std::int64_t>;
   std::map<BindingKey, protocol::BindRequest> bindings_;
+  // The engine's two binding tables, allocated with the controller so that they are locked with
+  // everything else before an engine runs (the audio thread reads them; a table allocated later
+  // could page-fault there). The engine holds at most one; the other is rebuilt and swapped in. A
+  // change made while neither is free waits for the engine to hand one back (bindings_dirty_).
+  std::array<std::unique_ptr<engine::BindingTable>, 2> binding_tables_{
+      std::make_unique<engine::BindingTable>(), std::make_unique<engine::BindingTable>()};
+  std::vector<engine::BindingTable*> free_binding_tables_{binding_tables_[0].get(),
+                                                          binding_tables_[1].get()};
+  bool bindings_dirty_ = false;
+  void return_binding_table(engine::BindingTable* table);
+  void reclaim_binding_tables();
   // Nodes the engine keeps for the voices MIDI notes start (two per voice).
   static constexpr std::uint32_t kSpareNodes = 256;
 

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -110,6 +111,49 @@ TEST_F(Midi, BoundNotesStartTheirClipsOnTheNotesFrame) {
     ASSERT_EQ(r.at(base2 + i, 0), b_[i * 2]) << i;
     ASSERT_EQ(r.at(base2 + i, 1), b_[i * 2 + 1]) << i;
   }
+}
+
+// Binding changes pipelined faster than the engine hands tables back: control reuses its two
+// preallocated tables, and the last change always reaches the engine (notes 40..59 end up bound
+// to b, after first being bound to a).
+TEST_F(Midi, BindingsChangedInABurstAllReachTheEngine) {
+  std::string lines;
+  for (int round = 0; round < 2; ++round) {
+    for (int note = 40; note < 60; ++note) {
+      lines += json{{"id", "bind-" + std::to_string(round) + "-" + std::to_string(note)},
+                    {"cmd", "bind"},
+                    {"note", note},
+                    {"clip", round == 0 ? "a" : "b"}}
+                   .dump() +
+               "\n";
+    }
+  }
+  c_->send_line(lines);
+  for (int n = 0; n < 40;) {
+    auto m = c_->read_message(10s);
+    ASSERT_TRUE(m) << n << " of 40 binds answered";
+    if (m->contains("event")) continue;
+    EXPECT_EQ((*m)["ok"], true) << m->dump();
+    ++n;
+  }
+  c_->ok({{"cmd", "subscribe"}, {"events", {"voice-started"}}});
+  const std::int64_t t = now() + 24000;
+  std::vector<std::string> notes;
+  for (int note = 40; note < 60; ++note)
+    notes.push_back(std::to_string(t + (note - 40) * 64) + ":on:1:" + std::to_string(note));
+  send(notes);
+  // Voices started in one cycle may be announced in any order: match them by frame.
+  std::set<std::int64_t> frames;
+  for (int note = 40; note < 60; ++note) {
+    auto s = c_->wait_event("voice-started", 5s);
+    ASSERT_TRUE(s) << (note - 40) << " of 20 notes started a voice";
+    EXPECT_EQ((*s)["clip"], "b") << s->dump();
+    frames.insert((*s)["frame"].get<std::int64_t>());
+  }
+  std::set<std::int64_t> expected;
+  for (int note = 40; note < 60; ++note)
+    expected.insert(t + (note - 40) * 64);
+  EXPECT_EQ(frames, expected);
 }
 
 TEST_F(Midi, GateAndToggleModes) {
