@@ -255,6 +255,35 @@ std::vector<float> test_signal(std::uint64_t frames, std::uint32_t channels, std
   return out;
 }
 
+std::unique_ptr<Process> start_recorder(TestServer& server, const std::string& prefix,
+                                        std::uint64_t frames,
+                                        const std::vector<std::string>& ports) {
+  const std::string ready = prefix + ".ready";
+  std::vector<std::string> argv{support_dir() + "/clipd-record",
+                                "-o",
+                                prefix,
+                                "-f",
+                                std::to_string(frames),
+                                "--wait-ports",
+                                "10",
+                                "--timeout",
+                                "60",
+                                "--ready-file",
+                                ready};
+  argv.insert(argv.end(), ports.begin(), ports.end());
+  auto rec = server.spawn(argv, prefix + ".log");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (::access(ready.c_str(), F_OK) != 0) {
+    if (std::chrono::steady_clock::now() > deadline || !rec->running()) {
+      ADD_FAILURE() << "recorder not ready: " << rec->output();
+      break;
+    }
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(10));  // polling pace: the file is the state
+  }
+  return rec;
+}
+
 std::optional<std::uint64_t> first_sound(const std::vector<float>& samples,
                                          std::uint32_t channels) {
   for (std::size_t i = 0; i < samples.size(); ++i) {

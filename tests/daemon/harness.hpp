@@ -105,6 +105,14 @@ void write_wav(const std::string& path, std::uint32_t rate, std::uint32_t channe
 // Deterministic test signal: never zero at frame 0, distinct per channel, within (-0.9, 0.9).
 std::vector<float> test_signal(std::uint64_t frames, std::uint32_t channels, std::uint32_t seed);
 
+// Starts clipd-record (an independent JACK client) on `server`, recording `ports` for `frames`
+// frames into `prefix` (see tests/support/README.md), and returns once it is armed: it has
+// written its ready file. Fails the running test when it is not armed within 15 s.
+std::unique_ptr<Process> start_recorder(TestServer& server, const std::string& prefix,
+                                        std::uint64_t frames,
+                                        const std::vector<std::string>& ports = {"clipd:out_1",
+                                                                                 "clipd:out_2"});
+
 // Index of the first frame in which any channel of `samples` (interleaved) is not zero.
 std::optional<std::uint64_t> first_sound(const std::vector<float>& samples, std::uint32_t channels);
 

@@ -190,32 +190,9 @@ class Bounded : public ::testing::Test {
   std::int64_t now() { return c_->ok({{"cmd", "status"}})["frame"].get<std::int64_t>(); }
   pid_t pid() { return clipd_->process().pid(); }
 
-  // Starts clipd-record on `ports` for `frames` frames; waits until it is armed.
   std::unique_ptr<Process> record(const std::string& prefix, std::uint64_t frames,
                                   const std::vector<std::string>& ports) {
-    const std::string ready = prefix + ".ready";
-    std::vector<std::string> argv{support_dir() + "/clipd-record",
-                                  "-o",
-                                  prefix,
-                                  "-f",
-                                  std::to_string(frames),
-                                  "--wait-ports",
-                                  "10",
-                                  "--timeout",
-                                  "60",
-                                  "--ready-file",
-                                  ready};
-    argv.insert(argv.end(), ports.begin(), ports.end());
-    auto rec = jackd_->spawn(argv, prefix + ".log");
-    const auto deadline = Clock::now() + 15s;
-    while (::access(ready.c_str(), F_OK) != 0) {
-      if (Clock::now() > deadline || !rec->running()) {
-        ADD_FAILURE() << "recorder not ready: " << rec->output();
-        break;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    return rec;
+    return start_recorder(*jackd_, prefix, frames, ports);
   }
 
   // 1,000 looping voices, each stopped by a timed stop on its own frame (fade 0): every

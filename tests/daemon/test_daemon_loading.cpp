@@ -29,23 +29,8 @@ constexpr std::uint32_t channels = 2;
 
 class Loading : public ::testing::Test {
  protected:
-  // Starts clipd-record on clipd's two outputs for `frames` frames; waits until it is armed
-  // (polls the ready file it writes, with a deadline).
   std::unique_ptr<Process> record(const std::string& prefix, std::uint64_t frames) {
-    const std::string ready = prefix + ".ready";
-    auto rec = jackd_.spawn({support_dir() + "/clipd-record", "-o", prefix, "-f",
-                             std::to_string(frames), "--wait-ports", "10", "--timeout", "60",
-                             "--ready-file", ready, "clipd:out_1", "clipd:out_2"},
-                            prefix + ".log");
-    const auto deadline = std::chrono::steady_clock::now() + 15s;
-    while (::access(ready.c_str(), F_OK) != 0) {
-      if (std::chrono::steady_clock::now() > deadline || !rec->running()) {
-        ADD_FAILURE() << "recorder not ready: " << rec->output();
-        break;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    return rec;
+    return start_recorder(jackd_, prefix, frames);
   }
 
   // Plays clip `name` (of `expected.size() / 2` stereo frames) at a frame half a second ahead,

@@ -40,22 +40,7 @@ class Midi : public ::testing::Test {
   }
 
   std::unique_ptr<Process> record(std::uint64_t frames) {
-    const std::string prefix = home_.file("rec");
-    const std::string ready = prefix + ".ready";
-    auto rec =
-        jackd_->spawn({support_dir() + "/clipd-record", "-o", prefix, "-f", std::to_string(frames),
-                       "--wait-ports", "10", "--ready-file", ready, "clipd:out_1", "clipd:out_2"},
-                      prefix + ".log");
-    // Armed once it has written its ready file.
-    const auto deadline = std::chrono::steady_clock::now() + 15s;
-    while (::access(ready.c_str(), F_OK) != 0) {
-      if (std::chrono::steady_clock::now() > deadline || !rec->running()) {
-        ADD_FAILURE() << "recorder not ready: " << rec->output();
-        break;
-      }
-      std::this_thread::sleep_for(10ms);  // polling pace: the file is the state
-    }
-    return rec;
+    return start_recorder(*jackd_, home_.file("rec"), frames);
   }
   // Sends `events` (absolute frames) to clipd:midi_in; returns the tool's exit status.
   int send(const std::vector<std::string>& events) {

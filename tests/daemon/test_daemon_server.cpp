@@ -29,22 +29,8 @@ class DaemonTest : public ::testing::Test {
   }
   TestServer& server() { return external_ ? *external_ : *jackd_; }
 
-  // Starts clipd-record on clipd's two outputs for `frames` frames; waits until it is armed.
   std::unique_ptr<Process> record(const std::string& prefix, std::uint64_t frames) {
-    const std::string ready = prefix + ".ready";
-    auto rec = server().spawn({support_dir() + "/clipd-record", "-o", prefix, "-f",
-                               std::to_string(frames), "--wait-ports", "10", "--timeout", "60",
-                               "--ready-file", ready, "clipd:out_1", "clipd:out_2"},
-                              prefix + ".log");
-    const auto deadline = std::chrono::steady_clock::now() + 15s;
-    while (::access(ready.c_str(), F_OK) != 0) {
-      if (std::chrono::steady_clock::now() > deadline || !rec->running()) {
-        ADD_FAILURE() << "recorder not ready: " << rec->output();
-        break;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    return rec;
+    return start_recorder(server(), prefix, frames);
   }
 
   std::unique_ptr<TestServer> external_;
