@@ -140,6 +140,7 @@ void Controller::go_online() {
   cfg.outputs = options_.jack.outputs;
   cfg.max_voices = options_.max_voices;
   cfg.max_pending = options_.max_timed_commands;
+  cfg.max_midi_events = options_.max_midi_events;
   cfg.declick_frames = static_cast<std::uint32_t>(std::max<std::uint64_t>(1, declick_frames()));
   std::uint32_t capacity = 256;
   while (capacity < clips_.size() * 2)

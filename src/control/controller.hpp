@@ -36,6 +36,8 @@ struct ControllerOptions {
   // Timed stop/set commands in flight at once (the engine's Config::max_pending); more get
   // `limit`.
   std::uint32_t max_timed_commands = 1024;
+  // MIDI events that act per period (the engine's Config::max_midi_events).
+  std::uint32_t max_midi_events = 256;
   std::uint32_t max_channels = 8;
   std::uint64_t memory_budget = 0;  // bytes; 0: a quarter of physical memory
   double declick_s = 0.005;

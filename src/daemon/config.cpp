@@ -138,6 +138,8 @@ void apply_config_json(Config& c, const std::string& text, const std::string& or
       c.max_voices = static_cast<std::uint32_t>(json_uint(v, 1, 4096, origin, key));
     } else if (key == "max_timed_commands") {
       c.max_timed_commands = static_cast<std::uint32_t>(json_uint(v, 1, 65536, origin, key));
+    } else if (key == "max_midi_events") {
+      c.max_midi_events = static_cast<std::uint32_t>(json_uint(v, 1, 1024, origin, key));
     } else if (key == "memory_budget") {
       if (v.is_string()) {
         c.memory_budget = parse_size(v.get<std::string>(), origin, key);

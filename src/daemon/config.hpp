@@ -31,6 +31,9 @@ struct Config {
   std::uint32_t max_voices = 256;
   // Timed stop and set commands that may wait in the engine at once; more get `limit`.
   std::uint32_t max_timed_commands = 1024;
+  // MIDI events that act (bound note-ons, note-offs of gate voices) per period; more are counted
+  // as midi_dropped.
+  std::uint32_t max_midi_events = 256;
   // Bytes of decoded audio the clips may hold; 0 means a quarter of physical memory.
   std::uint64_t memory_budget = 0;
   std::uint32_t max_channels = 8;

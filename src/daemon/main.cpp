@@ -62,6 +62,7 @@ int run(const Config& config) {
   options.jack.auto_connect = config.auto_connect;
   options.max_voices = config.max_voices;
   options.max_timed_commands = config.max_timed_commands;
+  options.max_midi_events = config.max_midi_events;
   options.max_channels = config.max_channels;
   options.memory_budget = config.memory_budget;
   options.declick_s = config.declick_s;

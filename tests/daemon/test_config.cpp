@@ -57,7 +57,7 @@ TEST_F(ConfigTest, ReadsTheDefaultFileAndFlagsOverrideIt) {
   ::mkdir((dir_ + "/clipd").c_str(), 0700);
   write(
       "clipd/config.json",
-      R"({"outputs": 4, "max_voices": 64, "max_timed_commands": 16, "memory_budget": "512M", "auto_connect":
+      R"({"outputs": 4, "max_voices": 64, "max_timed_commands": 16, "max_midi_events": 32, "memory_budget": "512M", "auto_connect":
             ["system:playback_1", "system:playback_2"], "midi": false, "declick_ms": 10,
             "jack_server": "studio", "log_level": "debug"})");
   auto cl = parse({"--outputs", "6", "--server=live"});
@@ -65,6 +65,7 @@ TEST_F(ConfigTest, ReadsTheDefaultFileAndFlagsOverrideIt) {
   EXPECT_EQ(c.outputs, 6u);
   EXPECT_EQ(c.max_voices, 64u);
   EXPECT_EQ(c.max_timed_commands, 16u);
+  EXPECT_EQ(c.max_midi_events, 32u);
   EXPECT_EQ(c.memory_budget, 512ull << 20);
   EXPECT_EQ(c.auto_connect, (std::vector<std::string>{"system:playback_1", "system:playback_2"}));
   EXPECT_FALSE(c.midi);
@@ -94,6 +95,8 @@ TEST_F(ConfigTest, BadInputIsAClearErrorNamingTheKey) {
       {R"({"outputs": 2.5})", "outputs"},
       {R"({"max_voices": 100000})", "max_voices"},
       {R"({"max_timed_commands": 0})", "max_timed_commands"},
+      {R"({"max_midi_events": 0})", "max_midi_events"},
+      {R"({"max_midi_events": 1025})", "max_midi_events"},
       {R"({"memory_budget": "lots"})", "memory_budget"},
       {R"({"auto_connect": "system:playback_1"})", "auto_connect"},
       {R"({"midi": 1})", "midi"},

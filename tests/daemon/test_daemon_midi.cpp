@@ -1,9 +1,11 @@
 // MIDI triggers on a private jackd: an independent JACK MIDI client sends notes at known frames,
 // an independent recorder checks that each bound clip starts exactly on its note's frame.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
@@ -191,6 +193,24 @@ TEST_F(Midi, NotesOverThePerPeriodCapAreCountedAndOtherMessagesAreNot) {
   } while (std::chrono::steady_clock::now() < deadline);
   ASSERT_GT(status["frame"].get<std::int64_t>(), t) << status.dump();
   EXPECT_EQ(status["midi_dropped"], 44) << status.dump();
+}
+
+// The per-period cap comes from the configuration (max_midi_events).
+TEST_F(Midi, TheCapOnActingEventsIsConfigured) {
+  c_.reset();
+  ASSERT_EQ(clipd_->stop(), 0);
+  ::mkdir(home_.file("config").c_str(), 0700);
+  ::mkdir(home_.file("config/clipd").c_str(), 0700);
+  std::ofstream(home_.file("config/clipd/config.json")) << R"({"max_midi_events": 100})"
+                                                        << "\n";
+  clipd_->start();
+  c_ = std::make_unique<Client>(clipd_->socket_path());
+  c_->ok({{"cmd", "bind"}, {"note", 36}, {"clip", "a"}});
+  const std::int64_t t = now() + 12000;
+  send(std::vector<std::string>(300, std::to_string(t) + ":on:1:36"));
+  const json status = c_->poll({{"cmd", "status"}},
+                               [&](const json& r) { return r["frame"].get<std::int64_t>() > t; });
+  EXPECT_EQ(status["midi_dropped"], 200) << status.dump();
 }
 
 TEST_F(Midi, NotesForAnUnloadedClipDoNothingAndBindingsSurviveARestart) {
