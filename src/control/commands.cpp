@@ -568,9 +568,10 @@ void Controller::on_voices_answer(const engine::Message& m) {
     out.pan = static_cast<double>(v.pan);
     list.push_back(to_json(out));
   }
-  const Json result{{"voices", std::move(list)}};
+  // Serialised once for every request this answer serves.
+  const std::string result = protocol::serialize_result(Json{{"voices", std::move(list)}});
   for (const QueryWaiter& w : voices_query_.answering) {
-    w.session->send_reply(protocol::serialize_ok(w.id, result));
+    w.session->send_reply(protocol::serialize_ok_with(w.id, result));
   }
   voices_query_.answering.clear();
   if (voices_query_.waiting.empty()) return;
@@ -637,9 +638,9 @@ void Controller::on_meters_answer(const engine::Message& m) {
     r.peak_db.push_back(have ? gain_db(meters_buffer_[c]) : -INFINITY);
     r.rms_db.push_back(have ? gain_db(meters_buffer_[outputs + c]) : -INFINITY);
   }
-  const Json result = to_json(r);
+  const std::string result = protocol::serialize_result(to_json(r));
   for (const QueryWaiter& w : meters_query_.answering) {
-    w.session->send_reply(protocol::serialize_ok(w.id, result));
+    w.session->send_reply(protocol::serialize_ok_with(w.id, result));
   }
   meters_query_.answering.clear();
   if (meters_query_.waiting.empty()) return;

@@ -208,6 +208,10 @@ void Engine::handle(MessageNode&& node) noexcept {
         wait_timed(std::move(node));
         return;
       }
+      // Records waiting for this cycle's first frame (or an earlier one) arrived before this
+      // command: they act first. Each record acts once, so this adds at most T acts per cycle.
+      while (!timed_heap_.empty() && timed_heap_.top().frame <= frame_)
+        act(take_timed(timed_heap_.top().id), 0);
       act(std::move(node), 0);
       return;
     }
@@ -1093,8 +1097,10 @@ void Engine::filter_midi() noexcept {
       if (b == nullptr || b->clip >= table_capacity_ || !table_[b->clip].node) continue;
       if (b->mode == TriggerMode::gate) gate_mark_[gate_key] = midi_cycle_;
     } else {
-      live_off = !key_lists_[gate_key].empty();
-      if (!live_off && gate_mark_[gate_key] != midi_cycle_) continue;
+      // A note-off of a live gate voice, or of a gate note-on earlier in this cycle, is kept
+      // first under the cap: dropping it would leave the voice sounding to the clip's end.
+      live_off = !key_lists_[gate_key].empty() || gate_mark_[gate_key] == midi_cycle_;
+      if (!live_off) continue;
     }
     acting_[acting_count_++] = Acting{i, at, live_off};
     live_offs += live_off ? 1 : 0;

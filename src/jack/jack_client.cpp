@@ -38,6 +38,7 @@ std::string default_server_name(const std::string& configured) {
 
 JackClient::JackClient(JackClientOptions options) : options_(std::move(options)) {
   options_.outputs = std::clamp<std::uint32_t>(options_.outputs, 1, kMaxOutputs);
+  discard_ = std::make_unique<float[]>(std::size_t{options_.outputs} * kDiscardFrames);
   LibraryLog::install();
 }
 
@@ -298,14 +299,15 @@ int JackClient::process_cb(jack_nframes_t nframes, void* arg) noexcept {
   const std::uint32_t state = self->cycle_state_.fetch_or(kInCycle, std::memory_order_acq_rel);
 
   float* outputs[kMaxOutputs];
+  bool discarded[kMaxOutputs];
   const std::size_t n = self->out_ports_.size();
   bool missing = false;
   for (std::size_t i = 0; i < n; ++i) {
     outputs[i] = static_cast<float*>(jack_port_get_buffer(self->out_ports_[i], nframes));
-    if (outputs[i] == nullptr) {
-      // No buffer for this port this cycle: render it into the discard buffer (shared by every
-      // such output; what lands there is never read).
-      outputs[i] = self->discard_;
+    discarded[i] = outputs[i] == nullptr;
+    if (discarded[i]) {
+      // No buffer for this port this cycle: render it into its discard row (never read).
+      outputs[i] = self->discard_.get() + i * std::size_t{kDiscardFrames};
       missing = true;
     }
   }
@@ -314,7 +316,7 @@ int JackClient::process_cb(jack_nframes_t nframes, void* arg) noexcept {
     // Larger than the discard buffer: skip the target, so that nothing writes past it. The
     // outputs that have buffers carry silence.
     for (std::size_t i = 0; i < n; ++i) {
-      if (outputs[i] != self->discard_) std::memset(outputs[i], 0, nframes * sizeof(float));
+      if (!discarded[i]) std::memset(outputs[i], 0, nframes * sizeof(float));
     }
     self->cycle_state_.fetch_and(~kInCycle, std::memory_order_release);
     return 0;
@@ -322,7 +324,7 @@ int JackClient::process_cb(jack_nframes_t nframes, void* arg) noexcept {
 
   if ((state & kRetired) != 0 || self->target_.fn == nullptr) {
     for (std::size_t i = 0; i < n; ++i) {
-      if (outputs[i] != self->discard_) std::memset(outputs[i], 0, nframes * sizeof(float));
+      if (!discarded[i]) std::memset(outputs[i], 0, nframes * sizeof(float));
     }
     self->cycle_state_.fetch_and(~kInCycle, std::memory_order_release);
     return 0;

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -235,9 +236,11 @@ class JackClient {
 
   // Audio thread only (reset before activation): the 64-bit extension of jack_last_frame_time().
   FrameClock frame_clock_;
-  // Audio thread only: where an output JACK gave no buffer for is rendered, then ignored.
+  // Audio thread only (allocated at construction): where an output JACK gave no buffer for is
+  // rendered, then ignored; a row of kDiscardFrames per output, so that no two outputs share
+  // memory (the mixing kernels take their outputs as non-aliasing).
   static constexpr std::uint32_t kDiscardFrames = 16384;
-  float discard_[kDiscardFrames] = {};
+  std::unique_ptr<float[]> discard_;
   std::atomic<std::uint64_t> null_buffers_{0};
 
   // The handshake word: bit 0 "a cycle is running", bit 1 "retired". One atomic, read-modify-

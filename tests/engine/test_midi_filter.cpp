@@ -140,6 +140,31 @@ TEST(MidiFilter, AThousandNoteOnsAreCappedWithNoteOffsOfLiveGateVoicesFirst) {
   EXPECT_EQ(rig.returned(), rig.sent());
 }
 
+// A gate note-on and its note-off in the same cycle as a burst over the cap: the note-off is kept
+// with the note-offs of live gate voices, so the gate voice does not sound on.
+TEST(MidiFilter, ANoteOffOfAGateStartedInTheSameCycleIsKeptFirst) {
+  Config config;
+  config.max_voices = 64;
+  config.max_midi_events = 4;
+  MidiRig m(config, 64);
+  Rig& rig = m.rig;
+  std::vector<Rig::Midi> burst{Rig::note_on(10, 1, 50)};
+  for (std::uint32_t i = 0; i < 10; ++i)
+    burst.push_back(Rig::note_on(20 + i, 1, 60));
+  burst.push_back(Rig::note_off(100, 1, 50));
+  const std::uint64_t start = rig.frame();
+  rig.cycle(256, burst);
+  rig.run(1024, 256);
+  // Kept: the note-off, then the gate note-on and two oneshots in order; 8 oneshots dropped.
+  EXPECT_EQ(rig.engine().midi_dropped(), 8u);
+  const std::uint64_t gate = kMidiBase;  // the first voice a note started
+  ASSERT_TRUE(rig.ended(gate));
+  EXPECT_EQ(rig.ended(gate)->reason, EndReason::stopped);
+  EXPECT_EQ(rig.ended(gate)->frame, start + 100 + kDeclick);
+  rig.retire(EndReason::shutdown);
+  EXPECT_EQ(rig.returned(), rig.sent());
+}
+
 TEST(MidiFilter, UnderTheCapNothingIsDropped) {
   Config config;
   config.max_voices = 600;

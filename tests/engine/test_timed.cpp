@@ -45,6 +45,33 @@ TEST(Timed, ActInFrameOrderAndTiesInArrivalOrder) {
   }
 }
 
+// A set that waited for frame F and one that arrives in the cycle starting at F (for F, or for
+// now): the one sent first acts first, so the later gain stays.
+TEST(Timed, ACommandArrivingOnItsFrameActsAfterTheOnesWaitingForIt) {
+  Rig rig;
+  TestClip clip(48000, 1, 44);
+  rig.add_clip(0, clip);
+  Message one = Message::play_default(1, 0);
+  one.play.outputs = 0b01;
+  Message two = Message::play_default(2, 0);
+  two.play.outputs = 0b10;
+  rig.play(one);
+  rig.play(two);
+  rig.cycle(128);
+  const std::uint64_t t = rig.frame() + 128;  // the first frame of the cycle after the next
+  rig.send(Message::set_gain(1, 0.5f, 0, t));
+  rig.send(Message::set_gain(2, 0.5f, 0, t));
+  rig.cycle(128);  // they wait
+  ASSERT_EQ(rig.frame(), t);
+  rig.send(Message::set_gain(1, 0.25f, 0, t));  // taken in the cycle that starts at t
+  rig.send(Message::set_gain(2, 0.25f, 0));
+  rig.cycle(128);
+  for (std::uint64_t f = t; f < t + 128; ++f) {
+    ASSERT_EQ(rig.out(0, f), clip.at(0, f - Rig::kBase) * 0.25f) << "frame t + " << f - t;
+    ASSERT_EQ(rig.out(1, f), clip.at(0, f - Rig::kBase) * 0.25f) << "frame t + " << f - t;
+  }
+}
+
 TEST(Timed, AStopAndASetOnOneFrameActInArrivalOrder) {
   Rig rig;
   TestClip clip(48000, 1, 42);

@@ -61,6 +61,18 @@ TEST(ProtocolSerialize, IdsAreEchoedAsWritten) {
   EXPECT_EQ(serialize_request({InvalidId{"1e3"}, PingRequest{}}), "{\"cmd\":\"ping\"}\n");
 }
 
+// One result shared by many replies (coalesced queries) gives the same text as each serialised
+// on its own.
+TEST(ProtocolSerialize, ASharedResultIsSplicedIntoEachReply) {
+  const Json result{{"voices", Json::array({Json{{"voice", 3}, {"clip", "k\"ick"}, {"pan", -0.5}},
+                                            Json{{"voice", 4}, {"gain_db", -6.0}}})}};
+  const std::string shared = serialize_result(result);
+  const RequestId ids[] = {std::monostate{}, std::int64_t{7}, std::string("q"),
+                           IntegerToken{"18446744073709551616"}};
+  for (const RequestId& id : ids)
+    EXPECT_EQ(serialize_ok_with(id, shared), serialize_ok(id, result));
+}
+
 TEST(ProtocolSerialize, ErrorReplies) {
   EXPECT_EQ(clip_not_found_reply(std::int64_t{7}, "kick"),
             "{\"id\":7,\"ok\":false,\"error\":{\"code\":\"clip-not-found\",\"message\":\"no clip "

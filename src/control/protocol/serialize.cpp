@@ -138,6 +138,23 @@ std::string serialize_ok(const RequestId& id, const Json& result) {
   return out;
 }
 
+std::string serialize_result(const Json& result) {
+  std::string out;
+  append_json(out, result);
+  return out;
+}
+
+std::string serialize_ok_with(const RequestId& id, std::string_view result_json) {
+  std::string out;
+  out.reserve(result_json.size() + 48);
+  out += ok_prefix;
+  append_id(out, id);
+  out += ok_middle;
+  out += result_json;
+  out += "}\n";
+  return out;
+}
+
 void append_ok_empty(std::string& out, const RequestId& id) {
   out += ok_prefix;
   append_id(out, id);

@@ -17,6 +17,10 @@ namespace clipd::protocol {
 // {"id":..,"ok":true,"result":{...}}\n. `result` must be an object.
 std::string serialize_ok(const RequestId& id, const Json& result);
 void append_ok(std::string& out, const RequestId& id, const Json& result);
+// One result for many replies (answers shared by coalesced queries): serialise the result once
+// with serialize_result(), then splice it into each reply; the same text as serialize_ok().
+std::string serialize_result(const Json& result);
+std::string serialize_ok_with(const RequestId& id, std::string_view result_json);
 // {"id":..,"ok":true,"result":{}}\n without building a Json (ping, unload, pause, ...).
 std::string serialize_ok_empty(const RequestId& id);
 void append_ok_empty(std::string& out, const RequestId& id);
