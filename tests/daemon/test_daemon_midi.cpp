@@ -205,8 +205,14 @@ TEST_F(Midi, TheCapOnActingEventsIsConfigured) {
                                                         << "\n";
   clipd_->start();
   c_ = std::make_unique<Client>(clipd_->socket_path());
+  // The clips come back from the state file: `info` answers once "a" is in the engine.
+  EXPECT_EQ(c_->ok({{"cmd", "info"}, {"name", "a"}})["frames"], 2400);
   c_->ok({{"cmd", "bind"}, {"note", 36}, {"clip", "a"}});
-  const std::int64_t t = now() + 12000;
+  // Notes sent before the engine's first cycle would reach no one: wait until it runs.
+  const json hello = c_->poll({{"cmd", "hello"}}, [](const json& r) {
+    return r["frame"].is_number() && r["frame"].get<std::int64_t>() > 0;
+  });
+  const std::int64_t t = hello["frame"].get<std::int64_t>() + 12000;
   send(std::vector<std::string>(300, std::to_string(t) + ":on:1:36"));
   const json status = c_->poll({{"cmd", "status"}},
                                [&](const json& r) { return r["frame"].get<std::int64_t>() > t; });
