@@ -282,7 +282,7 @@ LoadResult decode(const LoadRequest& request, MemoryBudget& budget, const std::s
     return failure(open_error_code(error),
                    "cannot open " + in_quotes(path) + ": " + std::strerror(error));
   }
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd.fd, &st) != 0) {
     const int error = errno;
     return failure(LoadErrorCode::decode_failed,

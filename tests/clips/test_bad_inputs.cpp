@@ -45,19 +45,6 @@ void poke_le(std::vector<char>& bytes, std::size_t at, T value) {
   std::memcpy(bytes.data() + at, &value, sizeof value);
 }
 
-// Sets the 36-bit total-samples field of a FLAC STREAMINFO block (right after "fLaC" and its
-// 4-byte block header).
-void set_flac_total_samples(std::vector<char>& bytes, std::uint64_t total) {
-  std::uint64_t field = 0;
-  for (int i = 0; i < 8; ++i)
-    field = field << 8 | static_cast<unsigned char>(bytes[18 + i]);
-  field = (field & ~((std::uint64_t{1} << 36) - 1)) | total;
-  for (int i = 7; i >= 0; --i) {
-    bytes[18 + i] = static_cast<char>(field & 0xff);
-    field >>= 8;
-  }
-}
-
 class BadInputs : public ::testing::Test {
  protected:
   TempDir dir_;
@@ -152,7 +139,7 @@ TEST_F(BadInputs, EachGivesItsCodeAndLeavesOtherClipsUntouched) {
     // Real audio past the budget: a FLAC of unknown length (0 in its STREAMINFO, decoded to its
     // end in a growing buffer) and an Opus stream, 44100 stereo frames each against 64 KiB.
     std::vector<char> bytes = test::read_bytes(flac);
-    set_flac_total_samples(bytes, 0);
+    test::set_flac_total_samples(bytes, 0);
     test::write_bytes(dir_.file("unknown-length.flac"), bytes);
     corpus.push_back({"FLAC of unknown length past the budget", dir_.file("unknown-length.flac"),
                       memory_budget, 8, std::size_t{64} << 10});

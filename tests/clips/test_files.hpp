@@ -114,4 +114,17 @@ inline void write_bytes(const std::string& path, const std::vector<char>& bytes)
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
+// Sets the 36-bit total-samples field of a FLAC STREAMINFO block (right after "fLaC" and its
+// 4-byte block header).
+inline void set_flac_total_samples(std::vector<char>& bytes, std::uint64_t total) {
+  std::uint64_t field = 0;
+  for (int i = 0; i < 8; ++i)
+    field = field << 8 | static_cast<unsigned char>(bytes[18 + i]);
+  field = (field & ~((std::uint64_t{1} << 36) - 1)) | total;
+  for (int i = 7; i >= 0; --i) {
+    bytes[18 + i] = static_cast<char>(field & 0xff);
+    field >>= 8;
+  }
+}
+
 }  // namespace clipd::clips::test

@@ -76,18 +76,6 @@ std::size_t iff_chunk(const std::vector<char>& bytes, const char* id) {
   return 0;
 }
 
-// Sets the 36-bit total-samples field of a FLAC STREAMINFO block.
-void set_flac_total_samples(std::vector<char>& bytes, std::uint64_t total) {
-  std::uint64_t field = 0;
-  for (int i = 0; i < 8; ++i)
-    field = field << 8 | static_cast<unsigned char>(bytes[18 + i]);
-  field = (field & ~((std::uint64_t{1} << 36) - 1)) | total;
-  for (int i = 7; i >= 0; --i) {
-    bytes[18 + i] = static_cast<char>(field & 0xff);
-    field >>= 8;
-  }
-}
-
 std::vector<char> prefix(const std::vector<char>& bytes, std::size_t keep) {
   return {bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(keep)};
 }
@@ -281,7 +269,7 @@ TEST(LyingHeaders, CompressedStreamsDecodeToTheirEnd) {
   for (const std::uint64_t total :
        {(std::uint64_t{1} << 36) - 1, std::uint64_t{88200}, std::uint64_t{0}}) {
     std::vector<char> bytes = test::read_bytes(flac);
-    set_flac_total_samples(bytes, total);
+    test::set_flac_total_samples(bytes, total);
     test::write_bytes(dir.file("lying.flac"), bytes);
     const LoadResult result = decode_clip({dir.file("lying.flac"), 0, 8}, budget);
     ASSERT_TRUE(result.ok()) << total << ": " << result.error->message;
@@ -336,7 +324,7 @@ TEST(LyingHeaders, GrowingBufferHoldsExactlyWhatAKnownLengthWould) {
   ASSERT_TRUE(test::write_audio(known, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, 3, 300000, steps));
   std::vector<char> bytes = test::read_bytes(known);
   ASSERT_LT(bytes.size() / 3 * 32, 300000U);  // even the most generous guess is short
-  set_flac_total_samples(bytes, 0);
+  test::set_flac_total_samples(bytes, 0);
   const std::string unknown = dir.file("unknown.flac");
   test::write_bytes(unknown, bytes);
   for (const std::uint32_t rate : {0U, 48000U, 32000U}) {
@@ -375,7 +363,7 @@ TEST(LyingHeaders, MemoryBudgetOnlyWhenTheRealAudioDoesNotFit) {
     for (const std::uint64_t total :
          {std::uint64_t{131072}, std::uint64_t{0}, (std::uint64_t{1} << 36) - 1}) {
       std::vector<char> bytes = test::read_bytes(source);
-      set_flac_total_samples(bytes, total);
+      test::set_flac_total_samples(bytes, total);
       const std::string path = source + "." + std::to_string(total) + ".flac";
       test::write_bytes(path, bytes);
       cases.push_back(
@@ -430,7 +418,7 @@ TEST(LyingHeaders, ClaimOfAGigabyteIsNotReservedUpFront) {
   ASSERT_TRUE(test::write_audio(path, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, 2, 44100));
   const test::Reference ref = test::read_reference(path);
   std::vector<char> bytes = test::read_bytes(path);
-  set_flac_total_samples(bytes, std::uint64_t{1} << 27);
+  test::set_flac_total_samples(bytes, std::uint64_t{1} << 27);
   test::write_bytes(dir.file("gib.flac"), bytes);
   MemoryBudget budget(std::size_t{512} << 20);
   const std::uint64_t peak_before = vm_peak_kb();

@@ -37,7 +37,8 @@ TEST_F(NodeQueue, KeepsFifoOrder) {
   Queue<Counted> q;
   auto p = q.producer();
   auto c = q.consumer();
-  for (std::uint64_t i = 0; i < 100; ++i) p.push(Node<Counted>::make(i));
+  for (std::uint64_t i = 0; i < 100; ++i)
+    p.push(Node<Counted>::make(i));
   for (std::uint64_t i = 0; i < 100; ++i) {
     ASSERT_TRUE(c.ready());
     Node<Counted> n = c.pop();
@@ -53,14 +54,16 @@ TEST_F(NodeQueue, InterleavedPushAndPopKeepOrder) {
   auto c = q.consumer();
   std::uint64_t next_in = 0, next_out = 0;
   for (int round = 0; round < 50; ++round) {
-    for (int k = 0; k < round % 7 + 1; ++k) p.push(Node<Counted>::make(next_in++));
+    for (int k = 0; k < round % 7 + 1; ++k)
+      p.push(Node<Counted>::make(next_in++));
     for (int k = 0; k < round % 5 + 1; ++k) {
       Node<Counted> n = c.pop();
       if (!n) break;
       EXPECT_EQ(n->value, next_out++);
     }
   }
-  while (Node<Counted> n = c.pop()) EXPECT_EQ(n->value, next_out++);
+  while (Node<Counted> n = c.pop())
+    EXPECT_EQ(n->value, next_out++);
   EXPECT_EQ(next_in, next_out);
 }
 
@@ -127,7 +130,8 @@ TEST_F(NodeQueue, DestroyingAQueueDestroysWhatIsStillQueued) {
   {
     Queue<Counted> q;
     auto p = q.producer();
-    for (std::uint64_t i = 0; i < 10; ++i) p.push(Node<Counted>::make(i));
+    for (std::uint64_t i = 0; i < 10; ++i)
+      p.push(Node<Counted>::make(i));
     EXPECT_EQ(g_counts.live(), 10);
   }
   EXPECT_EQ(g_counts.live(), 0);
@@ -142,7 +146,8 @@ TEST_F(NodeQueue, DestroyingAQueueAfterKPopsForEverySmallK) {
         Queue<Counted> q;
         auto p = q.producer();
         auto c = q.consumer();
-        for (int i = 0; i < pushed; ++i) p.push(Node<Counted>::make(std::uint64_t(i)));
+        for (int i = 0; i < pushed; ++i)
+          p.push(Node<Counted>::make(std::uint64_t(i)));
         for (int i = 0; i < popped; ++i) {
           held.push_back(c.pop());
           ASSERT_TRUE(held.back());
@@ -170,8 +175,10 @@ TEST_F(NodeQueue, SentinelMigratesAcrossQueuesAndEverythingIsFreedOnce) {
       auto ca = a.consumer();
       auto pb = b.producer();
       auto cb = b.consumer();
-      for (std::uint64_t i = 0; i < 5; ++i) pa.push(Node<Counted>::make(i));
-      for (int i = 0; i < 3; ++i) pb.push(ca.pop());
+      for (std::uint64_t i = 0; i < 5; ++i)
+        pa.push(Node<Counted>::make(i));
+      for (int i = 0; i < 3; ++i)
+        pb.push(ca.pop());
       pa.push(cb.pop());
       EXPECT_EQ(g_counts.live(), 5);
     }
