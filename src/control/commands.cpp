@@ -569,9 +569,9 @@ void Controller::on_voices_answer(const engine::Message& m) {
     list.push_back(to_json(out));
   }
   // Serialised once for every request this answer serves.
-  const std::string result = protocol::serialize_result(Json{{"voices", std::move(list)}});
+  const auto result = protocol::share_result(Json{{"voices", std::move(list)}});
   for (const QueryWaiter& w : voices_query_.answering) {
-    w.session->send_reply(protocol::serialize_ok_with(w.id, result));
+    w.session->send_reply(protocol::serialize_ok_head(w.id), result);
   }
   voices_query_.answering.clear();
   if (voices_query_.waiting.empty()) return;
@@ -638,9 +638,9 @@ void Controller::on_meters_answer(const engine::Message& m) {
     r.peak_db.push_back(have ? gain_db(meters_buffer_[c]) : -INFINITY);
     r.rms_db.push_back(have ? gain_db(meters_buffer_[outputs + c]) : -INFINITY);
   }
-  const std::string result = protocol::serialize_result(to_json(r));
+  const auto result = protocol::share_result(to_json(r));
   for (const QueryWaiter& w : meters_query_.answering) {
-    w.session->send_reply(protocol::serialize_ok_with(w.id, result));
+    w.session->send_reply(protocol::serialize_ok_head(w.id), result);
   }
   meters_query_.answering.clear();
   if (meters_query_.waiting.empty()) return;

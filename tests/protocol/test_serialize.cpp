@@ -66,11 +66,11 @@ TEST(ProtocolSerialize, IdsAreEchoedAsWritten) {
 TEST(ProtocolSerialize, ASharedResultIsSplicedIntoEachReply) {
   const Json result{{"voices", Json::array({Json{{"voice", 3}, {"clip", "k\"ick"}, {"pan", -0.5}},
                                             Json{{"voice", 4}, {"gain_db", -6.0}}})}};
-  const std::string shared = serialize_result(result);
+  const std::shared_ptr<const std::string> shared = share_result(result);
   const RequestId ids[] = {std::monostate{}, std::int64_t{7}, std::string("q"),
                            IntegerToken{"18446744073709551616"}};
   for (const RequestId& id : ids)
-    EXPECT_EQ(serialize_ok_with(id, shared), serialize_ok(id, result));
+    EXPECT_EQ(serialize_ok_head(id) + *shared, serialize_ok(id, result));
 }
 
 TEST(ProtocolSerialize, ErrorReplies) {

@@ -45,7 +45,9 @@ inline std::string ok_reply(std::string_view id) {
 // Answers every line at once with its id, except:
 //   "cmd":"slow"       answered after `slow_delay` on a timer (the session is kept meanwhile);
 //   "cmd":"subscribe"  subscribes the session to every event, then answers;
-//   "cmd":"throw"      throws, as a broken handler would.
+//   "cmd":"throw"      throws, as a broken handler would;
+//   "cmd":"shared"     answered with its own head and `shared_tail`, one text every such reply
+//                      shares (Session::send_reply(head, shared)).
 class PingHandler : public SessionHandler {
  public:
   explicit PingHandler(boost::asio::io_context& io) : io_(io) {}
@@ -67,6 +69,10 @@ class PingHandler : public SessionHandler {
     if (line.find(R"("cmd":"throw")") != std::string_view::npos) {
       throw std::runtime_error("the handler failed");
     }
+    if (line.find(R"("cmd":"shared")") != std::string_view::npos) {
+      session->send_reply(R"({"id":)" + id + R"(,"ok":true,"result":)", shared_tail);
+      return;
+    }
     if (line.find(R"("cmd":"subscribe")") != std::string_view::npos) {
       session->subscription().active = true;
       session->subscription().all = true;
@@ -86,6 +92,8 @@ class PingHandler : public SessionHandler {
   }
 
   std::chrono::milliseconds slow_delay{300};
+  // Set before the server starts.
+  std::shared_ptr<const std::string> shared_tail = std::make_shared<const std::string>("{}}\n");
 
  private:
   boost::asio::io_context& io_;

@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/socket.h>
+
 #include "sanitizer.hpp"
 #include "server_fixture.hpp"
 
@@ -155,6 +157,67 @@ TEST(Pipeline, LinesSentBeforeAFullCloseStillReachTheHandler) {
       [&](Server& s) { return server.handler().closed() == 1 && s.session_count() == 0; }, 10s));
   EXPECT_EQ(server.handler().lines(), 5000u);
   EXPECT_EQ(server.handler().closed(), 1u);
+}
+
+// Replies that share one large text (answers to coalesced queries) reach every client whole and
+// in order among its other replies, however the socket splits the writes: clients that read in
+// small pieces make the server write lines in parts, inside the owned head and inside the shared
+// text.
+TEST(Pipeline, RepliesSharingOneTextArriveWholeAndInOrder) {
+  TempDir dir;
+  RunningServer server({.socket_path = dir.path() / "control.sock"});
+  std::string body = R"({"voices":[)";
+  for (int i = 0; i < 4000; ++i)
+    body += (i ? "," : "") + std::string(R"({"voice":)") + std::to_string(i) + "}";
+  body += "]}}\n";
+  const auto shared = std::make_shared<const std::string>(body);
+  server.on_io([&](Server&) {
+    server.handler().shared_tail = shared;
+    return 0;
+  });
+  constexpr int clients = 4, requests = 200;
+  std::vector<std::string> errors(clients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < clients; ++i) {
+    threads.emplace_back([&, i] {
+      std::string& error = errors[static_cast<std::size_t>(i)];
+      Client c;
+      if (c.connect(server.path()) != 0) {
+        error = "connect failed";
+        return;
+      }
+      // A small receive buffer: the server's writes end part-way through lines.
+      const int rcvbuf = 4096;
+      ::setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+      std::string out;
+      for (int r = 0; r < requests; ++r) {
+        out += R"({"id":)" + std::to_string(r) +
+               (r % 3 == 0 ? R"(,"cmd":"ping"})" : R"(,"cmd":"shared"})") + "\n";
+      }
+      if (!c.send_all(out)) {
+        error = "send failed";
+        return;
+      }
+      for (int r = 0; r < requests; ++r) {
+        const auto line = c.read_line(20s);
+        const std::string id = std::to_string(r);
+        const std::string want =
+            r % 3 == 0 ? ok_reply(id) : R"({"id":)" + id + R"(,"ok":true,"result":)" + body;
+        if (!line || *line + "\n" != want) {
+          error = "reply " + id + (line ? " differs" : " missing");
+          return;
+        }
+      }
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  for (int i = 0; i < clients; ++i)
+    EXPECT_EQ(errors[static_cast<std::size_t>(i)], "") << "client " << i;
+  // Once every session is gone, no queue holds the shared text any more: only this test and
+  // the handler do.
+  EXPECT_TRUE(server.wait_for([](Server& s) { return s.session_count() == 0; }, 5s));
+  EXPECT_EQ(server.on_io([&](Server&) { return shared.use_count(); }), 2);
 }
 
 TEST(Pipeline, SubscriberOverItsEventBacklogIsDroppedOthersKeepTheirs) {

@@ -138,20 +138,18 @@ std::string serialize_ok(const RequestId& id, const Json& result) {
   return out;
 }
 
-std::string serialize_result(const Json& result) {
-  std::string out;
-  append_json(out, result);
+std::shared_ptr<const std::string> share_result(const Json& result) {
+  auto out = std::make_shared<std::string>();
+  append_json(*out, result);
+  *out += "}\n";
   return out;
 }
 
-std::string serialize_ok_with(const RequestId& id, std::string_view result_json) {
+std::string serialize_ok_head(const RequestId& id) {
   std::string out;
-  out.reserve(result_json.size() + 48);
   out += ok_prefix;
   append_id(out, id);
   out += ok_middle;
-  out += result_json;
-  out += "}\n";
   return out;
 }
 

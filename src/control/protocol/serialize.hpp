@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -17,10 +18,11 @@ namespace clipd::protocol {
 // {"id":..,"ok":true,"result":{...}}\n. `result` must be an object.
 std::string serialize_ok(const RequestId& id, const Json& result);
 void append_ok(std::string& out, const RequestId& id, const Json& result);
-// One result for many replies (answers shared by coalesced queries): serialise the result once
-// with serialize_result(), then splice it into each reply; the same text as serialize_ok().
-std::string serialize_result(const Json& result);
-std::string serialize_ok_with(const RequestId& id, std::string_view result_json);
+// One result for many replies (answers shared by coalesced queries): the result is serialised
+// once, with the reply's end, into a text every reply shares (share_result()); each reply owns
+// only its head (serialize_ok_head()). Head then shared text is the same line as serialize_ok().
+std::shared_ptr<const std::string> share_result(const Json& result);
+std::string serialize_ok_head(const RequestId& id);
 // {"id":..,"ok":true,"result":{}}\n without building a Json (ping, unload, pause, ...).
 std::string serialize_ok_empty(const RequestId& id);
 void append_ok_empty(std::string& out, const RequestId& id);

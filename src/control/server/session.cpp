@@ -35,6 +35,19 @@ constexpr std::size_t max_write_bytes = 1024 * 1024;
 // write_now() hands the kernel at most this many lines (an iovec array on the stack).
 constexpr std::size_t max_sync_write_lines = 128;
 
+// Hands `fn` the non-empty pieces of a queued line (its own text, then the shared one), less the
+// first `skip` bytes, which are already written.
+template <class Entry, class Fn>
+void add_pieces(const Entry& e, std::size_t skip, Fn&& fn) {
+  if (skip < e.text.size()) {
+    fn(e.text.data() + skip, e.text.size() - skip);
+    skip = 0;
+  } else {
+    skip -= e.text.size();
+  }
+  if (e.shared && skip < e.shared->size()) fn(e.shared->data() + skip, e.shared->size() - skip);
+}
+
 bool is_blank(std::string_view line) noexcept {
   return std::all_of(line.begin(), line.end(),
                      [](char c) { return c == ' ' || c == '\t' || c == '\r'; });
@@ -80,9 +93,13 @@ void Session::wake_reader() noexcept {
 
 void Session::enqueue(std::string&& line, bool event) {
   if (line.empty() || line.back() != '\n') line.push_back('\n');
-  unsent_bytes_ += line.size();
-  if (event) unsent_event_bytes_ += line.size();
-  queue_.push_back(Entry{std::move(line), event});
+  enqueue(Entry{std::move(line), nullptr, event});
+}
+
+void Session::enqueue(Entry&& entry) {
+  unsent_bytes_ += entry.size();
+  if (entry.event) unsent_event_bytes_ += entry.size();
+  queue_.push_back(std::move(entry));
   // Inside a reader batch the replies go out together when the batch ends.
   if (!batching_) wake_writer();
 }
@@ -94,6 +111,15 @@ void Session::send_reply(std::string line) {
     return;
   }
   enqueue(std::move(line), false);
+}
+
+void Session::send_reply(std::string head, std::shared_ptr<const std::string> shared) {
+  ++replies_sent_;
+  if (!open_ || write_dead_) {
+    maybe_finish_after_eof();
+    return;
+  }
+  enqueue(Entry{std::move(head), std::move(shared), false});
 }
 
 void Session::send_event(std::string line) {
@@ -175,14 +201,18 @@ void Session::finish() {
 
 bool Session::write_now() {
   if (!open_ || writing_ || write_dead_ || queue_.empty()) return false;
-  std::array<iovec, max_sync_write_lines> iov{};
+  // Two pieces per line at most (its own text and a shared one).
+  std::array<iovec, 2 * max_sync_write_lines> iov{};
   std::size_t count = 0;
+  bool first = true;
   for (const Entry& e : queue_) {
-    if (count == iov.size()) break;
-    const std::size_t skip = count == 0 ? front_written_ : 0;
-    iov[count].iov_base = const_cast<char*>(e.text.data() + skip);
-    iov[count].iov_len = e.text.size() - skip;
-    ++count;
+    if (count + 2 > iov.size()) break;
+    add_pieces(e, first ? front_written_ : 0, [&](const char* data, std::size_t size) {
+      iov[count].iov_base = const_cast<char*>(data);
+      iov[count].iov_len = size;
+      ++count;
+    });
+    first = false;
   }
   msghdr msg{};
   msg.msg_iov = iov.data();
@@ -194,13 +224,13 @@ bool Session::write_now() {
   unsent_bytes_ -= left;
   while (left > 0) {
     Entry& e = queue_.front();
-    const std::size_t rest = e.text.size() - front_written_;
+    const std::size_t rest = e.size() - front_written_;
     if (left < rest) {
       front_written_ += left;
       break;
     }
     left -= rest;
-    if (e.event) unsent_event_bytes_ -= e.text.size();
+    if (e.event) unsent_event_bytes_ -= e.size();
     queue_.pop_front();
     front_written_ = 0;
   }
@@ -338,7 +368,7 @@ asio::awaitable<void> Session::reader(std::shared_ptr<Session> self) {
 // The unnamed parameter keeps the session alive for as long as the coroutine runs.
 asio::awaitable<void> Session::writer(std::shared_ptr<Session> /*self*/) {
   std::vector<asio::const_buffer> buffers;
-  buffers.reserve(max_write_lines);
+  buffers.reserve(2 * max_write_lines);
   boost::system::error_code ec;
 
   while (open_) {
@@ -358,14 +388,17 @@ asio::awaitable<void> Session::writer(std::shared_ptr<Session> /*self*/) {
     buffers.clear();
     std::size_t bytes = 0;
     std::size_t event_bytes = 0;
+    std::size_t lines = 0;
     for (const Entry& e : queue_) {
-      if (buffers.size() == max_write_lines || bytes >= max_write_bytes) break;
-      const std::size_t skip = buffers.empty() ? front_written_ : 0;  // sent by write_now()
-      buffers.push_back(asio::buffer(e.text) + skip);
-      bytes += e.text.size() - skip;
-      if (e.event) event_bytes += e.text.size();
+      if (lines == max_write_lines || bytes >= max_write_bytes) break;
+      const std::size_t skip = lines == 0 ? front_written_ : 0;  // sent by write_now()
+      add_pieces(e, skip, [&](const char* data, std::size_t size) {
+        buffers.push_back(asio::buffer(data, size));
+      });
+      bytes += e.size() - skip;
+      if (e.event) event_bytes += e.size();
+      ++lines;
     }
-    const std::size_t lines = buffers.size();
 
     writing_ = true;
     co_await asio::async_write(socket_, buffers, asio::redirect_error(asio::use_awaitable, ec));

@@ -64,6 +64,11 @@ class Session : public std::enable_shared_from_this<Session> {
   // order of the calls. Dropped when the session is closed or the peer stopped reading for good.
   // Note: allocates; never blocks.
   void send_reply(std::string line);
+  // Queues one reply line made of an owned head and a text shared with other replies (an answer
+  // serving many requests, see protocol::share_result()); `shared` must end with "\n". The
+  // shared text is written from where it is, never copied.
+  // Note: allocates the queue entry only; never blocks.
+  void send_reply(std::string head, std::shared_ptr<const std::string> shared);
 
   // Queues one event line, like send_reply, but it counts against the event backlog cap: a
   // session whose unsent events would pass it is disconnected at once.
@@ -86,15 +91,19 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   friend class Server;
+  // One line: `text`, then `shared` when set (a text other entries may hold too).
   struct Entry {
     std::string text;
+    std::shared_ptr<const std::string> shared;
     bool event;
+    std::size_t size() const noexcept { return text.size() + (shared ? shared->size() : 0); }
   };
 
   void start();
   // Writes what the socket takes now without waiting, then closes (Server::stop()).
   void flush_now_and_close();
   void enqueue(std::string&& line, bool event);
+  void enqueue(Entry&& entry);
   void finish();
   void drop_output() noexcept;
   void reject_long_line();
