@@ -1,8 +1,9 @@
 // clipd: the daemon. Wires the configuration, the control socket, the controller (clips, voices,
-// engine, JACK) and systemd together on one io_context: the control thread.
+// engine, audio server backend) and systemd together on one io_context: the control thread.
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <memory>
 #include <utility>
 
 #include <jack/jack.h>
@@ -11,6 +12,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "backend/jack/jack_backend.hpp"
 #include "clipd/realtime.hpp"
 #include "control/controller.hpp"
 #include "control/server/server.hpp"
@@ -55,11 +57,13 @@ int run(const Config& config) {
 
   control::ControllerOptions options;
   options.version = CLIPD_VERSION;
-  options.jack.client_name = config.client_name;
-  options.jack.server_name = config.jack_server;
-  options.jack.outputs = config.outputs;
-  options.jack.midi_input = config.midi;
-  options.jack.auto_connect = config.auto_connect;
+  options.outputs = config.outputs;
+  backend::Options backend_options;
+  backend_options.client_name = config.client_name;
+  backend_options.server_name = config.jack_server;
+  backend_options.outputs = config.outputs;
+  backend_options.midi_input = config.midi;
+  backend_options.auto_connect = config.auto_connect;
   options.max_voices = config.max_voices;
   options.max_timed_commands = config.max_timed_commands;
   options.max_midi_events = config.max_midi_events;
@@ -90,7 +94,7 @@ int run(const Config& config) {
   options.cycle_hook = rt_alloc_hook;
 #endif
   // libjack's own chatter (a failed connection attempt on every retry while no server runs).
-  options.on_jack_message = [](bool error, const std::string& text) {
+  options.on_library_message = [](bool error, const std::string& text) {
     if (error) {
       log_info("JACK: " + text);
     } else {
@@ -102,7 +106,8 @@ int run(const Config& config) {
   std::function<void()> begin_shutdown;
   options.on_shutdown_request = [&] { boost::asio::post(io, [&] { begin_shutdown(); }); };
 
-  control::Controller controller(io, std::move(options));
+  control::Controller controller(io, std::move(options),
+                                 std::make_unique<backend::jack::JackBackend>(backend_options));
 
   control::ServerConfig server_config;
   server_config.socket_path = config.socket_path;
