@@ -4,8 +4,8 @@
 // AutoBackend is itself a Backend: the controller holds one and never learns which server is
 // behind it. It holds a factory per kind and makes each kind's backend the first time it tries
 // that kind; the object is then kept for the daemon's life, so each kind remembers its own port
-// connections (server port names differ between JACK and PipeWire), its totals and its retry
-// state.
+// connections (server port names differ between JACK and PipeWire) and its totals (xruns and the
+// like, summed over the kinds). The retry delay is AutoBackend's own.
 //
 // The rule, on every open()/try_open() while closed:
 // - `jack`: only the JACK backend is ever made and tried.

@@ -208,8 +208,10 @@ bool Controller::admit_timed(const SessionPtr& s, const Parsed& p) {
 void Controller::cmd_hello(const SessionPtr& s, const Parsed& p) {
   protocol::HelloResult h;
   h.version = options_.version;
-  h.jack_client = backend_->client_name();
+  h.client = backend_->client_name();
+  h.jack_client = h.client;
   if (online_) {
+    h.backend = std::string(backend::kind_name(backend_->kind()));
     h.sample_rate = rate_;
     h.buffer_size = buffer_size_;
     h.frame = static_cast<std::int64_t>(now_frame());
@@ -222,6 +224,7 @@ void Controller::cmd_status(const SessionPtr& s, const Parsed& p) {
   st.online = online_;
   if (online_) {
     engine::Engine* e = link_.engine();
+    st.backend = std::string(backend::kind_name(backend_->kind()));
     st.sample_rate = rate_;
     st.buffer_size = buffer_size_;
     st.frame = static_cast<std::int64_t>(e->last_frame());
