@@ -49,7 +49,7 @@ protocol::VoiceState to_protocol(engine::VoiceState s) noexcept {
 
 void Controller::on_line(const SessionPtr& session, std::string_view line) {
   protocol::ParseLimits limits;
-  limits.max_outputs = options_.jack.outputs;
+  limits.max_outputs = options_.outputs;
   protocol::ParseResult parsed = protocol::parse_request(line, limits);
   if (auto* err = std::get_if<protocol::ParseError>(&parsed)) {
     if (err->code == ErrorCode::unknown_command && run_debug_command(session, line, err->id)) {
@@ -208,8 +208,10 @@ bool Controller::admit_timed(const SessionPtr& s, const Parsed& p) {
 void Controller::cmd_hello(const SessionPtr& s, const Parsed& p) {
   protocol::HelloResult h;
   h.version = options_.version;
-  h.jack_client = jack_.client_name();
+  h.client = backend_->client_name();
+  h.jack_client = h.client;
   if (online_) {
+    h.backend = std::string(backend::kind_name(backend_->kind()));
     h.sample_rate = rate_;
     h.buffer_size = buffer_size_;
     h.frame = static_cast<std::int64_t>(now_frame());
@@ -222,14 +224,15 @@ void Controller::cmd_status(const SessionPtr& s, const Parsed& p) {
   st.online = online_;
   if (online_) {
     engine::Engine* e = link_.engine();
+    st.backend = std::string(backend::kind_name(backend_->kind()));
     st.sample_rate = rate_;
     st.buffer_size = buffer_size_;
     st.frame = static_cast<std::int64_t>(e->last_frame());
     st.usecs = e->last_usecs();
-    st.latency_frames = jack_.playback_latency();
-    st.dsp_load = jack_.dsp_load();
+    st.latency_frames = backend_->playback_latency();
+    st.dsp_load = backend_->dsp_load();
   }
-  st.xruns = jack_.xruns();
+  st.xruns = backend_->xruns();
   st.voices = static_cast<std::uint32_t>(voices_.size());
   st.max_voices = options_.max_voices;
   // `clips` counts loaded clips; names still on their first load are `clips_loading`.
@@ -246,7 +249,8 @@ void Controller::cmd_status(const SessionPtr& s, const Parsed& p) {
   Json result = to_json(st);
   result["events_dropped"] = online_ ? link_.engine()->lost_events() : 0;
   result["clips_loading"] = static_cast<std::uint32_t>(clips_.size()) - loaded;
-  result["midi_dropped"] = (online_ ? link_.engine()->midi_dropped() : 0) + jack_.midi_overflow();
+  result["midi_dropped"] =
+      (online_ ? link_.engine()->midi_dropped() : 0) + backend_->midi_overflow();
   s->send_reply(protocol::serialize_ok(p.id, result));
 }
 
@@ -515,8 +519,8 @@ Json Controller::offline_voices() const {
 
 Json Controller::offline_meters() const {
   protocol::MetersResult r;
-  r.peak_db.assign(options_.jack.outputs, -INFINITY);
-  r.rms_db.assign(options_.jack.outputs, -INFINITY);
+  r.peak_db.assign(options_.outputs, -INFINITY);
+  r.rms_db.assign(options_.outputs, -INFINITY);
   return to_json(r);
 }
 
@@ -611,7 +615,7 @@ void Controller::cmd_meters(const SessionPtr& s, const Parsed& p) {
 }
 
 void Controller::send_meters_query() {
-  const std::uint32_t outputs = options_.jack.outputs;
+  const std::uint32_t outputs = options_.outputs;
   if (!link_.send(engine::Message::query_meters(meters_buffer_.data(),
                                                 meters_buffer_.data() + outputs, outputs))) {
     refuse_all(meters_query_.waiting);
@@ -631,7 +635,7 @@ void Controller::refuse_all(std::vector<QueryWaiter>& waiters) {
 
 void Controller::on_meters_answer(const engine::Message& m) {
   meters_query_.in_flight = false;
-  const std::uint32_t outputs = options_.jack.outputs;
+  const std::uint32_t outputs = options_.outputs;
   protocol::MetersResult r;
   for (std::uint32_t c = 0; c < outputs; ++c) {
     const bool have = c < m.meters.count;

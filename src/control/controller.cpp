@@ -1,5 +1,5 @@
-// The controller's life: connecting to JACK and losing it, the engine's returned nodes, and the
-// clip registry. The commands themselves are in commands.cpp.
+// The controller's life: connecting to the audio server and losing it, the engine's returned nodes,
+// and the clip registry. The commands themselves are in commands.cpp.
 #include "control/controller.hpp"
 
 #include <sys/mman.h>
@@ -58,18 +58,19 @@ protocol::ErrorCode load_error_code(clips::LoadErrorCode code) noexcept {
   return protocol::ErrorCode::internal;
 }
 
-Controller::Controller(boost::asio::io_context& io, ControllerOptions options)
+Controller::Controller(boost::asio::io_context& io, ControllerOptions options,
+                       std::unique_ptr<backend::Backend> backend)
     : io_(io),
       options_(std::move(options)),
       budget_(options_.memory_budget != 0 ? options_.memory_budget
                                           : clips::MemoryBudget::default_limit()),
-      jack_(options_.jack),
-      link_(options_.jack.outputs),
+      backend_(std::move(backend)),
+      link_(options_.outputs),
       tick_timer_(io),
       connect_timer_(io),
       started_at_(std::chrono::steady_clock::now()),
       voices_buffer_(std::size_t{options_.max_voices} * 2),
-      meters_buffer_(std::size_t{options_.jack.outputs} * 2) {
+      meters_buffer_(std::size_t{options_.outputs} * 2) {
   std::weak_ptr<int> alive = life_;
   loader_ = std::make_unique<clips::Loader>(
       [this, alive](std::function<void()> fn) {
@@ -85,7 +86,7 @@ Controller::Controller(boost::asio::io_context& io, ControllerOptions options)
 Controller::~Controller() {
   life_.reset();
   loader_.reset();
-  if (jack_.is_open()) jack_.retire();
+  if (backend_->is_open()) backend_->retire();
   if (link_.online()) {
     link_.retire(last_end_frame_, engine::EndReason::shutdown);
     link_.drain([](const engine::Message& m) {
@@ -112,15 +113,15 @@ void Controller::start(std::vector<std::pair<std::string, std::string>> initial_
   schedule_tick();
 }
 
-// ---- JACK connection and engine lifecycle ----------------------------------------------------
+// ---- Server connection and engine lifecycle ----------------------------------------------------
 
 void Controller::try_connect() {
   if (stopping_ || online_) return;
-  const auto result = jack_.try_open(link_.target());
-  if (result == jack::OpenResult::opened) {
+  const auto result = backend_->try_open(link_.target());
+  if (result == backend::OpenResult::opened) {
     go_online();
   } else {
-    schedule_connect(jack_.retry_delay());
+    schedule_connect(backend_->retry_delay());
   }
 }
 
@@ -133,11 +134,11 @@ void Controller::schedule_connect(std::chrono::milliseconds delay) {
 }
 
 void Controller::go_online() {
-  rate_ = jack_.sample_rate();
-  buffer_size_ = jack_.buffer_size();
+  rate_ = backend_->sample_rate();
+  buffer_size_ = backend_->buffer_size();
   engine::Config cfg;
   cfg.sample_rate = rate_;
-  cfg.outputs = options_.jack.outputs;
+  cfg.outputs = options_.outputs;
   cfg.max_voices = options_.max_voices;
   cfg.max_pending = options_.max_timed_commands;
   cfg.max_midi_events = options_.max_midi_events;
@@ -179,7 +180,8 @@ void Controller::go_online() {
   release_waiters();
   if (options_.on_status) {
     options_.on_status("online: " + std::to_string(rate_) + " Hz, " + std::to_string(buffer_size_) +
-                       " frames, client " + jack_.client_name());
+                       " frames, " + std::string(backend::kind_name(backend_->kind())) +
+                       " client " + backend_->client_name());
   }
 }
 
@@ -207,8 +209,8 @@ void Controller::abandon_engine(engine::EndReason reason) {
   for (const PendingStop& stop : std::exchange(stops_, {})) {
     stop.session->send_reply(protocol::serialize_ok(stop.id, protocol::Json{{"stopped", 0}}));
   }
-  // Clips stay with their entries (the next engine gets them); jack_client_close() has returned,
-  // so no thread runs the abandoned engine that still points at them.
+  // Clips stay with their entries (the next engine gets them); the backend's retire() has closed
+  // the connection, so no thread runs the abandoned engine that still points at them.
 }
 
 void Controller::lock_memory() {
@@ -237,13 +239,13 @@ bool Controller::send_own(const engine::Message& m) {
 
 void Controller::go_offline(engine::EndReason reason) {
   if (!online_) return;
-  const jack::RetireResult retired = jack_.retire();
+  const backend::RetireResult retired = backend_->retire();
   engine::Engine* e = link_.engine();
   last_end_frame_ = e->cycles() > 0 ? e->last_frame() + e->last_nframes() : 0;
   online_ = false;
   buffer_size_ = 0;
   if (reason == engine::EndReason::offline) emit(protocol::EngineOfflineEvent{});
-  if (retired == jack::RetireResult::timed_out) {
+  if (retired == backend::RetireResult::timed_out) {
     abandon_engine(reason);
   } else {
     link_.retire(last_end_frame_, reason);
@@ -264,7 +266,7 @@ void Controller::go_offline(engine::EndReason reason) {
   // Commands that waited for a clip's turn to be decoded at the engine's rate run now: there is
   // no engine rate to wait for.
   release_waiters();
-  if (options_.on_status) options_.on_status("offline: waiting for a JACK server");
+  if (options_.on_status) options_.on_status("offline: waiting for an audio server");
 }
 
 void Controller::schedule_tick() {
@@ -278,27 +280,27 @@ void Controller::schedule_tick() {
 void Controller::tick() {
   drain();
   if (bindings_dirty_ && !free_binding_tables_.empty()) push_bindings();
-  const jack::JackEvents ev = jack_.poll();
-  if (options_.on_jack_message) {
-    for (const jack::LibraryMessage& m : ev.library_messages)
-      options_.on_jack_message(m.error, m.text);
+  const backend::Events ev = backend_->poll();
+  if (options_.on_library_message) {
+    for (const backend::LibraryMessage& m : ev.library_messages)
+      options_.on_library_message(m.error, m.text);
   }
   if (ev.library_dropped != 0 && options_.on_warning) {
     options_.on_warning(std::to_string(ev.library_dropped) +
-                        " messages from the JACK library were dropped (they came too fast)");
+                        " messages from the server library were dropped (they came too fast)");
   }
   if (online_) {
     if (ev.connections_changed && options_.on_debug) {
       std::string list;
-      for (const jack::PortConnection& c : jack_.connections())
+      for (const backend::PortConnection& c : backend_->connections())
         list += (list.empty() ? "" : ", ") + c.own_port + " -> " + c.other_port;
       options_.on_debug("port connections remembered: " + (list.empty() ? "none" : list));
     }
-    if (ev.new_xruns != 0) emit(protocol::XrunEvent{jack_.xruns()});
+    if (ev.new_xruns != 0) emit(protocol::XrunEvent{backend_->xruns()});
     if (ev.buffer_size_changed) buffer_size_ = ev.buffer_size;
     if (ev.server_gone) {
       go_offline(engine::EndReason::offline);
-      schedule_connect(jack::JackClient::kRetryMin);
+      schedule_connect(backend::kRetryMin);
     } else if (ev.sample_rate_changed) {
       // A new rate means new clip buffers and a new engine: the same path as a server change.
       go_offline(engine::EndReason::offline);

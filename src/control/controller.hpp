@@ -3,7 +3,9 @@
 //
 // Thread contract: everything runs on the control thread (the io_context's one thread). Loads
 // run on the loader's workers and come back through asio::post; the engine is reached only
-// through EngineLink's queues; JACK's callbacks are read through JackClient::poll() on a timer.
+// through EngineLink's queues; the audio server is reached only through backend::Backend (its
+// audio-thread side read through Backend::poll() on a timer), so the controller never learns
+// which server it talks to.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -19,19 +21,20 @@
 #include <unordered_map>
 #include <vector>
 
+#include "backend/backend.hpp"
+#include "backend/engine_link.hpp"
 #include "clips/loader.hpp"
 #include "clips/memory_budget.hpp"
-#include "control/engine_link.hpp"
 #include "control/protocol/protocol.hpp"
 #include "control/server/server.hpp"
 #include "control/server/session_handler.hpp"
-#include "jack/jack_client.hpp"
 
 namespace clipd::control {
 
 struct ControllerOptions {
   std::string version;
-  jack::JackClientOptions jack;
+  // Output ports: the backend's Options::outputs (the engine renders this many).
+  std::uint32_t outputs = 2;
   std::uint32_t max_voices = 256;
   // Timed stop/set commands in flight at once (the engine's Config::max_pending); more get
   // `limit`.
@@ -53,7 +56,7 @@ struct ControllerOptions {
   // Called on the control thread with warnings worth a log line (a clip that failed to load).
   std::function<void(const std::string&)> on_warning;
   // Called on the control thread with details worth a debug log line: the output ports'
-  // connections once they are remembered for the next server (see JackClient::poll()).
+  // connections once they are remembered for the next server (see Backend::poll()).
   std::function<void(const std::string&)> on_debug;
   // Extra commands of a test build (clipd-rtsan, src/daemon/main.cpp): a request that is exactly
   // {"cmd": NAME} plus an optional id runs the function on the control thread and is answered
@@ -63,13 +66,17 @@ struct ControllerOptions {
   // cycle. Null in the installed clipd.
   void (*cycle_hook)(void* arg) noexcept = nullptr;
   void* cycle_hook_arg = nullptr;
-  // Called on the control thread with libjack's own messages (error: true from its error hook).
-  std::function<void(bool error, const std::string&)> on_jack_message;
+  // Called on the control thread with the server library's own messages (libjack's error and
+  // info hooks, PipeWire's log: backend::LibraryMessage).
+  std::function<void(bool error, const std::string&)> on_library_message;
 };
 
 class Controller final : public SessionHandler {
  public:
-  Controller(boost::asio::io_context& io, ControllerOptions options);
+  // `backend` (not open yet) is the controller's for its whole life; its Options::outputs must
+  // equal options.outputs.
+  Controller(boost::asio::io_context& io, ControllerOptions options,
+             std::unique_ptr<backend::Backend> backend);
   ~Controller() override;
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
@@ -77,7 +84,7 @@ class Controller final : public SessionHandler {
   // Events go out through the server. Call once, before start().
   void attach(Server& server) noexcept { server_ = &server; }
   // Loads `initial_clips` (name, path: from the state file), restores `initial_bindings` (`bind`
-  // request lines) and starts connecting to JACK.
+  // request lines) and starts connecting to the audio server.
   void start(std::vector<std::pair<std::string, std::string>> initial_clips,
              const std::vector<std::string>& initial_bindings = {});
   // Fades every voice out (reason shutdown), leaves the server, frees every clip. `done` runs on
@@ -251,8 +258,8 @@ class Controller final : public SessionHandler {
   ControllerOptions options_;
   Server* server_ = nullptr;
   clips::MemoryBudget budget_;
-  jack::JackClient jack_;
-  EngineLink link_;
+  std::unique_ptr<backend::Backend> backend_;
+  backend::EngineLink link_;
   std::unique_ptr<clips::Loader> loader_;
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer connect_timer_;

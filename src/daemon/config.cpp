@@ -109,6 +109,11 @@ void check_log_level(const std::string& level, const std::string& origin) {
   fail(origin, "log_level", "expected error, warning, notice, info or debug");
 }
 
+void check_backend(const std::string& backend, const std::string& origin, const std::string& key) {
+  if (backend == "auto" || backend == "jack" || backend == "pipewire") return;
+  fail(origin, key, "expected auto, jack or pipewire");
+}
+
 }  // namespace
 
 std::string default_config_path() {
@@ -128,6 +133,9 @@ void apply_config_json(Config& c, const std::string& text, const std::string& or
       c.instance = json_string(v, origin, key);
     } else if (key == "socket") {
       c.socket_path = json_string(v, origin, key);
+    } else if (key == "backend") {
+      c.backend = json_string(v, origin, key);
+      check_backend(c.backend, origin, key);
     } else if (key == "jack_server") {
       c.jack_server = json_string(v, origin, key);
     } else if (key == "client_name") {
@@ -232,6 +240,9 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
       cl.config.instance = next();
     } else if (arg == "--socket") {
       cl.config.socket_path = next();
+    } else if (arg == "--backend") {
+      cl.config.backend = next();
+      check_backend(cl.config.backend, origin, arg);
     } else if (arg == "--server") {
       cl.config.jack_server = next();
     } else if (arg == "--client-name") {
@@ -289,6 +300,7 @@ const char* usage_text() noexcept {
          "$XDG_CONFIG_HOME/clipd/config.json)\n"
          "  --instance NAME        run a named instance (own socket, client name, state)\n"
          "  --socket PATH          control socket (default $XDG_RUNTIME_DIR/clipd/control.sock)\n"
+         "  --backend KIND         auto, jack or pipewire (default auto)\n"
          "  --server NAME          JACK server name (default $JACK_DEFAULT_SERVER)\n"
          "  --client-name NAME     JACK client name (default clipd)\n"
          "  --outputs N            number of output ports out_1..out_N (default 2)\n"

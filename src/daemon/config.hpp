@@ -23,6 +23,9 @@ struct Config {
   std::string instance;
   // Control socket; empty means the default for the instance.
   std::string socket_path;
+  // The audio server: "auto" (JACK when a JACK server answers, else native PipeWire), "jack" or
+  // "pipewire" (backend/select.hpp).
+  std::string backend = "auto";
   // JACK server name; empty means $JACK_DEFAULT_SERVER or the default server.
   std::string jack_server;
   // JACK client name; empty means "clipd" or "clipd-INSTANCE".

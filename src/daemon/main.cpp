@@ -1,8 +1,10 @@
 // clipd: the daemon. Wires the configuration, the control socket, the controller (clips, voices,
-// engine, JACK) and systemd together on one io_context: the control thread.
+// engine, audio server backend) and systemd together on one io_context: the control thread.
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <memory>
+#include <optional>
 #include <utility>
 
 #include <jack/jack.h>
@@ -11,6 +13,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "backend/jack/jack_backend.hpp"
+#include "backend/select.hpp"
 #include "clipd/realtime.hpp"
 #include "control/controller.hpp"
 #include "control/server/server.hpp"
@@ -43,6 +47,18 @@ void rt_alloc_hook(void* /*arg*/) noexcept {
 }
 #endif
 
+// The native PipeWire backend (src/backend/pipewire/): not part of this build. A daemon asked
+// for it (--backend pipewire, or auto when no JACK server answers) logs why and gets none, so
+// `pipewire` fails at start-up and `auto` keeps waiting for a JACK server (backend/select.hpp).
+std::unique_ptr<backend::Backend> make_pipewire_backend(const backend::Options& /*options*/) {
+  log_error("native PipeWire backend not built");
+  return nullptr;
+}
+
+std::unique_ptr<backend::Backend> make_jack_backend(const backend::Options& options) {
+  return std::make_unique<backend::jack::JackBackend>(options);
+}
+
 int run(const Config& config) {
   boost::asio::io_context io(1);
   Notifier notifier;
@@ -55,11 +71,13 @@ int run(const Config& config) {
 
   control::ControllerOptions options;
   options.version = CLIPD_VERSION;
-  options.jack.client_name = config.client_name;
-  options.jack.server_name = config.jack_server;
-  options.jack.outputs = config.outputs;
-  options.jack.midi_input = config.midi;
-  options.jack.auto_connect = config.auto_connect;
+  options.outputs = config.outputs;
+  backend::Options backend_options;
+  backend_options.client_name = config.client_name;
+  backend_options.server_name = config.jack_server;
+  backend_options.outputs = config.outputs;
+  backend_options.midi_input = config.midi;
+  backend_options.auto_connect = config.auto_connect;
   options.max_voices = config.max_voices;
   options.max_timed_commands = config.max_timed_commands;
   options.max_midi_events = config.max_midi_events;
@@ -89,20 +107,32 @@ int run(const Config& config) {
   };
   options.cycle_hook = rt_alloc_hook;
 #endif
-  // libjack's own chatter (a failed connection attempt on every retry while no server runs).
-  options.on_jack_message = [](bool error, const std::string& text) {
+  // The server library's own chatter (libjack: a failed connection attempt on every retry while
+  // no server runs).
+  options.on_library_message = [](bool error, const std::string& text) {
     if (error) {
-      log_info("JACK: " + text);
+      log_info("server library: " + text);
     } else {
-      log_debug("JACK: " + text);
+      log_debug("server library: " + text);
     }
   };
+
+  const std::optional<backend::Choice> choice = backend::parse_choice(config.backend);
+  if (!choice) {
+    log_error("backend: '" + config.backend + "' is not auto, jack or pipewire");
+    return 2;
+  }
+  auto audio = std::make_unique<backend::AutoBackend>(
+      *choice, backend_options, &make_jack_backend, &make_pipewire_backend,
+      [](const std::string& line) { log_debug(line); });
+  // A forced kind this build lacks: its factory has logged why.
+  if (!audio->prepare()) return 1;
 
   bool shutting_down = false;
   std::function<void()> begin_shutdown;
   options.on_shutdown_request = [&] { boost::asio::post(io, [&] { begin_shutdown(); }); };
 
-  control::Controller controller(io, std::move(options));
+  control::Controller controller(io, std::move(options), std::move(audio));
 
   control::ServerConfig server_config;
   server_config.socket_path = config.socket_path;

@@ -51,6 +51,7 @@ TEST_F(ConfigTest, DefaultsWithoutAFile) {
   EXPECT_GT(c.memory_budget, 0u);
   EXPECT_TRUE(c.midi);
   EXPECT_TRUE(c.auto_connect.empty());
+  EXPECT_EQ(c.backend, "auto");
 }
 
 TEST_F(ConfigTest, ReadsTheDefaultFileAndFlagsOverrideIt) {
@@ -102,6 +103,8 @@ TEST_F(ConfigTest, BadInputIsAClearErrorNamingTheKey) {
       {R"({"midi": 1})", "midi"},
       {R"({"declick_ms": -1})", "declick_ms"},
       {R"({"log_level": "loud"})", "log_level"},
+      {R"({"backend": "alsa"})", "backend"},
+      {R"({"backend": 1})", "backend"},
       {R"([1, 2])", "object"},
       {R"({"outputs": )", "JSON"},
   };
@@ -129,6 +132,16 @@ TEST_F(ConfigTest, BadFlags) {
   EXPECT_TRUE(parse({"--version"}).show_version);
   EXPECT_EQ(parse({"--memory-budget", "2G"}).config.memory_budget, 2ull << 30);
   EXPECT_EQ(parse({"--connect", "a:b", "--connect", "c:d"}).config.auto_connect.size(), 2u);
+  EXPECT_THROW(parse({"--backend", "Jack"}), ConfigError);
+  EXPECT_THROW(parse({"--backend"}), ConfigError);
+}
+
+TEST_F(ConfigTest, BackendFromTheFileAndTheFlag) {
+  ::mkdir((dir_ + "/clipd").c_str(), 0700);
+  write("clipd/config.json", R"({"backend": "pipewire"})");
+  EXPECT_EQ(parse({}).config.backend, "pipewire");
+  EXPECT_EQ(parse({"--backend", "jack"}).config.backend, "jack");
+  EXPECT_EQ(parse({"--backend=auto"}).config.backend, "auto");
 }
 
 }  // namespace

@@ -191,12 +191,20 @@ TEST(ProtocolSerialize, ResultsHaveTheContractsFields) {
   EXPECT_EQ(dump_json(to_json(voice)),
             "{\"voice\":5,\"clip\":\"kick\",\"state\":\"paused\",\"position_s\":0.5,"
             "\"remaining_s\":null,\"gain_db\":-6.0,\"pan\":0.25,\"group\":\"drums\"}");
-  HelloResult hello{"0.1.0", std::nullopt, std::nullopt, "clipd", std::nullopt};
+  HelloResult hello{"0.1.0",      std::nullopt, std::nullopt, "clipd",
+                    std::nullopt, std::nullopt, "clipd"};
   EXPECT_EQ(dump_json(to_json(hello)),
             "{\"protocol\":1,\"server\":\"clipd\",\"version\":\"0.1.0\",\"sample_rate\":null,"
-            "\"buffer_size\":null,\"jack_client\":\"clipd\",\"frame\":null}");
+            "\"buffer_size\":null,\"jack_client\":\"clipd\",\"frame\":null,\"backend\":null,"
+            "\"client\":\"clipd\"}");
+  HelloResult online_hello{"0.1.0", 48000, 256, "clipd-01", 4096, "pipewire", "clipd-01"};
+  EXPECT_EQ(dump_json(to_json(online_hello)),
+            "{\"protocol\":1,\"server\":\"clipd\",\"version\":\"0.1.0\",\"sample_rate\":48000,"
+            "\"buffer_size\":256,\"jack_client\":\"clipd-01\",\"frame\":4096,"
+            "\"backend\":\"pipewire\",\"client\":\"clipd-01\"}");
   StatusResult status;
   status.online = true;
+  status.backend = "jack";
   status.sample_rate = 48000;
   status.buffer_size = 128;
   status.frame = 99;
@@ -212,10 +220,17 @@ TEST(ProtocolSerialize, ResultsHaveTheContractsFields) {
   status.master_gain_db = minus_inf;
   status.uptime_s = 1.5;
   EXPECT_EQ(dump_json(to_json(status)),
-            "{\"engine\":\"online\",\"sample_rate\":48000,\"buffer_size\":128,\"frame\":99,"
-            "\"usecs\":1000,\"latency_frames\":256,\"xruns\":1,\"dsp_load\":2.5,\"voices\":3,"
-            "\"max_voices\":256,\"clips\":4,\"memory_bytes\":10,\"memory_budget_bytes\":20,"
-            "\"master_gain_db\":null,\"uptime_s\":1.5}");
+            "{\"engine\":\"online\",\"backend\":\"jack\",\"sample_rate\":48000,\"buffer_size\":128,"
+            "\"frame\":99,\"usecs\":1000,\"latency_frames\":256,\"xruns\":1,\"dsp_load\":2.5,"
+            "\"voices\":3,\"max_voices\":256,\"clips\":4,\"memory_bytes\":10,"
+            "\"memory_budget_bytes\":20,\"master_gain_db\":null,\"uptime_s\":1.5}");
+  // A server that reports neither latency nor load: both null, online or not.
+  status.latency_frames = std::nullopt;
+  status.dsp_load = std::nullopt;
+  const protocol::Json j = to_json(status);
+  EXPECT_TRUE(j["latency_frames"].is_null());
+  EXPECT_TRUE(j["dsp_load"].is_null());
+  EXPECT_EQ(j["engine"], "online");
   EXPECT_EQ(dump_json(to_json(BindRequest{36, std::nullopt, "kick", BindMode::gate, true, -3, {}})),
             "{\"note\":36,\"channel\":null,\"clip\":\"kick\",\"mode\":\"gate\",\"velocity\":true,"
             "\"gain_db\":-3.0,\"group\":null}");

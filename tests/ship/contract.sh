@@ -17,7 +17,7 @@ voice-not-found engine-offline internal limit'
 
 # Fields, values and names that clipd-protocol(7) must mention somewhere.
 contract_words='id cmd ok result error code message
-protocol server version sample_rate buffer_size jack_client frame
+protocol server version sample_rate buffer_size jack_client frame backend client
 name path replace clips
 clip gain_db pan offset_s length_s loop loop_start_s loop_end_s fade_in_s at_frame in_s group
 outputs voice voices stopped all fade_s ramp_s

@@ -60,12 +60,15 @@ Json to_json(const HelloResult& hello) {
   j["buffer_size"] = optional_json(hello.buffer_size);
   j["jack_client"] = hello.jack_client;
   j["frame"] = optional_json(hello.frame);
+  j["backend"] = optional_json(hello.backend);
+  j["client"] = hello.client;
   return j;
 }
 
 Json to_json(const StatusResult& s) {
   Json j = Json::object();
   j["engine"] = s.online ? "online" : "offline";
+  j["backend"] = optional_json(s.backend);
   j["sample_rate"] = optional_json(s.sample_rate);
   j["buffer_size"] = optional_json(s.buffer_size);
   j["frame"] = optional_json(s.frame);

@@ -54,6 +54,10 @@ struct HelloResult {
   std::optional<std::uint32_t> buffer_size;
   std::string jack_client;
   std::optional<std::int64_t> frame;
+  // "jack" or "pipewire" while a server is connected; null offline.
+  std::optional<std::string> backend;
+  // The name the server knows the daemon by (jack_client is the same, for older clients).
+  std::string client;
 };
 inline constexpr int protocol_version = 1;
 Json to_json(const HelloResult& hello);
@@ -61,6 +65,7 @@ Json to_json(const HelloResult& hello);
 // `status`. The optional fields are null while the engine is offline.
 struct StatusResult {
   bool online = false;
+  std::optional<std::string> backend;  // as in HelloResult
   std::optional<std::uint32_t> sample_rate;
   std::optional<std::uint32_t> buffer_size;
   std::optional<std::int64_t> frame;

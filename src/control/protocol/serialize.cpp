@@ -210,7 +210,7 @@ std::string voice_not_found_reply(const RequestId& id, std::int64_t voice) {
 }
 
 std::string engine_offline_reply(const RequestId& id) {
-  return error_with(id, ErrorCode::engine_offline, "the engine is offline (no JACK server)");
+  return error_with(id, ErrorCode::engine_offline, "the engine is offline (no audio server)");
 }
 
 std::string cancelled_reply(const RequestId& id, std::string_view clip) {

@@ -42,7 +42,7 @@ std::string clip_not_found_reply(const RequestId& id, std::string_view clip);
 std::string clip_exists_reply(const RequestId& id, std::string_view clip);
 // "no voice 12"
 std::string voice_not_found_reply(const RequestId& id, std::int64_t voice);
-// "the engine is offline (no JACK server)"
+// "the engine is offline (no audio server)"
 std::string engine_offline_reply(const RequestId& id);
 // "load of 'kick' cancelled"
 std::string cancelled_reply(const RequestId& id, std::string_view clip);

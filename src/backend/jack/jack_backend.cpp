@@ -1,4 +1,4 @@
-#include "jack/jack_client.hpp"
+#include "backend/jack/jack_backend.hpp"
 
 #include <jack/jack.h>
 #include <jack/metadata.h>
@@ -12,9 +12,10 @@
 #include <cstring>
 #include <thread>
 
+#include "backend/jack/midi_input.hpp"
 #include "clipd/realtime.hpp"
 
-namespace clipd::jack {
+namespace clipd::backend::jack {
 
 namespace {
 
@@ -36,25 +37,26 @@ std::string default_server_name(const std::string& configured) {
 
 }  // namespace
 
-JackClient::JackClient(JackClientOptions options) : options_(std::move(options)) {
+JackBackend::JackBackend(Options options) : options_(std::move(options)) {
   options_.outputs = std::clamp<std::uint32_t>(options_.outputs, 1, kMaxOutputs);
   discard_ = std::make_unique<float[]>(std::size_t{options_.outputs} * kDiscardFrames);
+  midi_ = std::make_unique<engine::MidiEventView[]>(kMidiCapacity);
   LibraryLog::install();
 }
 
-JackClient::~JackClient() {
+JackBackend::~JackBackend() {
   retire();
 }
 
-std::string JackClient::port_name(std::uint32_t output_index) const {
+std::string JackBackend::port_name(std::uint32_t output_index) const {
   return client_name() + ":out_" + std::to_string(output_index + 1);
 }
 
-std::string JackClient::midi_port_name() const {
+std::string JackBackend::midi_port_name() const {
   return client_name() + ":midi_in";
 }
 
-OpenResult JackClient::open(ProcessTarget target) {
+OpenResult JackBackend::open(ProcessTarget target) {
   if (client_ != nullptr) return OpenResult::already_open;
   last_error_.clear();
 
@@ -117,16 +119,16 @@ OpenResult JackClient::open(ProcessTarget target) {
   // Cleared before the shutdown callbacks exist: a server that goes away from here on is seen,
   // however soon.
   server_gone_.store(false, std::memory_order_release);
-  jack_set_process_callback(client_, &JackClient::process_cb, this);
-  jack_set_thread_init_callback(client_, &JackClient::thread_init_cb, this);
-  jack_set_sample_rate_callback(client_, &JackClient::sample_rate_cb, this);
-  jack_set_buffer_size_callback(client_, &JackClient::buffer_size_cb, this);
-  jack_set_xrun_callback(client_, &JackClient::xrun_cb, this);
-  jack_set_port_connect_callback(client_, &JackClient::port_connect_cb, this);
+  jack_set_process_callback(client_, &JackBackend::process_cb, this);
+  jack_set_thread_init_callback(client_, &JackBackend::thread_init_cb, this);
+  jack_set_sample_rate_callback(client_, &JackBackend::sample_rate_cb, this);
+  jack_set_buffer_size_callback(client_, &JackBackend::buffer_size_cb, this);
+  jack_set_xrun_callback(client_, &JackBackend::xrun_cb, this);
+  jack_set_port_connect_callback(client_, &JackBackend::port_connect_cb, this);
   // Both: JACK2 calls only the info variant when both are set; pipewire-jack 0.3.65 calls only
   // the plain one when the server's connection breaks.
-  jack_on_shutdown(client_, &JackClient::shutdown_cb, this);
-  jack_on_info_shutdown(client_, &JackClient::info_shutdown_cb, this);
+  jack_on_shutdown(client_, &JackBackend::shutdown_cb, this);
+  jack_on_info_shutdown(client_, &JackBackend::info_shutdown_cb, this);
 
   // Everything the audio thread reads is written before this release store; its first
   // fetch_or on cycle_state_ reads it, so the writes happen-before the first cycle.
@@ -162,7 +164,7 @@ OpenResult JackClient::open(ProcessTarget target) {
   return OpenResult::opened;
 }
 
-OpenResult JackClient::try_open(ProcessTarget target) {
+OpenResult JackBackend::try_open(ProcessTarget target) {
   if (client_ != nullptr) return OpenResult::already_open;
   const OpenResult result = open(target);
   if (result == OpenResult::opened) {
@@ -173,7 +175,7 @@ OpenResult JackClient::try_open(ProcessTarget target) {
   return result;
 }
 
-void JackClient::connect_remembered() {
+void JackBackend::connect_remembered() {
   const std::string prefix = actual_name_ + ":";
   for (const PortConnection& c : connections_) {
     const std::string own = prefix + c.own_port;
@@ -186,7 +188,7 @@ void JackClient::connect_remembered() {
   }
 }
 
-std::vector<PortConnection> JackClient::query_connections() const {
+std::vector<PortConnection> JackBackend::query_connections() const {
   std::vector<PortConnection> result;
   auto add = [&](jack_port_t* port) {
     const char** others = jack_port_get_all_connections(client_, port);
@@ -202,8 +204,8 @@ std::vector<PortConnection> JackClient::query_connections() const {
   return result;
 }
 
-JackEvents JackClient::poll() {
-  JackEvents ev;
+Events JackBackend::poll() {
+  Events ev;
   ev.library_messages = LibraryLog::instance().drain(ev.library_dropped);
   if (client_ == nullptr) {
     ev.sample_rate = sample_rate_;
@@ -251,7 +253,7 @@ JackEvents JackClient::poll() {
   return ev;
 }
 
-RetireResult JackClient::retire(std::chrono::milliseconds bound) {
+RetireResult JackBackend::retire(std::chrono::milliseconds bound) {
   if (client_ == nullptr) return RetireResult::not_open;
   // Connections made since the last poll are remembered too, unless the server is gone.
   if (!server_gone_.load(std::memory_order_acquire)) {
@@ -274,7 +276,7 @@ RetireResult JackClient::retire(std::chrono::milliseconds bound) {
   return result;
 }
 
-void JackClient::close_client() noexcept {
+void JackBackend::close_client() noexcept {
   if (!server_gone_.load(std::memory_order_acquire) && !options_.pretty_name_prefix.empty()) {
     for (jack_port_t* port : out_ports_)
       jack_remove_properties(client_, jack_port_uuid(port));
@@ -292,10 +294,11 @@ void JackClient::close_client() noexcept {
 
 // Audio thread. Non-blocking guarantees: wait-free (as far as the JACK library's buffer and
 // time queries are, which read shared memory) plus whatever the target does. Cost besides the
-// target: O(outputs) buffer queries, plus O(outputs x nframes) when it writes silence.
-int JackClient::process_cb(jack_nframes_t nframes, void* arg) noexcept {
+// target: O(outputs) buffer queries, O(kMidiCapacity) MIDI reads, plus O(outputs x nframes) when
+// it writes silence.
+int JackBackend::process_cb(jack_nframes_t nframes, void* arg) noexcept {
   RealtimeScope realtime;
-  auto* self = static_cast<JackClient*>(arg);
+  auto* self = static_cast<JackBackend*>(arg);
   const std::uint32_t state = self->cycle_state_.fetch_or(kInCycle, std::memory_order_acq_rel);
 
   float* outputs[kMaxOutputs];
@@ -345,17 +348,19 @@ int JackClient::process_cb(jack_nframes_t nframes, void* arg) noexcept {
     usecs = jack_frames_to_time(self->client_, now32);
   }
 
+  std::uint32_t midi_count = 0;
   if (self->midi_port_ != nullptr) {
-    const MidiInput midi(jack_port_get_buffer(self->midi_port_, nframes));
-    if (midi.overflow() != 0) {
+    const MidiRead midi = read_midi(jack_port_get_buffer(self->midi_port_, nframes),
+                                    self->midi_.get(), kMidiCapacity);
+    midi_count = midi.count;
+    if (midi.overflow != 0) {
       self->midi_overflow_.store(
-          self->midi_overflow_.load(std::memory_order_relaxed) + midi.overflow(),
+          self->midi_overflow_.load(std::memory_order_relaxed) + midi.overflow,
           std::memory_order_relaxed);
     }
-    self->target_.fn(self->target_.ctx, frame, nframes, outputs, &midi, usecs);
-  } else {
-    self->target_.fn(self->target_.ctx, frame, nframes, outputs, nullptr, usecs);
   }
+  self->target_.fn(self->target_.ctx, frame, nframes, outputs,
+                   std::span<const engine::MidiEventView>(self->midi_.get(), midi_count), usecs);
 
   self->frame_now_.store(frame + nframes, std::memory_order_release);
   self->cycles_.store(self->cycles_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
@@ -364,8 +369,8 @@ int JackClient::process_cb(jack_nframes_t nframes, void* arg) noexcept {
 }
 
 // The audio thread, once, before its first cycle (not real-time: it may allocate).
-void JackClient::thread_init_cb(void* arg) noexcept {
-  auto* self = static_cast<JackClient*>(arg);
+void JackBackend::thread_init_cb(void* arg) noexcept {
+  auto* self = static_cast<JackBackend*>(arg);
   const long page_size = sysconf(_SC_PAGESIZE);
   const std::size_t page = page_size > 0 ? static_cast<std::size_t>(page_size) : 4096;
   std::size_t depth = kStackPrefault;
@@ -390,41 +395,41 @@ void JackClient::thread_init_cb(void* arg) noexcept {
 
 // The callbacks below may run on the audio thread: atomics only.
 // Non-blocking guarantees: wait-free.
-int JackClient::sample_rate_cb(jack_nframes_t rate, void* arg) noexcept {
+int JackBackend::sample_rate_cb(jack_nframes_t rate, void* arg) noexcept {
   RealtimeScope realtime;
-  static_cast<JackClient*>(arg)->rate_now_.store(rate, std::memory_order_relaxed);
+  static_cast<JackBackend*>(arg)->rate_now_.store(rate, std::memory_order_relaxed);
   return 0;
 }
 
-int JackClient::buffer_size_cb(jack_nframes_t nframes, void* arg) noexcept {
+int JackBackend::buffer_size_cb(jack_nframes_t nframes, void* arg) noexcept {
   RealtimeScope realtime;
-  static_cast<JackClient*>(arg)->size_now_.store(nframes, std::memory_order_relaxed);
+  static_cast<JackBackend*>(arg)->size_now_.store(nframes, std::memory_order_relaxed);
   return 0;
 }
 
-int JackClient::xrun_cb(void* arg) noexcept {
+int JackBackend::xrun_cb(void* arg) noexcept {
   RealtimeScope realtime;
-  static_cast<JackClient*>(arg)->xruns_.fetch_add(1, std::memory_order_relaxed);
+  static_cast<JackBackend*>(arg)->xruns_.fetch_add(1, std::memory_order_relaxed);
   return 0;
 }
 
-void JackClient::port_connect_cb(jack_port_id_t, jack_port_id_t, int, void* arg) noexcept {
+void JackBackend::port_connect_cb(jack_port_id_t, jack_port_id_t, int, void* arg) noexcept {
   RealtimeScope realtime;
-  static_cast<JackClient*>(arg)->connect_events_.fetch_add(1, std::memory_order_release);
+  static_cast<JackBackend*>(arg)->connect_events_.fetch_add(1, std::memory_order_release);
 }
 
-void JackClient::shutdown_cb(void* arg) noexcept {
+void JackBackend::shutdown_cb(void* arg) noexcept {
   RealtimeScope realtime;
-  static_cast<JackClient*>(arg)->server_gone_.store(true, std::memory_order_release);
+  static_cast<JackBackend*>(arg)->server_gone_.store(true, std::memory_order_release);
 }
 
-void JackClient::info_shutdown_cb(jack_status_t, const char*, void* arg) noexcept {
+void JackBackend::info_shutdown_cb(jack_status_t, const char*, void* arg) noexcept {
   RealtimeScope realtime;
-  static_cast<JackClient*>(arg)->server_gone_.store(true, std::memory_order_release);
+  static_cast<JackBackend*>(arg)->server_gone_.store(true, std::memory_order_release);
 }
 
-std::uint32_t JackClient::playback_latency() const noexcept {
-  if (client_ == nullptr) return 0;
+std::optional<std::uint32_t> JackBackend::playback_latency() const {
+  if (client_ == nullptr) return std::nullopt;
   std::uint32_t latency = 0;
   for (jack_port_t* port : out_ports_) {
     jack_latency_range_t range{};
@@ -434,8 +439,9 @@ std::uint32_t JackClient::playback_latency() const noexcept {
   return latency;
 }
 
-double JackClient::dsp_load() const noexcept {
-  return client_ != nullptr ? static_cast<double>(jack_cpu_load(client_)) : 0.0;
+std::optional<double> JackBackend::dsp_load() const {
+  if (client_ == nullptr) return std::nullopt;
+  return static_cast<double>(jack_cpu_load(client_));
 }
 
-}  // namespace clipd::jack
+}  // namespace clipd::backend::jack

@@ -1,4 +1,4 @@
-// The JACK layer under the RealtimeSanitizer, on real servers: clipd-jack-probe-rtsan (JackClient
+// The JACK layer under the RealtimeSanitizer, on real servers: clipd-jack-probe-rtsan (JackBackend
 // with the counter target, the runtime linked) runs while the test drives every callback path:
 // recording connections, MIDI input, a buffer-size change to 8192 and back, xruns (jackd), and the
 // server killed with SIGKILL while cycles run, then restarted. Any RTSan report aborts the probe;

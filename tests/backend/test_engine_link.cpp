@@ -1,7 +1,7 @@
 // EngineLink's node slab: client commands are refused once their share of nodes is out, control's
 // own messages keep theirs, nodes coming back make room again, and an abandoned engine's nodes
 // are written off and replaced by the next build.
-#include "control/engine_link.hpp"
+#include "backend/engine_link.hpp"
 
 #include <gtest/gtest.h>
 
@@ -20,7 +20,7 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
-namespace clipd::control {
+namespace clipd::backend {
 namespace {
 
 // The engine abandon() leaks on purpose is allocated inside this scope, so LeakSanitizer
@@ -48,12 +48,12 @@ engine::Config small_config() {
   return c;
 }
 
-// Runs one engine cycle of 64 frames on this thread, the way the JACK process callback does.
+// Runs one engine cycle of 64 frames on this thread, the way a backend's process callback does.
 void run_cycle(EngineLink& link, std::uint64_t frame) {
   std::vector<float> left(64), right(64);
   float* outputs[] = {left.data(), right.data()};
-  const jack::ProcessTarget t = link.target();
-  t.fn(t.ctx, frame, 64, outputs, nullptr, 0);
+  const ProcessTarget t = link.target();
+  t.fn(t.ctx, frame, 64, outputs, {}, 0);
 }
 
 TEST(EngineLink, TheSlabIsSizedFromTheConfig) {
@@ -124,4 +124,4 @@ TEST(EngineLink, AnAbandonedEnginesNodesAreWrittenOffAndReplacedByTheNextBuild) 
 }
 
 }  // namespace
-}  // namespace clipd::control
+}  // namespace clipd::backend

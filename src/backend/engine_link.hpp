@@ -1,24 +1,25 @@
-// The control thread's end of one engine: the engine object, its two queues, and the pointer the
-// JACK process callback reads.
+// The control thread's end of one engine: the engine object, its two queues, and the process
+// target a backend calls once per cycle.
 //
-// Threads: everything here runs on the control thread except process(), which JACK's audio thread
-// calls through the ProcessTarget. The engine pointer is published with a release store once the
-// engine exists; the process callback reads it with an acquire load and writes silence while it
-// is null. The engine is destroyed only after JackClient::retire() has returned, so no cycle can
-// be inside it then (the retire handshake of jack/jack_client.hpp).
+// Threads: everything here runs on the control thread except process(), which the server's audio
+// thread calls through the ProcessTarget. The engine pointer is published with a release store
+// once the engine exists; process() reads it with an acquire load and writes silence while it is
+// null. The engine is destroyed only after Backend::retire() has returned, so no cycle can be
+// inside it then (the retire handshake of backend/backend.hpp).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 
 #include "clipd/node_slab.hpp"
 #include "engine/config.hpp"
 #include "engine/engine.hpp"
 #include "engine/message.hpp"
-#include "jack/jack_client.hpp"
+#include "backend/backend.hpp"
 
-namespace clipd::control {
+namespace clipd::backend {
 
 class EngineLink {
  public:
@@ -28,8 +29,8 @@ class EngineLink {
   EngineLink& operator=(const EngineLink&) = delete;
   ~EngineLink();
 
-  // The target to give JackClient::open(); valid for this object's whole life.
-  jack::ProcessTarget target() noexcept { return {&EngineLink::process, this}; }
+  // The target to give Backend::open(); valid for this object's whole life.
+  ProcessTarget target() noexcept { return {&EngineLink::process, this}; }
 
   // Builds a fresh engine and queue pair and publishes it to the process callback; grows the
   // node slab to what `config` needs (see kClientTransit). Control thread. Note: allocates every
@@ -38,13 +39,13 @@ class EngineLink {
   // The engine's clip table grew by `slots`: adds the nodes its clips can hold. Control thread.
   // Note: allocates.
   void grow_clip_share(std::uint32_t slots);
-  // Takes the engine back once no cycle can run (after JackClient::retire()): ends every voice
+  // Takes the engine back once no cycle can run (after Backend::retire()): ends every voice
   // with `reason` at `end_frame`, hands back every clip and node (drain() them next).
   // Control thread.
   void retire(std::uint64_t end_frame, engine::EndReason reason);
   // Destroys the engine and its queues; everything must have been drained. Control thread.
   void destroy();
-  // Gives up on the engine without touching it: a cycle outlived JackClient::retire()'s bound, so
+  // Gives up on the engine without touching it: a cycle outlived Backend::retire()'s bound, so
   // its state may be torn. The engine, its queues and every node and table it holds are leaked
   // on purpose (never retired, never freed); the slab stops counting the nodes that were out.
   // Control thread.
@@ -112,14 +113,15 @@ class EngineLink {
   static std::uint64_t own_share_for(const engine::Config& config) noexcept;
 
  private:
+  // Audio thread: the ProcessTarget. Hands the cycle to the published engine (its cost is
+  // Engine::process()'s, engine/engine.hpp; the MIDI span as is, at most kMidiCapacity events),
+  // or writes silence: O(outputs x nframes).
   static void process(void* ctx, std::uint64_t frame, std::uint32_t nframes, float* const* outputs,
-                      const jack::MidiInput* midi, std::uint64_t usecs) noexcept;
+                      std::span<const engine::MidiEventView> midi, std::uint64_t usecs) noexcept;
 
   NodeSlab<engine::Message> slab_;
   std::uint32_t client_share_ = 0;
   std::uint32_t client_out_ = 0;  // client-command nodes sent and not yet back
-  // MIDI events handed to the engine per cycle; more in one period are dropped.
-  static constexpr std::uint32_t kMaxMidiEvents = 1024;
 
   std::unique_ptr<engine::MessageQueue> to_engine_;
   std::unique_ptr<engine::MessageQueue> to_control_;
@@ -128,8 +130,6 @@ class EngineLink {
   std::unique_ptr<engine::Engine> engine_;
   std::atomic<engine::Engine*> published_{nullptr};
   const std::uint32_t outputs_;
-  // Audio thread only: the cycle's MIDI events in the engine's form.
-  engine::MidiEventView midi_[kMaxMidiEvents] = {};
 };
 
-}  // namespace clipd::control
+}  // namespace clipd::backend

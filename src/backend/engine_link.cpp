@@ -1,8 +1,8 @@
-#include "control/engine_link.hpp"
+#include "backend/engine_link.hpp"
 
 #include <cstring>
 
-namespace clipd::control {
+namespace clipd::backend {
 
 EngineLink::~EngineLink() {
   destroy();
@@ -106,19 +106,12 @@ bool EngineLink::send(const engine::Message& message) noexcept {
 }
 
 void EngineLink::process(void* ctx, std::uint64_t frame, std::uint32_t nframes,
-                         float* const* outputs, const jack::MidiInput* midi,
+                         float* const* outputs, std::span<const engine::MidiEventView> midi,
                          std::uint64_t usecs) noexcept {
   auto* self = static_cast<EngineLink*>(ctx);
   if (engine::Engine* e = self->published_.load(std::memory_order_acquire)) {
-    std::uint32_t count = 0;
-    if (midi != nullptr) {
-      for (const jack::MidiEvent ev : *midi) {
-        if (count == kMaxMidiEvents) break;
-        if (ev.size == 0) continue;  // JACK could not read it
-        self->midi_[count++] = engine::MidiEventView{ev.frame, ev.size, ev.data};
-      }
-    }
-    e->process(frame, nframes, outputs, usecs, self->midi_, count);
+    e->process(frame, nframes, outputs, usecs, midi.data(),
+               static_cast<std::uint32_t>(midi.size()));
     return;
   }
   // No engine yet (between open and build): the ports must still carry silence.
@@ -127,4 +120,4 @@ void EngineLink::process(void* ctx, std::uint64_t frame, std::uint32_t nframes,
   }
 }
 
-}  // namespace clipd::control
+}  // namespace clipd::backend

@@ -1,4 +1,4 @@
-// JackClient on real servers, recorded by an independent client (clipd-record).
+// JackBackend on real servers, recorded by an independent client (clipd-record).
 //
 // AnyServer.*: against the server named by clipd-with-server (PipeWire under pw-jack), or a
 // private jackd started by the test. Jackd.* and NoServer.*: private jackd servers only (they
@@ -17,7 +17,7 @@
 #include <utility>
 
 #include "counter_target.hpp"
-#include "jack/jack_client.hpp"
+#include "backend/jack/jack_backend.hpp"
 #include "process.hpp"
 #include "recording.hpp"
 #include "servers.hpp"
@@ -25,14 +25,14 @@
 namespace {
 
 using namespace std::chrono_literals;
-using clipd::jack::JackClient;
-using clipd::jack::JackClientOptions;
-using clipd::jack::JackEvents;
-using clipd::jack::OpenResult;
-using clipd::jack::PortConnection;
-using clipd::jack::RetireResult;
-using clipd::jack::testing::counter_decode;
-using clipd::jack::testing::CounterTarget;
+using clipd::backend::Events;
+using clipd::backend::OpenResult;
+using clipd::backend::Options;
+using clipd::backend::PortConnection;
+using clipd::backend::RetireResult;
+using clipd::backend::jack::JackBackend;
+using clipd::backend::jack::testing::counter_decode;
+using clipd::backend::jack::testing::CounterTarget;
 using clipd::test::JackdServer;
 using clipd::test::TempDir;
 using clipd::test::TestServer;
@@ -50,8 +50,8 @@ class AnyServer : public ::testing::Test {
   }
   TestServer& server() { return external_ ? *external_ : *jackd_; }
   bool on_pipewire() const { return external_ && std::string(external_->kind()) == "pipewire"; }
-  JackClientOptions options(const std::string& name) const {
-    JackClientOptions o;
+  Options options(const std::string& name) const {
+    Options o;
     o.client_name = name;
     if (jackd_) o.server_name = jackd_->name();
     return o;
@@ -66,11 +66,11 @@ class Jackd : public ::testing::Test {};
 // Polls until `done(accumulated events)` or the time-out; returns the accumulated events (flags
 // ORed, counters summed, current values last seen).
 template <class Done>
-JackEvents poll_until(JackClient& client, Done done, std::chrono::milliseconds timeout = 5s) {
-  JackEvents acc;
+Events poll_until(JackBackend& client, Done done, std::chrono::milliseconds timeout = 5s) {
+  Events acc;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    const JackEvents ev = client.poll();
+    const Events ev = client.poll();
     acc.server_gone |= ev.server_gone;
     acc.sample_rate_changed |= ev.sample_rate_changed;
     acc.buffer_size_changed |= ev.buffer_size_changed;
@@ -97,7 +97,7 @@ bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeo
 // the client's current frame (so the new connections are live), and checks every sample against the
 // counter, the periods for contiguity, and each recorded period against the cycle the target saw
 // with the same frame time.
-void expect_counter_recording(TestServer& server, JackClient& client, const CounterTarget& target,
+void expect_counter_recording(TestServer& server, JackBackend& client, const CounterTarget& target,
                               std::uint64_t frames) {
   ASSERT_TRUE(wait_for([&] { return client.frame_now() != 0; }, 5s)) << "no cycle ran";
   TempDir dir("clipd-rec");
@@ -155,7 +155,7 @@ bool has_connection(const std::vector<PortConnection>& list, const std::string& 
 
 TEST_F(AnyServer, RecordsTheCounterBitExactWithConsistentFrameTimes) {
   CounterTarget target(2);  // outlives the client, whose destructor retires it
-  JackClient client(options("clipd-t1"));
+  JackBackend client(options("clipd-t1"));
   ASSERT_EQ(client.open(target.target()), OpenResult::opened) << client.last_error();
   EXPECT_EQ(client.client_name(), "clipd-t1");
   EXPECT_EQ(client.port_name(1), "clipd-t1:out_2");
@@ -167,8 +167,7 @@ TEST_F(AnyServer, RecordsTheCounterBitExactWithConsistentFrameTimes) {
 
   // The recorder's connections came and went; poll() saw them go (what is remembered is what
   // the ports have now: nothing).
-  const JackEvents ev =
-      poll_until(client, [&](const JackEvents&) { return client.connections().empty(); });
+  const Events ev = poll_until(client, [&](const Events&) { return client.connections().empty(); });
   EXPECT_TRUE(client.connections().empty());
   (void)ev;
   EXPECT_EQ(target.discontinuities(), 0u);
@@ -181,7 +180,7 @@ TEST_F(AnyServer, RecordsTheCounterBitExactWithConsistentFrameTimes) {
 
 TEST_F(AnyServer, PollReportsConnectionsAndRemembersThem) {
   CounterTarget target(2);  // outlives the client, whose destructor retires it
-  JackClient client(options("clipd-t2"));
+  JackBackend client(options("clipd-t2"));
   ASSERT_EQ(client.open(target.target()), OpenResult::opened) << client.last_error();
   // Another client records (and so connects to) out_1 and out_2 for a while.
   TempDir dir("clipd-rec");
@@ -189,20 +188,20 @@ TEST_F(AnyServer, PollReportsConnectionsAndRemembersThem) {
       server().spawn({tool("clipd-record"), "-o", dir.file("r"), "--max-frames", "480000", "-n",
                       "conn-rec", "--wait-ports", "5", client.port_name(0), client.port_name(1)},
                      dir.file("log"));
-  poll_until(client, [&](const JackEvents&) { return client.connections().size() == 2; });
+  poll_until(client, [&](const Events&) { return client.connections().size() == 2; });
   EXPECT_TRUE(has_connection(client.connections(), "out_1", "conn-rec:in_1"));
   EXPECT_TRUE(has_connection(client.connections(), "out_2", "conn-rec:in_2"));
   rec->signal(SIGTERM);
   EXPECT_EQ(rec->wait_for(10s), std::optional<int>(0)) << rec->output();
-  const JackEvents gone =
-      poll_until(client, [&](const JackEvents&) { return client.connections().empty(); });
+  const Events gone =
+      poll_until(client, [&](const Events&) { return client.connections().empty(); });
   EXPECT_TRUE(gone.connections_changed);
   EXPECT_TRUE(client.connections().empty());
 }
 
 TEST_F(AnyServer, MidiInputDeliversEveryEvent) {
   CounterTarget target(2);  // outlives the client, whose destructor retires it
-  JackClient client(options("clipd-t3"));
+  JackBackend client(options("clipd-t3"));
   ASSERT_EQ(client.open(target.target()), OpenResult::opened) << client.last_error();
   const auto result = server().run_client(
       {tool("clipd-midi-send"), "-c", client.midi_port_name(), "--relative", "4800", "0:on:1:60",
@@ -216,11 +215,11 @@ TEST_F(AnyServer, MidiInputDeliversEveryEvent) {
 
 TEST_F(Jackd, MidiInputCountsEventsPastItsCapacity) {
   JackdServer srv;
-  JackClientOptions o;
+  Options o;
   o.client_name = "clipd-mo";
   o.server_name = srv.name();
   CounterTarget target(2);  // outlives the client, whose destructor retires it
-  JackClient client(o);
+  JackBackend client(o);
   ASSERT_EQ(client.open(target.target()), OpenResult::opened) << client.last_error();
   // 1,100 controller messages on one frame: one period holds them all.
   std::vector<std::string> args = {tool("clipd-midi-send"), "-c", client.midi_port_name(),
@@ -229,27 +228,27 @@ TEST_F(Jackd, MidiInputCountsEventsPastItsCapacity) {
     args.push_back("0:raw:b07b00");
   const auto result = srv.run_client(args, 20s);
   ASSERT_EQ(result.status, 0) << result.output.substr(0, 2000);
-  EXPECT_TRUE(wait_for([&] { return target.midi_events() == clipd::jack::kMidiInputCapacity; }, 2s))
+  EXPECT_TRUE(wait_for([&] { return target.midi_events() == clipd::backend::kMidiCapacity; }, 2s))
       << "events seen: " << target.midi_events();
-  EXPECT_EQ(client.midi_overflow(), 1100u - clipd::jack::kMidiInputCapacity);
+  EXPECT_EQ(client.midi_overflow(), 1100u - clipd::backend::kMidiCapacity);
 }
 
 TEST_F(AnyServer, BufferSizeChangeTo8192AndBackIsReported) {
   CounterTarget target(2);  // outlives the client, whose destructor retires it
-  JackClient client(options("clipd-t4"));
+  JackBackend client(options("clipd-t4"));
   ASSERT_EQ(client.open(target.target()), OpenResult::opened) << client.last_error();
   const std::uint32_t original = client.buffer_size();
   ASSERT_NE(original, 8192u);
 
   ASSERT_EQ(server().run_client({tool("clipd-bufsize"), "8192"}).status, 0);
-  JackEvents ev = poll_until(client, [](const JackEvents& e) { return e.buffer_size == 8192; });
+  Events ev = poll_until(client, [](const Events& e) { return e.buffer_size == 8192; });
   EXPECT_TRUE(ev.buffer_size_changed);
   EXPECT_EQ(client.buffer_size(), 8192u);
   // Cycles of 8192 frames reach the target and the recorder alike.
   ASSERT_NO_FATAL_FAILURE(expect_counter_recording(server(), client, target, 3 * 8192));
 
   ASSERT_EQ(server().run_client({tool("clipd-bufsize"), std::to_string(original)}).status, 0);
-  ev = poll_until(client, [&](const JackEvents& e) { return e.buffer_size == original; });
+  ev = poll_until(client, [&](const Events& e) { return e.buffer_size == original; });
   EXPECT_TRUE(ev.buffer_size_changed);
   EXPECT_EQ(client.buffer_size(), original);
   const auto history = target.history();
@@ -259,23 +258,23 @@ TEST_F(AnyServer, BufferSizeChangeTo8192AndBackIsReported) {
 
 TEST_F(Jackd, ServerKilledRetireReconnectAndRestoreConnections) {
   JackdServer srv;
-  JackClientOptions o;
+  Options o;
   o.client_name = "clipd";
   o.server_name = srv.name();
   o.auto_connect = {"system:playback_1"};
-  JackClient client(o);
+  JackBackend client(o);
   auto target = std::make_unique<CounterTarget>(2);
   ASSERT_EQ(client.open(target->target()), OpenResult::opened) << client.last_error();
   // A connection made by someone else is remembered too.
   ASSERT_EQ(srv.run_client({"jack_connect", "clipd:out_2", "system:playback_2"}).status, 0);
-  poll_until(client, [&](const JackEvents&) { return client.connections().size() == 2; });
+  poll_until(client, [&](const Events&) { return client.connections().size() == 2; });
   ASSERT_EQ(client.connections().size(), 2u);
   EXPECT_TRUE(has_connection(client.connections(), "out_1", "system:playback_1"));
   EXPECT_TRUE(has_connection(client.connections(), "out_2", "system:playback_2"));
   ASSERT_TRUE(wait_for([&] { return target->cycles() > 2; }, 5s));
 
   srv.kill_hard();
-  const JackEvents gone = poll_until(client, [](const JackEvents& e) { return e.server_gone; });
+  const Events gone = poll_until(client, [](const Events& e) { return e.server_gone; });
   ASSERT_TRUE(gone.server_gone);
   EXPECT_EQ(client.retire(), RetireResult::retired);
   EXPECT_FALSE(client.is_open());
@@ -294,7 +293,7 @@ TEST_F(Jackd, ServerKilledRetireReconnectAndRestoreConnections) {
   srv.start();
   ASSERT_TRUE(wait_for([&] { return client.try_open(target->target()) == OpenResult::opened; }, 5s))
       << client.last_error();
-  EXPECT_EQ(client.retry_delay(), JackClient::kRetryMin);
+  EXPECT_EQ(client.retry_delay(), clipd::backend::kRetryMin);
   const auto conns = srv.connections();
   EXPECT_NE(std::find(conns.begin(), conns.end(), "clipd:out_1 -> system:playback_1"), conns.end());
   EXPECT_NE(std::find(conns.begin(), conns.end(), "clipd:out_2 -> system:playback_2"), conns.end());
@@ -307,22 +306,22 @@ TEST_F(Jackd, XrunsAreCounted) {
   JackdServer::Options so;
   so.sync = false;
   JackdServer srv(so);
-  JackClientOptions o;
+  Options o;
   o.client_name = "clipd-x";
   o.server_name = srv.name();
   CounterTarget target(2);  // outlives the client, whose destructor retires it
-  JackClient client(o);
+  JackBackend client(o);
   ASSERT_EQ(client.open(target.target()), OpenResult::opened) << client.last_error();
   TempDir dir("clipd-rec");
   auto rec = srv.spawn({tool("clipd-record"), "-o", dir.file("r"), "--max-frames", "480000",
                         "--wait-ports", "5", "-n", "stall", "clipd-x:out_1"},
                        dir.file("log"));
-  poll_until(client, [&](const JackEvents&) { return client.connections().size() == 1; });
+  poll_until(client, [&](const Events&) { return client.connections().size() == 1; });
   ASSERT_EQ(client.connections().size(), 1u);
   rec->signal(SIGSTOP);
   std::this_thread::sleep_for(200ms);
   rec->signal(SIGCONT);
-  const JackEvents ev = poll_until(client, [](const JackEvents& e) { return e.new_xruns > 0; });
+  const Events ev = poll_until(client, [](const Events& e) { return e.new_xruns > 0; });
   EXPECT_GT(ev.new_xruns, 0u);
   EXPECT_GT(client.xruns(), 0u);
   rec->signal(SIGTERM);
@@ -339,7 +338,7 @@ struct SlowTarget {
 
   // Audio thread. Deliberately blocks (spins) for 300 ms once.
   static void render(void* ctx, std::uint64_t, std::uint32_t nframes, float* const* out,
-                     const clipd::jack::MidiInput*, std::uint64_t) noexcept {
+                     std::span<const clipd::engine::MidiEventView>, std::uint64_t) noexcept {
     auto* self = static_cast<SlowTarget*>(ctx);
     for (std::uint32_t i = 0; i < nframes; ++i)
       out[0][i] = out[1][i] = 0.0f;
@@ -352,15 +351,15 @@ struct SlowTarget {
     }
     self->cycles.fetch_add(1);
   }
-  clipd::jack::ProcessTarget target() { return {&SlowTarget::render, this}; }
+  clipd::backend::ProcessTarget target() { return {&SlowTarget::render, this}; }
 };
 
 TEST_F(Jackd, RetireWaitsForTheRunningCycle) {
   JackdServer srv;
   SlowTarget target;
-  JackClientOptions o;
+  Options o;
   o.server_name = srv.name();
-  JackClient client(o);
+  JackBackend client(o);
   ASSERT_EQ(client.open(target.target()), OpenResult::opened) << client.last_error();
   target.slow.store(true);
   ASSERT_TRUE(wait_for([&] { return target.in_slow_cycle.load(); }, 5s));
@@ -375,9 +374,9 @@ TEST_F(Jackd, RetireWaitsForTheRunningCycle) {
 TEST_F(Jackd, RetireGivesUpAfterItsBoundAndStillCloses) {
   JackdServer srv;
   SlowTarget target;
-  JackClientOptions o;
+  Options o;
   o.server_name = srv.name();
-  JackClient client(o);
+  JackBackend client(o);
   ASSERT_EQ(client.open(target.target()), OpenResult::opened) << client.last_error();
   target.slow.store(true);
   ASSERT_TRUE(wait_for([&] { return target.in_slow_cycle.load(); }, 5s));
@@ -391,9 +390,9 @@ TEST_F(Jackd, RetireGivesUpAfterItsBoundAndStillCloses) {
 }
 
 TEST(NoServer, TryOpenBacksOffFrom200msTo1s) {
-  JackClientOptions o;
+  Options o;
   o.server_name = clipd::test::unique_name("clipd-absent");
-  JackClient client(o);
+  JackBackend client(o);
   EXPECT_EQ(client.retry_delay(), 200ms);
   const std::chrono::milliseconds expected[] = {400ms, 800ms, 1000ms, 1000ms};
   for (const auto want : expected) {
@@ -408,12 +407,12 @@ TEST(NoServer, TryOpenBacksOffFrom200msTo1s) {
 // libjack reports a failed connection through its error hook: the message reaches poll()
 // (the hook itself only copies into a preallocated slot, see test_library_log.cpp).
 TEST(NoServer, TheLibrarysErrorsReachPoll) {
-  JackClientOptions o;
+  Options o;
   o.server_name = clipd::test::unique_name("clipd-absent");
-  JackClient client(o);
+  JackBackend client(o);
   (void)client.poll();  // whatever earlier tests left
   EXPECT_EQ(client.try_open({}), OpenResult::no_server);
-  const JackEvents ev = client.poll();
+  const Events ev = client.poll();
   ASSERT_FALSE(ev.library_messages.empty());
   bool error = false;
   for (const auto& m : ev.library_messages) {

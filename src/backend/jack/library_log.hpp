@@ -1,4 +1,4 @@
-// clipd/jack/library_log.hpp: libjack's error and info messages, caught without allocating.
+// clipd/backend/jack/library_log.hpp: libjack's error and info messages, caught without allocating.
 //
 // Why: libjack reports through jack_set_error_function / jack_set_info_function hooks that are
 // process-wide and may be called from any thread, JACK2's process thread included (a server
@@ -6,7 +6,7 @@
 // builds a std::string allocates. These hooks copy the message into one of a fixed set of
 // preallocated slots (truncated to kMessageBytes) and publish it with an atomic; when every
 // slot is full the message is dropped and counted. The control thread drains the slots from
-// JackClient::poll() and logs them.
+// JackBackend::poll() and logs them.
 //
 // Thread contract: install() and drain() on the control thread (drain() allocates the strings it
 // returns); the hooks on any thread, wait-free: a bounded scan of kSlots slots and a copy of at
@@ -19,12 +19,11 @@
 #include <string>
 #include <vector>
 
-namespace clipd::jack {
+#include "backend/backend.hpp"
 
-struct LibraryMessage {
-  bool error = false;  // from the error hook; else the info hook
-  std::string text;
-};
+namespace clipd::backend::jack {
+
+// backend::LibraryMessage: `error` is true from the error hook, false from the info hook.
 
 class LibraryLog {
  public:
@@ -57,4 +56,4 @@ class LibraryLog {
   std::uint64_t dropped_seen_ = 0;  // control thread
 };
 
-}  // namespace clipd::jack
+}  // namespace clipd::backend::jack

@@ -1,4 +1,4 @@
-// A process target for the JACK layer's tests: writes the server frame number of every sample
+// A process target for the JACK backend's tests: writes the server frame number of every sample
 // into the outputs, so a recording made by another client proves, sample by sample, both the
 // bit-exact path and that the two clients saw the same frame time in the same cycle.
 //
@@ -7,16 +7,17 @@
 // and counts MIDI events, for comparison with the recorder's periods.
 //
 // Thread contract: render() runs on the audio thread; the control thread reads the atomics and,
-// after JackClient::retire(), everything.
+// after JackBackend::retire(), everything.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <span>
 #include <vector>
 
-#include "jack/jack_client.hpp"
+#include "backend/jack/jack_backend.hpp"
 
-namespace clipd::jack::testing {
+namespace clipd::backend::jack::testing {
 
 struct CycleRecord {
   std::uint64_t frame = 0;
@@ -44,7 +45,7 @@ class CounterTarget {
 
   // Audio thread. Non-blocking guarantees: wait-free.
   static void render(void* ctx, std::uint64_t frame, std::uint32_t nframes, float* const* out,
-                     const MidiInput* midi, std::uint64_t usecs) noexcept {
+                     std::span<const engine::MidiEventView> midi, std::uint64_t usecs) noexcept {
     auto* self = static_cast<CounterTarget*>(ctx);
     for (std::uint32_t i = 0; i < nframes; ++i) {
       out[0][i] = counter_low(frame + i);
@@ -54,11 +55,11 @@ class CounterTarget {
       for (std::uint32_t i = 0; i < nframes; ++i)
         out[c][i] = static_cast<float>(c);
     }
-    if (midi != nullptr) {
+    if (!midi.empty()) {
       std::uint64_t bytes = 0;
-      for (const MidiEvent e : *midi)
+      for (const engine::MidiEventView& e : midi)
         bytes += e.size;
-      self->midi_events_.fetch_add(midi->size(), std::memory_order_relaxed);
+      self->midi_events_.fetch_add(midi.size(), std::memory_order_relaxed);
       self->midi_bytes_.fetch_add(bytes, std::memory_order_relaxed);
     }
     const std::size_t n = self->count_.load(std::memory_order_relaxed);
@@ -103,4 +104,4 @@ class CounterTarget {
   std::atomic<std::uint64_t> last_usecs_{0};
 };
 
-}  // namespace clipd::jack::testing
+}  // namespace clipd::backend::jack::testing

@@ -1,4 +1,4 @@
-// clipd/jack/frame_clock.hpp: JACK's 32-bit frame time extended to 64 bits.
+// clipd/backend/jack/frame_clock.hpp: JACK's 32-bit frame time extended to 64 bits.
 //
 // jack_last_frame_time() wraps after 2^32 frames (about 24.9 hours at 48 kHz); the engine counts
 // in 64-bit frames so that a daemon running for months never sees time go backwards. A step
@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-namespace clipd::jack {
+namespace clipd::backend::jack {
 
 class FrameClock {
  public:
@@ -31,4 +31,4 @@ class FrameClock {
   bool seen_ = false;
 };
 
-}  // namespace clipd::jack
+}  // namespace clipd::backend::jack

@@ -1,6 +1,6 @@
 // libjack's message hooks: copied into fixed slots without allocating, drained in order, dropped
 // and counted when the slots are full, never lost or torn under concurrent writers.
-#include "jack/library_log.hpp"
+#include "backend/jack/library_log.hpp"
 
 #include <gtest/gtest.h>
 
@@ -34,7 +34,7 @@ thread_local std::uint64_t allocations = 0;
   std::free(p);
 }
 
-namespace clipd::jack {
+namespace clipd::backend::jack {
 namespace {
 
 // A fresh log per test (the process-wide instance is for the hooks).
@@ -135,4 +135,4 @@ TEST(LibraryLog, ConcurrentWritersLoseNothingUncountedAndTearNothing) {
 }
 
 }  // namespace
-}  // namespace clipd::jack
+}  // namespace clipd::backend::jack

@@ -3,11 +3,11 @@
 
 #include <cstdint>
 
-#include "jack/frame_clock.hpp"
+#include "backend/jack/frame_clock.hpp"
 
 namespace {
 
-using clipd::jack::FrameClock;
+using clipd::backend::jack::FrameClock;
 
 TEST(FrameClock, FollowsTheServerBeforeAnyWrap) {
   FrameClock clock;

@@ -1,4 +1,4 @@
-#include "jack/library_log.hpp"
+#include "backend/jack/library_log.hpp"
 
 #include <jack/jack.h>
 
@@ -7,7 +7,7 @@
 
 #include "clipd/realtime.hpp"
 
-namespace clipd::jack {
+namespace clipd::backend::jack {
 namespace {
 
 // libjack's hooks. They may run on the audio thread: LibraryLog::push only.
@@ -83,4 +83,4 @@ std::vector<LibraryMessage> LibraryLog::drain(std::uint64_t& dropped) {
   return out;
 }
 
-}  // namespace clipd::jack
+}  // namespace clipd::backend::jack

@@ -1,4 +1,4 @@
-// clipd-jack-probe: JackClient driven the way the daemon drives it, for the integration tests
+// clipd-jack-probe: JackBackend driven the way the daemon drives it, for the integration tests
 // (and, linked with the RealtimeSanitizer runtime, for the real-time checks).
 //
 // Usage: clipd-jack-probe [--name NAME] [--outputs N] [--no-midi] [--connect PORT]...
@@ -20,14 +20,14 @@
 
 #include "clipd/realtime.hpp"
 #include "counter_target.hpp"
-#include "jack/jack_client.hpp"
+#include "backend/jack/jack_backend.hpp"
 
 namespace {
 
-using clipd::jack::JackClient;
-using clipd::jack::OpenResult;
-using clipd::jack::RetireResult;
-using clipd::jack::testing::CounterTarget;
+using clipd::backend::OpenResult;
+using clipd::backend::RetireResult;
+using clipd::backend::jack::JackBackend;
+using clipd::backend::jack::testing::CounterTarget;
 
 void print(const std::string& line) {
   std::printf("%s\n", line.c_str());
@@ -37,7 +37,8 @@ void print(const std::string& line) {
 // The counter target, plus one allocation in the 10th cycle.
 // Thread contract: audio thread; deliberately not real-time safe.
 void violating_render(void* ctx, std::uint64_t frame, std::uint32_t nframes, float* const* out,
-                      const clipd::jack::MidiInput* midi, std::uint64_t usecs) noexcept {
+                      std::span<const clipd::engine::MidiEventView> midi,
+                      std::uint64_t usecs) noexcept {
   auto* target = static_cast<CounterTarget*>(ctx);
   if (target->cycles() == 10) {
     void* volatile p = std::malloc(64);
@@ -46,8 +47,8 @@ void violating_render(void* ctx, std::uint64_t frame, std::uint32_t nframes, flo
   CounterTarget::render(ctx, frame, nframes, out, midi, usecs);
 }
 
-clipd::jack::ProcessTarget make_target(CounterTarget& t, bool violate) {
-  clipd::jack::ProcessTarget target = t.target();
+clipd::backend::ProcessTarget make_target(CounterTarget& t, bool violate) {
+  clipd::backend::ProcessTarget target = t.target();
   if (violate) target.fn = &violating_render;
   return target;
 }
@@ -61,7 +62,7 @@ void report_target(const CounterTarget& t) {
 
 int main(int argc, char** argv) {
   clipd::rtsan_init();
-  clipd::jack::JackClientOptions options;
+  clipd::backend::Options options;
   options.client_name = "clipd";
   double seconds = 5;
   int exit_after_reopens = -1;
@@ -89,7 +90,7 @@ int main(int argc, char** argv) {
     }
   }
 
-  JackClient client(options);
+  JackBackend client(options);
   auto target = std::make_unique<CounterTarget>(options.outputs);
   if (client.open(make_target(*target, violate)) != OpenResult::opened) {
     std::fprintf(stderr, "clipd-jack-probe: %s\n", client.last_error().c_str());
@@ -117,7 +118,7 @@ int main(int argc, char** argv) {
       }
       continue;
     }
-    const clipd::jack::JackEvents ev = client.poll();
+    const clipd::backend::Events ev = client.poll();
     if (ev.sample_rate_changed) print("rate " + std::to_string(ev.sample_rate));
     if (ev.buffer_size_changed) print("bufsize " + std::to_string(ev.buffer_size));
     if (ev.new_xruns != 0) print("xruns " + std::to_string(client.xruns()));
