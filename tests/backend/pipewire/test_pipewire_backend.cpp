@@ -1,0 +1,292 @@
+// The native PipeWire backend against a real, private PipeWire (and WirePlumber), each test case
+// with its own runtime directory; what the backend put on its ports is recorded by independent
+// clients (clipd-record and clipd-midi-send under pw-jack) and read back sample by sample.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backend/backend.hpp"
+#include "backend/pipewire/pipewire_backend.hpp"
+#include "process.hpp"
+#include "recording.hpp"
+#include "servers.hpp"
+#include "stamp_target.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using clipd::backend::Backend;
+using clipd::backend::Events;
+using clipd::backend::OpenResult;
+using clipd::backend::Options;
+using clipd::backend::PortConnection;
+using clipd::backend::RetireResult;
+using clipd::backend::testing::stamp_decode;
+using clipd::backend::testing::StampTarget;
+using clipd::test::PipewireServer;
+using clipd::test::TempDir;
+using json = nlohmann::json;
+
+std::string tool(const char* name) {
+  return clipd::test::support_dir() + "/" + name;
+}
+
+bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return pred();
+}
+
+// Polls until `done(accumulated events)` or the time-out; flags ORed, counters summed, current
+// values last seen.
+[[maybe_unused]] Events poll_until(Backend& backend, const std::function<bool(const Events&)>& done,
+                                   std::chrono::milliseconds timeout = 5s) {
+  Events acc;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    Events ev = backend.poll();
+    acc.server_gone |= ev.server_gone;
+    acc.sample_rate_changed |= ev.sample_rate_changed;
+    acc.buffer_size_changed |= ev.buffer_size_changed;
+    acc.connections_changed |= ev.connections_changed;
+    acc.new_xruns += ev.new_xruns;
+    acc.sample_rate = ev.sample_rate;
+    acc.buffer_size = ev.buffer_size;
+    acc.library_dropped += ev.library_dropped;
+    for (auto& m : ev.library_messages)
+      acc.library_messages.push_back(std::move(m));
+    if (done(acc)) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  return acc;
+}
+
+// A property's value as text (pw-dump prints numbers and booleans unquoted).
+std::string prop(const json& props, const char* key) {
+  if (!props.contains(key)) return "<absent>";
+  const json& v = props.at(key);
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+// Each test case has its own PipeWire (and runtime directory); this process reaches it through
+// the environment, as the daemon would.
+class PipewireBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<PipewireServer>();
+    for (const std::string& change : server_->env()) {
+      const auto eq = change.find('=');
+      if (eq == std::string::npos) {
+        ::unsetenv(change.c_str());
+      } else {
+        ::setenv(change.substr(0, eq).c_str(), change.substr(eq + 1).c_str(), 1);
+      }
+    }
+  }
+
+  PipewireServer& server() { return *server_; }
+
+  json dump() const {
+    const auto r = clipd::test::run({"pw-dump"}, server_->env(), 10s);
+    EXPECT_EQ(r.status, 0) << r.output;
+    return json::parse(r.output);
+  }
+  // The objects of `type` ("Node", "Port", "Link", "Client") in a pw-dump.
+  static std::vector<json> objects(const json& d, const std::string& type) {
+    std::vector<json> out;
+    for (const json& o : d) {
+      if (o.value("type", "") == "PipeWire:Interface:" + type && o.contains("info") &&
+          o.at("info").is_object() && o.at("info").contains("props")) {
+        out.push_back(o);
+      }
+    }
+    return out;
+  }
+  // The node named `name` in a pw-dump, or null.
+  static json node_named(const json& d, const std::string& name) {
+    for (const json& n : objects(d, "Node")) {
+      if (prop(n.at("info").at("props"), "node.name") == name) return n;
+    }
+    return nullptr;
+  }
+  // "node.name:port.name" pairs of the links in the graph, "out -> in".
+  std::vector<std::string> links() const {
+    const auto r = clipd::test::run({"pw-link", "-l", "-o"}, server_->env(), 10s);
+    std::vector<std::string> out;
+    std::string current;
+    std::size_t at = 0;
+    const std::string& text = r.output;
+    while (at < text.size()) {
+      std::size_t end = text.find('\n', at);
+      if (end == std::string::npos) end = text.size();
+      const std::string line = text.substr(at, end - at);
+      at = end + 1;
+      if (line.empty()) continue;
+      const auto arrow = line.find("|->");
+      if (arrow != std::string::npos) {
+        out.push_back(current + " -> " + line.substr(line.find_first_not_of(" ", arrow + 3)));
+      } else if (line.find("|<-") == std::string::npos) {
+        current = line;
+      }
+    }
+    return out;
+  }
+
+  // Records `frames` frames of out_1 and out_2 with clipd-record (under pw-jack), starting a
+  // second and two periods ahead of the backend's frame, and checks every sample against the
+  // stamps, the recorder's periods for contiguity, and each recorded period against the cycle
+  // the target saw at the same frame.
+  void expect_stamped_recording(Backend& backend, const StampTarget& target, std::uint64_t frames) {
+    ASSERT_TRUE(wait_for([&] { return backend.frame_now() != 0; }, 5s)) << "no cycle ran";
+    TempDir dir("clipd-pw-rec");
+    const std::string prefix = dir.file("rec");
+    const std::uint64_t start =
+        backend.frame_now() + backend.sample_rate() + 2 * std::uint64_t{backend.buffer_size()};
+    const auto result = server_->run_client(
+        {tool("clipd-record"), "-o", prefix, "-f", std::to_string(frames), "--start-frame",
+         std::to_string(start), "--wait-ports", "5", "--timeout", "20", "-n", "rec",
+         backend.port_name(0), backend.port_name(1)},
+        30s);
+    ASSERT_EQ(result.status, 0) << result.output;
+    const clipd::test::Recording rec = clipd::test::read_recording(prefix);
+    ASSERT_EQ(rec.channels, 2u);
+    ASSERT_EQ(rec.frames, frames);
+    EXPECT_EQ(rec.first_frame, start);
+    EXPECT_EQ(rec.gaps, 0u);
+    EXPECT_EQ(rec.rate, backend.sample_rate());
+    std::uint64_t mismatches = 0;
+    for (std::uint64_t i = 0; i < rec.frames; ++i) {
+      const std::uint64_t expected = (rec.first_frame + i) & 0xffffffffu;
+      const std::uint64_t got = stamp_decode(rec.at(i, 0), rec.at(i, 1));
+      if (got != expected && mismatches++ == 0) {
+        ADD_FAILURE() << "frame " << rec.first_frame + i << " (sample " << i << ") holds " << got;
+      }
+    }
+    EXPECT_EQ(mismatches, 0u);
+    ASSERT_FALSE(rec.periods.empty());
+    std::map<std::uint64_t, std::uint32_t> seen;
+    for (const auto& c : target.history())
+      seen[c.frame] = c.nframes;
+    std::size_t matched = 0;
+    for (const auto& p : rec.periods) {
+      if (p.frame < seen.begin()->first || p.frame >= seen.rbegin()->first) continue;
+      const auto it = seen.find(p.frame);
+      ASSERT_NE(it, seen.end()) << "the target saw no cycle at frame " << p.frame;
+      EXPECT_EQ(it->second, p.nframes) << "frame " << p.frame;
+      ++matched;
+    }
+    EXPECT_GE(matched, rec.periods.size() - 1);
+  }
+
+  std::unique_ptr<PipewireServer> server_;
+};
+
+Options options(const std::string& name) {
+  Options o;
+  o.client_name = name;
+  return o;
+}
+
+TEST_F(PipewireBackendTest, OpenMakesANativeNodeWithOutAndMidiPorts) {
+  StampTarget target(2);  // outlives the backend, whose destructor retires it
+  auto backend = clipd::backend::make_pipewire_backend(options("clipd-pw-open"));
+  EXPECT_EQ(backend->kind(), clipd::backend::Kind::pipewire);
+  EXPECT_FALSE(backend->is_open());
+  ASSERT_EQ(backend->open(target.target()), OpenResult::opened) << backend->last_error();
+  EXPECT_TRUE(backend->is_open());
+  EXPECT_EQ(backend->open(target.target()), OpenResult::already_open);
+  EXPECT_EQ(backend->client_name(), "clipd-pw-open");
+  EXPECT_EQ(backend->port_name(1), "clipd-pw-open:out_2");
+  EXPECT_EQ(backend->midi_port_name(), "clipd-pw-open:midi_in");
+  EXPECT_EQ(backend->sample_rate(), 48000u);  // the dummy driver's
+  EXPECT_EQ(backend->buffer_size(), 1024u);
+  EXPECT_FALSE(backend->dsp_load().has_value());
+
+  const json d = dump();
+  const json node = node_named(d, "clipd-pw-open");
+  ASSERT_FALSE(node.is_null()) << d.dump(1);
+  const json& props = node.at("info").at("props");
+  EXPECT_EQ(prop(props, "media.class"), "Stream/Output/Audio");
+  EXPECT_EQ(prop(props, "media.type"), "Audio");
+  EXPECT_EQ(prop(props, "media.category"), "Playback");
+  EXPECT_EQ(prop(props, "media.role"), "Music");
+  EXPECT_EQ(prop(props, "node.description"), "clipd-pw-open");
+  EXPECT_EQ(prop(props, "node.autoconnect"), "true");
+  // Not a JACK client: neither the node nor its client says client.api = jack.
+  EXPECT_EQ(prop(props, "client.api"), "<absent>");
+  const int node_id = node.at("id").get<int>();
+  const int client_id = std::stoi(prop(props, "client.id"));
+  for (const json& c : objects(d, "Client")) {
+    if (c.at("id").get<int>() == client_id) {
+      EXPECT_EQ(prop(c.at("info").at("props"), "client.api"), "<absent>") << c.dump(1);
+    }
+  }
+
+  std::map<std::string, json> ports;
+  for (const json& p : objects(d, "Port")) {
+    if (prop(p.at("info").at("props"), "node.id") == std::to_string(node_id)) {
+      ports[prop(p.at("info").at("props"), "port.name")] = p;
+    }
+  }
+  ASSERT_EQ(ports.size(), 3u) << d.dump(1);
+  ASSERT_TRUE(ports.count("out_1") && ports.count("out_2") && ports.count("midi_in"));
+  EXPECT_EQ(ports.at("out_1").at("info").at("direction"), "output");
+  EXPECT_EQ(ports.at("out_2").at("info").at("direction"), "output");
+  EXPECT_EQ(ports.at("midi_in").at("info").at("direction"), "input");
+  EXPECT_EQ(prop(ports.at("out_1").at("info").at("props"), "audio.channel"), "FL");
+  EXPECT_EQ(prop(ports.at("out_2").at("info").at("props"), "audio.channel"), "FR");
+  EXPECT_EQ(prop(ports.at("out_1").at("info").at("props"), "port.alias"), "clipd out 1");
+  EXPECT_EQ(prop(ports.at("out_2").at("info").at("props"), "port.alias"), "clipd out 2");
+  EXPECT_EQ(prop(ports.at("out_1").at("info").at("props"), "format.dsp"),
+            "32 bit float mono audio");
+  EXPECT_EQ(prop(ports.at("midi_in").at("info").at("props"), "format.dsp"), "8 bit raw midi");
+
+  EXPECT_EQ(backend->retire(), RetireResult::retired);
+  EXPECT_FALSE(backend->is_open());
+  EXPECT_EQ(backend->retire(), RetireResult::not_open);
+  // The node is gone with the connection.
+  EXPECT_TRUE(wait_for([&] { return node_named(dump(), "clipd-pw-open").is_null(); }, 5s));
+}
+
+TEST_F(PipewireBackendTest, RecordsTheStampsBitExactWithConsistentFrames) {
+  StampTarget target(2);
+  auto backend = clipd::backend::make_pipewire_backend(options("clipd-pw-rec"));
+  ASSERT_EQ(backend->open(target.target()), OpenResult::opened) << backend->last_error();
+  ASSERT_NO_FATAL_FAILURE(expect_stamped_recording(*backend, target, 48000));
+  EXPECT_EQ(target.discontinuities(), 0u);
+  EXPECT_EQ(backend->xruns(), 0u);
+  EXPECT_EQ(backend->null_buffers(), 0u);
+  // usecs is CLOCK_MONOTONIC at the cycle's start: within a second of now.
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const std::uint64_t now_us = std::uint64_t(now.tv_sec) * 1000000u + now.tv_nsec / 1000;
+  EXPECT_LE(target.last_usecs(), now_us);
+  EXPECT_GT(target.last_usecs() + 1000000u, now_us);
+  const std::uint64_t cycles = backend->cycles();
+  EXPECT_EQ(backend->retire(), RetireResult::retired);
+  // After retire(), nothing calls the target.
+  const std::size_t seen = target.cycles();
+  EXPECT_GE(seen, cycles);
+  const auto history = target.history();
+  for (std::size_t i = 1; i < history.size(); ++i) {
+    ASSERT_EQ(history[i].frame, history[i - 1].frame + history[i - 1].nframes) << "cycle " << i;
+  }
+  EXPECT_EQ(backend->frame_now(), history.back().frame + history.back().nframes);
+  std::this_thread::sleep_for(100ms);  // several quanta of a server that still runs
+  EXPECT_EQ(target.cycles(), seen);
+}
+
+}  // namespace
