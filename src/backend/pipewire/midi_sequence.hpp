@@ -19,8 +19,9 @@ struct MidiRead {
   std::uint32_t overflow = 0;  // MIDI events past `capacity` (skipped)
 };
 
-// Reads the sequence in `size` bytes at `data` + `offset` (a buffer of `maxsize` bytes; a chunk
-// that does not fit, or is no sequence, reads as no events) into `out` (room for `capacity`).
+// Reads the sequence in `size` bytes at `data` + `offset` (a buffer of `maxsize` bytes) into
+// `out` (room for `capacity`). A chunk that is no sequence reads as no events; of a sequence
+// that claims more than the chunk or the buffer holds, the controls wholly inside are read.
 // Offsets at or past `nframes` are clamped to nframes - 1 and an offset below the previous
 // event's is raised to it, so the engine always gets offsets < nframes in non-decreasing order;
 // empty messages are skipped. The views point into the buffer: valid until the buffer is queued

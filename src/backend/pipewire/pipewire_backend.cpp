@@ -2,7 +2,9 @@
 
 #include <pipewire/filter.h>
 #include <pipewire/pipewire.h>
+#include <spa/param/buffers.h>
 #include <spa/param/latency-utils.h>
+#include <spa/pod/builder.h>
 #include <spa/utils/result.h>
 
 #include <algorithm>
@@ -41,6 +43,10 @@ struct PortData {
   std::atomic<std::uint32_t> buffers{0};
 };
 constexpr std::uint32_t kMidiPort = 0xffffffffu;
+// Bytes of a midi_in buffer: 2 x kMidiCapacity three-byte messages of 24 bytes each, and the
+// sequence's header.
+constexpr std::int32_t kMidiBufferBytes = 64 * 1024;
+static_assert(kMidiBufferBytes >= 2 * kMidiCapacity * 24 + 16);
 
 std::uint32_t parse_u32(const char* text, std::uint32_t fallback) {
   if (text == nullptr || *text == '\0') return fallback;
@@ -333,8 +339,18 @@ OpenResult PipewireBackend::open(ProcessTarget target) {
     if (!options_.pretty_name_prefix.empty()) {
       pw_properties_set(props, PW_KEY_PORT_ALIAS, (options_.pretty_name_prefix + "MIDI").c_str());
     }
+    // Room for more than kMidiCapacity events: the server's control mixer merges what is linked
+    // to midi_in into buffers of the size this asks for (4096 bytes, 170 events, otherwise).
+    std::uint8_t pod_buffer[512];
+    spa_pod_builder b{};
+    spa_pod_builder_init(&b, pod_buffer, sizeof pod_buffer);
+    const spa_pod* params[1] = {static_cast<const spa_pod*>(spa_pod_builder_add_object(
+        &b, SPA_TYPE_OBJECT_ParamBuffers, SPA_PARAM_Buffers, SPA_PARAM_BUFFERS_buffers,
+        SPA_POD_CHOICE_RANGE_Int(1, 1, 32), SPA_PARAM_BUFFERS_blocks, SPA_POD_Int(1),
+        SPA_PARAM_BUFFERS_size, SPA_POD_Int(kMidiBufferBytes), SPA_PARAM_BUFFERS_stride,
+        SPA_POD_Int(1)))};
     midi_port_ = pw_filter_add_port(filter_, PW_DIRECTION_INPUT, PW_FILTER_PORT_FLAG_MAP_BUFFERS,
-                                    sizeof(PortData), props, nullptr, 0);
+                                    sizeof(PortData), props, params, 1);
     if (midi_port_ == nullptr) return fail_locked("cannot add midi_in");
     new (midi_port_) PortData{kMidiPort};
   }

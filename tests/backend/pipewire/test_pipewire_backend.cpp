@@ -289,4 +289,75 @@ TEST_F(PipewireBackendTest, RecordsTheStampsBitExactWithConsistentFrames) {
   EXPECT_EQ(target.cycles(), seen);
 }
 
+// "sent FRAME HEX" lines of clipd-midi-send, as (frame, hex).
+std::vector<std::pair<std::uint64_t, std::string>> sent_events(const std::string& output) {
+  std::vector<std::pair<std::uint64_t, std::string>> out;
+  std::size_t at = 0;
+  while ((at = output.find("sent ", at)) != std::string::npos) {
+    if (at != 0 && output[at - 1] != '\n') {
+      at += 5;
+      continue;
+    }
+    const std::size_t space = output.find(' ', at + 5);
+    const std::size_t end = output.find('\n', space);
+    out.emplace_back(std::stoull(output.substr(at + 5, space - at - 5)),
+                     output.substr(space + 1, end - space - 1));
+    at = end;
+  }
+  return out;
+}
+
+std::string hex(const clipd::backend::testing::MidiRecord& r) {
+  std::string out;
+  char buf[3];
+  for (std::uint32_t i = 0; i < r.size && i < 4; ++i) {
+    std::snprintf(buf, sizeof buf, "%02x", r.bytes[i]);
+    out += buf;
+  }
+  return out;
+}
+
+TEST_F(PipewireBackendTest, MidiEventsArriveAtTheirExactFrames) {
+  StampTarget target(2);
+  auto backend = clipd::backend::make_pipewire_backend(options("clipd-pw-midi"));
+  ASSERT_EQ(backend->open(target.target()), OpenResult::opened) << backend->last_error();
+  // Offsets spread over a period (1024 frames here): its first and last frame, mid-period, two
+  // events on one frame, and a cycle boundary crossed between two events one frame apart.
+  const auto result =
+      server().run_client({tool("clipd-midi-send"), "-c", backend->midi_port_name(), "--relative",
+                           "4800", "0:on:1:60", "1:off:1:60", "517:on:10:36:127", "517:raw:b07b00",
+                           "1023:on:2:61:1", "1024:off:2:61", "3000:raw:e00040"},
+                          20s);
+  ASSERT_EQ(result.status, 0) << result.output;
+  const auto sent = sent_events(result.output);
+  ASSERT_EQ(sent.size(), 7u) << result.output;
+  ASSERT_TRUE(wait_for([&] { return target.midi_count() >= sent.size(); }, 5s))
+      << "events seen: " << target.midi_count();
+  const auto got = target.midi();
+  ASSERT_EQ(got.size(), sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    EXPECT_EQ(got[i].frame, sent[i].first) << "event " << i;
+    EXPECT_EQ(hex(got[i]), sent[i].second) << "event " << i;
+  }
+  EXPECT_EQ(target.bad_offsets(), 0u);
+  EXPECT_EQ(backend->midi_overflow(), 0u);
+}
+
+TEST_F(PipewireBackendTest, MidiEventsPastTheCapacityAreCounted) {
+  StampTarget target(2, 1 << 16, 2 * clipd::backend::kMidiCapacity);
+  auto backend = clipd::backend::make_pipewire_backend(options("clipd-pw-mo"));
+  ASSERT_EQ(backend->open(target.target()), OpenResult::opened) << backend->last_error();
+  // 1,100 controller messages on one frame: one cycle holds them all.
+  std::vector<std::string> args = {tool("clipd-midi-send"), "-c", backend->midi_port_name(),
+                                   "--relative", "4800"};
+  for (int i = 0; i < 1100; ++i)
+    args.push_back("0:raw:b07b00");
+  const auto result = server().run_client(args, 20s);
+  ASSERT_EQ(result.status, 0) << result.output.substr(0, 2000);
+  EXPECT_TRUE(wait_for(
+      [&] { return backend->midi_overflow() == 1100u - clipd::backend::kMidiCapacity; }, 5s))
+      << "overflow: " << backend->midi_overflow();
+  EXPECT_EQ(target.midi_count(), clipd::backend::kMidiCapacity);
+}
+
 }  // namespace
