@@ -145,6 +145,27 @@ class PipewireBackendTest : public ::testing::Test {
     return out;
   }
 
+  // Makes a stereo null sink named `name` (it outlives pw-cli: object.linger) and waits until its
+  // ports are in the graph.
+  void make_sink(const std::string& name) {
+    const auto r = clipd::test::run(
+        {"pw-cli", "create-node", "adapter",
+         "{ factory.name=support.null-audio-sink node.name=" + name +
+             " media.class=Audio/Sink object.linger=true audio.position=[ FL FR ] }"},
+        server_->env(), 10s);
+    ASSERT_EQ(r.status, 0) << r.output;
+    ASSERT_TRUE(wait_for(
+        [&] {
+          return clipd::test::run({"pw-link", "-i"}, server_->env(), 10s)
+                     .output.find(name + ":playback_FR") != std::string::npos;
+        },
+        5s));
+  }
+  bool has_link(const std::string& out, const std::string& in) const {
+    const auto l = links();
+    return std::find(l.begin(), l.end(), out + " -> " + in) != l.end();
+  }
+
   // Records `frames` frames of out_1 and out_2 with clipd-record (under pw-jack), starting a
   // second and two periods ahead of the backend's frame, and checks every sample against the
   // stamps, the recorder's periods for contiguity, and each recorded period against the cycle
@@ -464,6 +485,65 @@ TEST_F(PipewireBackendTest, ForcedQuantaReachTheTargetContiguouslyAndAreRecorded
   for (std::size_t i = 1; i < history.size(); ++i) {
     ASSERT_EQ(history[i].frame, history[i - 1].frame + history[i - 1].nframes) << "cycle " << i;
   }
+}
+
+TEST_F(PipewireBackendTest, ServerLossIsReportedAndTheBackendReconnectsWithItsLinks) {
+  Options o = options("clipd-pw-loss");
+  o.autoconnect = false;  // the session manager would link us to the sink too
+  o.midi_input = false;
+  auto backend = clipd::backend::make_pipewire_backend(o);
+  ASSERT_NO_FATAL_FAILURE(make_sink("loss-sink"));
+  const std::vector<PortConnection> remembered = {{"out_1", "loss-sink:playback_FL"},
+                                                  {"out_2", "loss-sink:playback_FR"}};
+  backend->set_connections(remembered);
+  auto target = std::make_unique<StampTarget>(2);
+  ASSERT_EQ(backend->open(target->target()), OpenResult::opened) << backend->last_error();
+  EXPECT_TRUE(backend->last_error().empty()) << backend->last_error();
+  EXPECT_TRUE(has_link("clipd-pw-loss:out_1", "loss-sink:playback_FL"));
+  EXPECT_TRUE(has_link("clipd-pw-loss:out_2", "loss-sink:playback_FR"));
+  ASSERT_TRUE(wait_for([&] { return target->cycles() > 2; }, 5s));
+
+  // SIGKILL: PipeWire gets no chance to tell anyone.
+  const pid_t pipewire = server().pipewire_pid();
+  ASSERT_GT(pipewire, 0);
+  ASSERT_EQ(::kill(pipewire, SIGKILL), 0);
+  const Events gone = poll_until(*backend, [](const Events& e) { return e.server_gone; });
+  ASSERT_TRUE(gone.server_gone);
+  EXPECT_TRUE(backend->poll().server_gone);  // until retire()
+  EXPECT_EQ(backend->retire(), RetireResult::retired);
+  EXPECT_FALSE(backend->is_open());
+  // What the ports had is remembered, not what the dying server left.
+  EXPECT_EQ(backend->connections(), remembered);
+  // After retire() nothing calls the target: the daemon's engine may go.
+  target.reset();
+
+  // While the server is down (its socket left behind by the SIGKILL, then removed): no_server,
+  // with the delay backing off.
+  EXPECT_EQ(backend->retry_delay(), clipd::backend::kRetryMin);
+  auto next = std::make_unique<StampTarget>(2);
+  EXPECT_EQ(backend->try_open(next->target()), OpenResult::no_server);
+  EXPECT_NE(backend->last_error().find("cannot connect to PipeWire"), std::string::npos)
+      << backend->last_error();
+  EXPECT_EQ(backend->retry_delay(), 2 * clipd::backend::kRetryMin);
+  server().stop();
+  EXPECT_EQ(backend->try_open(next->target()), OpenResult::no_server);
+  EXPECT_EQ(backend->retry_delay(), 4 * clipd::backend::kRetryMin);
+  EXPECT_EQ(backend->try_open(next->target()), OpenResult::no_server);
+  EXPECT_EQ(backend->retry_delay(), clipd::backend::kRetryMax);
+  EXPECT_FALSE(backend->last_error().empty());
+  EXPECT_FALSE(backend->is_open());
+
+  // Back: the sink is made again, the backend opens and restores its links.
+  server().start();
+  ASSERT_NO_FATAL_FAILURE(make_sink("loss-sink"));
+  ASSERT_EQ(backend->try_open(next->target()), OpenResult::opened) << backend->last_error();
+  EXPECT_EQ(backend->retry_delay(), clipd::backend::kRetryMin);
+  EXPECT_TRUE(has_link("clipd-pw-loss:out_1", "loss-sink:playback_FL"));
+  EXPECT_TRUE(has_link("clipd-pw-loss:out_2", "loss-sink:playback_FR"));
+  ASSERT_TRUE(wait_for([&] { return next->cycles() > 2; }, 5s));
+  EXPECT_FALSE(backend->poll().server_gone);
+  EXPECT_EQ(backend->retire(), RetireResult::retired);
+  EXPECT_EQ(backend->connections(), remembered);
 }
 
 }  // namespace
