@@ -546,4 +546,101 @@ TEST_F(PipewireBackendTest, ServerLossIsReportedAndTheBackendReconnectsWithItsLi
   EXPECT_EQ(backend->connections(), remembered);
 }
 
+// The links of node `node` ("node:port -> other:port" lines of pw-link).
+std::vector<std::string> links_of(const std::vector<std::string>& links, const std::string& node) {
+  std::vector<std::string> out;
+  for (const std::string& l : links) {
+    if (l.rfind(node + ":", 0) == 0 || l.find(" -> " + node + ":") != std::string::npos) {
+      out.push_back(l);
+    }
+  }
+  return out;
+}
+
+TEST_F(PipewireBackendTest, AutoConnectLinksTheOutputsItselfAndKeepsTheSessionManagerOff) {
+  ASSERT_NO_FATAL_FAILURE(make_sink("ac-sink"));
+  ASSERT_NO_FATAL_FAILURE(make_sink("ac-other"));
+  Options o = options("clipd-pw-ac");
+  o.auto_connect = {"ac-other:playback_FR", "ac-other:playback_FL", "ac-other:playback_FR"};
+  StampTarget target(2);
+  auto backend = clipd::backend::make_pipewire_backend(o);
+  ASSERT_EQ(backend->open(target.target()), OpenResult::opened) << backend->last_error();
+  EXPECT_TRUE(backend->last_error().empty()) << backend->last_error();
+  const json node = node_named(dump(), "clipd-pw-ac");
+  ASSERT_FALSE(node.is_null());
+  EXPECT_EQ(prop(node.at("info").at("props"), "node.autoconnect"), "false");
+
+  // WirePlumber has looked at our node once it logged its verdict on it (0.4.13 wraps every
+  // Stream/* node in an si-audio-adapter, which needs a node-level EnumFormat a pw_filter does
+  // not advertise: "no usable format found"; so it would not link this node in any case, and a
+  // node that asks it to, below, stays unlinked too).
+  const int node_id = node.at("id").get<int>();
+  const std::string verdict = "no usable format found for node " + std::to_string(node_id);
+  ASSERT_TRUE(wait_for([&] { return server().log().find(verdict) != std::string::npos; }, 10s))
+      << server().log();
+  StampTarget other_target(2);
+  auto other = clipd::backend::make_pipewire_backend(options("clipd-pw-managed"));
+  ASSERT_EQ(other->open(other_target.target()), OpenResult::opened) << other->last_error();
+  const json managed = node_named(dump(), "clipd-pw-managed");
+  ASSERT_FALSE(managed.is_null());
+  EXPECT_EQ(prop(managed.at("info").at("props"), "node.autoconnect"), "true");
+  const std::string managed_verdict =
+      "no usable format found for node " + std::to_string(managed.at("id").get<int>());
+  ASSERT_TRUE(
+      wait_for([&] { return server().log().find(managed_verdict) != std::string::npos; }, 10s))
+      << server().log();
+  EXPECT_TRUE(links_of(links(), "clipd-pw-managed").empty())
+      << "WirePlumber links pw_filter nodes now: " << ::testing::PrintToString(links());
+
+  // Ours: exactly what auto_connect says (out_1 to FR, out_2 to FL; the third entry has no
+  // output).
+  auto ours = links_of(links(), "clipd-pw-ac");
+  std::sort(ours.begin(), ours.end());
+  EXPECT_EQ(ours, (std::vector<std::string>{"clipd-pw-ac:out_1 -> ac-other:playback_FR",
+                                            "clipd-pw-ac:out_2 -> ac-other:playback_FL"}));
+
+  // poll() reports them as the ports' connections.
+  poll_until(*backend, [&](const Events&) { return backend->connections().size() == 2; });
+  auto remembered = backend->connections();
+  std::sort(
+      remembered.begin(), remembered.end(),
+      [](const PortConnection& a, const PortConnection& b) { return a.own_port < b.own_port; });
+  EXPECT_EQ(remembered, (std::vector<PortConnection>{{"out_1", "ac-other:playback_FR"},
+                                                     {"out_2", "ac-other:playback_FL"}}));
+
+  // Someone else removes one: poll() reports the change, and the remembered list follows.
+  const auto r = clipd::test::run({"pw-link", "-d", "clipd-pw-ac:out_1", "ac-other:playback_FR"},
+                                  server().env(), 10s);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const Events ev =
+      poll_until(*backend, [&](const Events&) { return backend->connections().size() == 1; });
+  EXPECT_TRUE(ev.connections_changed);
+  EXPECT_EQ(backend->connections(),
+            (std::vector<PortConnection>{{"out_2", "ac-other:playback_FL"}}));
+
+  // Reopened: auto_connect again, plus what was remembered.
+  EXPECT_EQ(backend->retire(), RetireResult::retired);
+  ASSERT_TRUE(wait_for([&] { return links_of(links(), "clipd-pw-ac").empty(); }, 5s));
+  StampTarget again(2);
+  ASSERT_EQ(backend->open(again.target()), OpenResult::opened) << backend->last_error();
+  ours = links_of(links(), "clipd-pw-ac");
+  std::sort(ours.begin(), ours.end());
+  EXPECT_EQ(ours, (std::vector<std::string>{"clipd-pw-ac:out_1 -> ac-other:playback_FR",
+                                            "clipd-pw-ac:out_2 -> ac-other:playback_FL"}));
+}
+
+TEST_F(PipewireBackendTest, AnAutoConnectTargetThatDoesNotExistIsReportedAndSkipped) {
+  ASSERT_NO_FATAL_FAILURE(make_sink("bad-sink"));
+  Options o = options("clipd-pw-bad");
+  o.auto_connect = {"no-such-node:playback_FL", "bad-sink:playback_FR"};
+  o.midi_auto_connect = {"no-such-node:midi_out"};
+  StampTarget target(2);
+  auto backend = clipd::backend::make_pipewire_backend(o);
+  ASSERT_EQ(backend->open(target.target()), OpenResult::opened) << backend->last_error();
+  EXPECT_NE(backend->last_error().find("no-such-node:"), std::string::npos)
+      << backend->last_error();
+  EXPECT_EQ(links_of(links(), "clipd-pw-bad"),
+            (std::vector<std::string>{"clipd-pw-bad:out_2 -> bad-sink:playback_FR"}));
+}
+
 }  // namespace
