@@ -365,7 +365,10 @@ OpenResult PipewireBackend::open(ProcessTarget target) {
   cycles_.store(0, std::memory_order_relaxed);
   cycle_state_.store(0, std::memory_order_release);
 
-  if (pw_filter_connect(filter_, PW_FILTER_FLAG_RT_PROCESS, nullptr, 0) < 0) {
+  if (pw_filter_connect(
+          filter_,
+          static_cast<pw_filter_flags>(PW_FILTER_FLAG_RT_PROCESS | PW_FILTER_FLAG_CUSTOM_LATENCY),
+          nullptr, 0) < 0) {
     cycle_state_.store(kRetired, std::memory_order_release);
     return fail_locked("pw_filter_connect failed");
   }
@@ -742,6 +745,20 @@ void PipewireBackend::on_filter_param(void* data, void* port_data, std::uint32_t
   if (info.direction != SPA_DIRECTION_INPUT) return;
   self->latency_[index] = info;
   self->latency_set_[index] = true;
+  // With PW_FILTER_FLAG_CUSTOM_LATENCY the filter leaves propagation to us: what the outputs
+  // lead to is the downstream latency of midi_in too (what pw_filter does by default).
+  if (self->midi_port_ == nullptr) return;
+  spa_latency_info combined{};
+  spa_latency_info_combine_start(&combined, SPA_DIRECTION_INPUT);
+  for (std::size_t i = 0; i < self->latency_.size(); ++i) {
+    if (self->latency_set_[i]) spa_latency_info_combine(&combined, &self->latency_[i]);
+  }
+  spa_latency_info_combine_finish(&combined);
+  std::uint8_t buffer[1024];
+  spa_pod_builder b{};
+  spa_pod_builder_init(&b, buffer, sizeof buffer);
+  const spa_pod* params[1] = {spa_latency_build(&b, SPA_PARAM_Latency, &combined)};
+  pw_filter_update_params(self->filter_, self->midi_port_, params, 1);
 }
 
 void PipewireBackend::on_add_buffer(void*, void* port_data, pw_buffer*) noexcept {

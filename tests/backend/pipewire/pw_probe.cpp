@@ -1,14 +1,15 @@
-// clipd-pw-probe: the PipeWire backend driven the way the daemon drives a backend, for the
-// RealtimeSanitizer tests (linked with its runtime as clipd-pw-probe-rtsan).
+// clipd-pw-probe: the PipeWire backend driven the way the daemon drives a backend, in a process of
+// its own (one the tests can stop), and for the RealtimeSanitizer tests (linked with its runtime
+// as clipd-pw-probe-rtsan).
 //
 // Usage: clipd-pw-probe [--name NAME] [--outputs N] [--seconds S] [--exit-after-reopens N]
 //                       [--violate]
 // The control loop polls every 5 ms, prints one line per event on stdout and acts like the
 // daemon: on "server gone" it retires the backend, destroys the target (a fresh one is built for
 // each server, as the daemon builds a fresh engine), and calls try_open() every retry_delay().
-// Lines: "open RATE SIZE", "bufsize N", "connections N", "gone", "retire retired|timed_out",
-// "cycles N discontinuities D midi E", "library ERROR TEXT", "done".
-// Exits 0 after S seconds (default 5) or after the N-th reopening; 3 when the first open fails.
+// Lines: "open RATE SIZE", "bufsize N", "xruns TOTAL", "connections N", "gone", "retire
+// retired|timed_out", "cycles N discontinuities D midi E", "library ERROR TEXT", "done". Exits 0
+// after S seconds (default 5) or after the N-th reopening; 3 when the first open fails.
 // --violate: the target allocates in its 10th cycle (the RealtimeSanitizer build must abort).
 #include <chrono>
 #include <cstdio>
@@ -101,6 +102,7 @@ int main(int argc, char** argv) {
     for (const auto& m : ev.library_messages)
       print(std::string("library ") + (m.error ? "1 " : "0 ") + m.text);
     if (ev.buffer_size_changed) print("bufsize " + std::to_string(ev.buffer_size));
+    if (ev.new_xruns != 0) print("xruns " + std::to_string(backend->xruns()));
     if (ev.connections_changed) {
       print("connections " + std::to_string(backend->connections().size()));
     }

@@ -643,4 +643,42 @@ TEST_F(PipewireBackendTest, AnAutoConnectTargetThatDoesNotExistIsReportedAndSkip
             (std::vector<std::string>{"clipd-pw-bad:out_2 -> bad-sink:playback_FR"}));
 }
 
+TEST_F(PipewireBackendTest, AForcedRateIsReported) {
+  StampTarget target(2);
+  auto backend = clipd::backend::make_pipewire_backend(options("clipd-pw-rate"));
+  ASSERT_EQ(backend->open(target.target()), OpenResult::opened) << backend->last_error();
+  ASSERT_EQ(backend->sample_rate(), 48000u);
+  const auto r = clipd::test::run(
+      {"pw-metadata", "-n", "settings", "0", "clock.force-rate", "44100"}, server().env(), 10s);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const Events ev = poll_until(*backend, [](const Events& e) { return e.sample_rate == 44100; });
+  EXPECT_TRUE(ev.sample_rate_changed);
+  EXPECT_EQ(backend->sample_rate(), 44100u);
+  // Recorded at the new rate, bit-exact.
+  ASSERT_NO_FATAL_FAILURE(expect_stamped_recording(*backend, target, 44100));
+}
+
+// Waits until the process's output holds `what`.
+bool wait_output(const clipd::test::Process& p, const std::string& what,
+                 std::chrono::milliseconds timeout = 10s) {
+  return wait_for([&] { return p.output().find(what) != std::string::npos; }, timeout);
+}
+
+TEST_F(PipewireBackendTest, ACycleTheGraphSkippedIsCountedAsAnXrun) {
+  // The backend in a process of its own (clipd-pw-probe), stopped while the graph runs: PipeWire
+  // skips a node that does not answer, and the node's next cycle starts past where its last one
+  // ended.
+  TempDir dir("clipd-pw-xrun");
+  clipd::test::Process probe({CLIPD_PW_PROBE, "--name", "clipd-pw-xrun", "--seconds", "30"},
+                             server().env(), dir.file("probe.log"));
+  ASSERT_TRUE(wait_output(probe, "open 48000 1024")) << probe.output();
+  EXPECT_EQ(probe.output().find("xruns"), std::string::npos) << probe.output();
+  probe.signal(SIGSTOP);
+  std::this_thread::sleep_for(200ms);  // the stall itself: about ten quanta
+  probe.signal(SIGCONT);
+  EXPECT_TRUE(wait_output(probe, "xruns ")) << probe.output();
+  probe.signal(SIGTERM);
+  probe.wait_for(5s);
+}
+
 }  // namespace
