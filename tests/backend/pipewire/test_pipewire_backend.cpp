@@ -658,6 +658,29 @@ TEST_F(PipewireBackendTest, AForcedRateIsReported) {
   ASSERT_NO_FATAL_FAILURE(expect_stamped_recording(*backend, target, 44100));
 }
 
+TEST_F(PipewireBackendTest, PlaybackLatencyIsWhatTheLinkedPortsReport) {
+  // clipd-latency-sink (under pw-jack) reports 1500 frames of playback latency on its input.
+  TempDir dir("clipd-pw-lat");
+  auto sink =
+      server().spawn({tool("clipd-latency-sink"), "-n", "latent", "1500"}, dir.file("sink.log"));
+  ASSERT_TRUE(wait_for([&] { return sink->output().find("ready") != std::string::npos; }, 5s))
+      << sink->output();
+  Options o = options("clipd-pw-lat");
+  o.auto_connect = {"latent:in"};
+  StampTarget target(2);
+  auto backend = clipd::backend::make_pipewire_backend(o);
+  EXPECT_FALSE(backend->playback_latency().has_value());  // not open
+  ASSERT_EQ(backend->open(target.target()), OpenResult::opened) << backend->last_error();
+  ASSERT_TRUE(has_link("clipd-pw-lat:out_1", "latent:in"));
+  EXPECT_TRUE(wait_for([&] { return backend->playback_latency() == 1500u; }, 5s))
+      << (backend->playback_latency() ? std::to_string(*backend->playback_latency()) : "none");
+  // A backend whose outputs lead nowhere is told nothing.
+  StampTarget other_target(2);
+  auto other = clipd::backend::make_pipewire_backend(options("clipd-pw-nolat"));
+  ASSERT_EQ(other->open(other_target.target()), OpenResult::opened) << other->last_error();
+  EXPECT_FALSE(other->playback_latency().has_value());
+}
+
 // Waits until the process's output holds `what`.
 bool wait_output(const clipd::test::Process& p, const std::string& what,
                  std::chrono::milliseconds timeout = 10s) {
