@@ -74,7 +74,10 @@ void LogSink::install() {
     pw_init(nullptr, nullptr);
     static const spa_log_methods methods = make_methods();
     static spa_log log{};
-    log.iface = SPA_INTERFACE_INIT(SPA_TYPE_INTERFACE_Log, SPA_VERSION_LOG, &methods, nullptr);
+    log.iface.type = SPA_TYPE_INTERFACE_Log;
+    log.iface.version = SPA_VERSION_LOG;
+    log.iface.cb.funcs = &methods;
+    log.iface.cb.data = nullptr;
     const char* debug = std::getenv("PIPEWIRE_DEBUG");
     const bool asked = debug != nullptr && *debug != '\0';
     // pw_init() read $PIPEWIRE_DEBUG into the level of the logger it made.
