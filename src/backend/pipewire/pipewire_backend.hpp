@@ -11,7 +11,11 @@
 // node.always-process true (cycles run with nothing linked, as a JACK client's do) and
 // node.autoconnect: true only when Options::autoconnect is set and Options::auto_connect is
 // empty; with auto_connect entries the session manager leaves the node alone and the backend
-// makes the links itself.
+// makes the links itself. Note: WirePlumber 0.4 (Debian 12 has 0.4.13) links no pw_filter node,
+// whatever node.autoconnect says: it wraps Stream/* nodes in an audio adapter item that needs a
+// node-level EnumFormat, which a pw_filter does not advertise ("no usable format found for
+// node N" in its log). With it, give auto_connect (or link the ports yourself, pw-link).
+// PipeWire does not make node names unique: client_name() is always the requested name.
 //
 // Port names: a full port name is "<node.name>:<port.name>", as pw-link prints it:
 // port_name(0) is "clipd:out_1", a sound card's port "alsa_output.pci-0000_00_1f.3.analog-stereo:
@@ -29,12 +33,20 @@
 // What PipeWire 0.3 reports, and so what this backend gives:
 // - frame: spa_io_position clock.position (64 bits); nframes: clock.duration, any value at any
 //   cycle; sample rate: clock.rate; usecs: clock.nsec / 1000 (CLOCK_MONOTONIC).
+// - null_buffers(): cycles in which a linked output (one that has buffers) got none, or one too
+//   short for the cycle; that output is rendered into a discard row and its chunk left empty.
+//   An output that is not linked has no buffers at all: rendered into its discard row, not
+//   counted. A missing midi_in buffer reads as no events.
+// - midi_in asks for 64 KiB buffers (more than 2 x kMidiCapacity three-byte events): the
+//   server's control mixer, which merges everything linked to midi_in, sizes its buffers so.
 // - xruns: PipeWire tells a client of no xrun. The backend counts a cycle whose clock.position is
 //   not where the previous cycle of the same clock ended (the graph skipped us, or ran late and
 //   dropped frames); a change of driver (clock.id) is not counted.
 // - playback_latency(): the largest downstream latency (SPA_PARAM_Latency, input direction) the
 //   server set on an output port, in frames at the current rate and quantum; nullopt until one
-//   is set (nothing linked).
+//   is set (nothing linked, or only ports that report none). The filter runs with
+//   PW_FILTER_FLAG_CUSTOM_LATENCY so that it hands these to us; the backend passes their
+//   combination on to midi_in, as pw_filter would.
 // - dsp_load(): always nullopt (0.3 keeps the load in the driver's private activation record).
 // - library messages: libpipewire's log (warnings and errors), see backend/pipewire/log_sink.hpp.
 // - server_gone: the core's connection broke (core error EPIPE) or the filter went to its error
