@@ -5,7 +5,9 @@
 #include <spa/param/buffers.h>
 #include <spa/param/latency-utils.h>
 #include <spa/pod/builder.h>
+#include <pthread.h>
 #include <spa/utils/result.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -47,6 +49,44 @@ constexpr std::uint32_t kMidiPort = 0xffffffffu;
 // sequence's header.
 constexpr std::int32_t kMidiBufferBytes = 64 * 1024;
 static_assert(kMidiBufferBytes >= 2 * kMidiCapacity * 24 + 16);
+
+// How much of the data thread's stack is touched before the first cycle.
+constexpr std::size_t kStackPrefault = 256 * 1024;
+
+// Touches `bytes` of stack below the caller's frame, one write per page, so the pages are mapped
+// before the first cycle. noinline: the alloca must live in its own frame, below the caller's.
+[[gnu::noinline]] void prefault_stack(std::size_t bytes, std::size_t page) noexcept {
+  if (bytes == 0) return;
+  auto* p = static_cast<volatile unsigned char*>(__builtin_alloca(bytes));
+  for (std::size_t i = 0; i < bytes; i += page)
+    p[i] = 0;
+  p[bytes - 1] = 0;
+}
+
+// Runs on the data thread (pw_data_loop_invoke, before the filter exists; not real-time: it may
+// fault pages in): prefaults kStackPrefault bytes of its stack, never beyond the stack itself.
+int prefault_data_thread(spa_loop*, bool, std::uint32_t, const void*, std::size_t,
+                         void*) noexcept {
+  const long page_size = sysconf(_SC_PAGESIZE);
+  const std::size_t page = page_size > 0 ? static_cast<std::size_t>(page_size) : 4096;
+  std::size_t depth = kStackPrefault;
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void* stack_low = nullptr;
+    std::size_t stack_size = 0;
+    if (pthread_attr_getstack(&attr, &stack_low, &stack_size) == 0 && stack_low != nullptr) {
+      const char here = 0;
+      const auto cur = reinterpret_cast<std::uintptr_t>(&here);
+      const auto low = reinterpret_cast<std::uintptr_t>(stack_low);
+      const std::size_t margin = 64 * 1024;
+      const std::size_t room = cur > low + margin ? cur - low - margin : 0;
+      depth = std::min(depth, room);
+    }
+    pthread_attr_destroy(&attr);
+  }
+  prefault_stack(depth, page);
+  return 0;
+}
 
 std::uint32_t parse_u32(const char* text, std::uint32_t fallback) {
   if (text == nullptr || *text == '\0') return fallback;
@@ -250,6 +290,9 @@ OpenResult PipewireBackend::open(ProcessTarget target) {
     close();
     return OpenResult::failed;
   }
+  // The data thread (the context's, already running) gets its stack mapped now, not in a cycle.
+  pw_data_loop_invoke(pw_context_get_data_loop(context_), &prefault_data_thread, 0, nullptr, 0,
+                      true, nullptr);
   if (pw_thread_loop_start(loop_) != 0) {
     last_error_ = "cannot start PipeWire's loop thread";
     close();
