@@ -669,6 +669,54 @@ TEST_F(PipewireBackendTest, PlaybackLatencyIsWhatTheLinkedPortsReport) {
   EXPECT_FALSE(other->playback_latency().has_value());
 }
 
+// A target that, once told to, keeps its cycle running until released: a cycle that overruns
+// the retire bound. Test-only: spinning is anything but real-time safe.
+struct StuckTarget {
+  std::atomic<bool> stick{false};
+  std::atomic<bool> stuck{false};
+  std::atomic<bool> release{false};
+  std::atomic<std::uint64_t> calls{0};
+
+  static void render(void* ctx, std::uint64_t, std::uint32_t nframes, float* const* out,
+                     std::span<const clipd::engine::MidiEventView>, std::uint64_t) noexcept {
+    auto* self = static_cast<StuckTarget*>(ctx);
+    self->calls.fetch_add(1);
+    for (std::uint32_t i = 0; i < nframes; ++i)
+      out[0][i] = out[1][i] = 0.0f;
+    if (!self->stick.load()) return;
+    self->stuck.store(true);
+    while (!self->release.load()) {
+    }
+  }
+};
+
+TEST_F(PipewireBackendTest, RetireTimesOutOnACycleThatOverrunsTheBound) {
+  StuckTarget target;
+  auto backend = clipd::backend::make_pipewire_backend(options("clipd-pw-stuck"));
+  ASSERT_EQ(backend->open({&StuckTarget::render, &target}), OpenResult::opened)
+      << backend->last_error();
+  target.stick.store(true);
+  ASSERT_TRUE(wait_for([&] { return target.stuck.load(); }, 5s));
+  // The cycle ends 300 ms from now; retire() gives up waiting after 50 ms, then closes (which
+  // returns once the data thread has left the cycle).
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(300ms);
+    target.release.store(true);
+  });
+  EXPECT_EQ(backend->retire(50ms), RetireResult::timed_out);
+  // close() waited for the cycle: it had ended when retire() returned.
+  EXPECT_TRUE(target.release.load());
+  releaser.join();
+  EXPECT_FALSE(backend->is_open());
+  // Nothing calls the target any more, while the graph runs on (a witness node's cycles).
+  const std::uint64_t calls = target.calls.load();
+  StampTarget witness(2);
+  auto other = clipd::backend::make_pipewire_backend(options("clipd-pw-witness"));
+  ASSERT_EQ(other->open(witness.target()), OpenResult::opened) << other->last_error();
+  ASSERT_TRUE(wait_for([&] { return witness.cycles() > 5; }, 5s));
+  EXPECT_EQ(target.calls.load(), calls);
+}
+
 // Waits until the process's output holds `what`.
 bool wait_output(const clipd::test::Process& p, const std::string& what,
                  std::chrono::milliseconds timeout = 10s) {
