@@ -5,6 +5,7 @@
 #include <string>
 
 #include "backend/pipewire/log_sink.hpp"
+#include "backend/pipewire/pipewire_backend.hpp"
 
 namespace {
 
@@ -46,6 +47,21 @@ TEST(LogSink, DropsAndCountsWhatDoesNotFitAndTruncatesLongMessages) {
   ASSERT_EQ(messages.size(), 1u);
   EXPECT_EQ(messages[0].text, std::string(LogSink::kMessageBytes - 1, 'x'));
   EXPECT_EQ(dropped, 8u);
+}
+
+TEST(LogSink, PollHandsPipewiresMessagesOutEvenWhileNotOpen) {
+  // Making a backend installs the sink (and calls pw_init) if nothing did.
+  auto backend = clipd::backend::make_pipewire_backend({});
+  std::uint64_t dropped = 0;
+  LogSink::instance().drain(dropped);
+  pw_log_error("from the library %d", 42);
+  const clipd::backend::Events ev = backend->poll();
+  ASSERT_EQ(ev.library_messages.size(), 1u);
+  EXPECT_TRUE(ev.library_messages[0].error);
+  EXPECT_EQ(ev.library_messages[0].text, "from the library 42");
+  EXPECT_EQ(ev.library_dropped, 0u);
+  EXPECT_FALSE(ev.any());
+  EXPECT_TRUE(backend->poll().library_messages.empty());
 }
 
 }  // namespace
