@@ -127,7 +127,10 @@ int main(int argc, char** argv) {
 
   pw_init(&argc, &argv);
   pw_thread_loop* loop = pw_thread_loop_new("clipd-pw-record", nullptr);
-  pw_context* context = pw_context_new(pw_thread_loop_get_loop(loop), nullptr, 0);
+  // client-rt.conf: real-time priority for the data thread where the limits allow.
+  pw_context* context =
+      pw_context_new(pw_thread_loop_get_loop(loop),
+                     pw_properties_new(PW_KEY_CONFIG_NAME, "client-rt.conf", nullptr), 0);
   pw_thread_loop_start(loop);
   pw_thread_loop_lock(loop);
   pw_core* core = pw_context_connect(context, nullptr, 0);

@@ -65,8 +65,7 @@ constexpr std::size_t kStackPrefault = 256 * 1024;
 
 // Runs on the data thread (pw_data_loop_invoke, before the filter exists; not real-time: it may
 // fault pages in): prefaults kStackPrefault bytes of its stack, never beyond the stack itself.
-int prefault_data_thread(spa_loop*, bool, std::uint32_t, const void*, std::size_t,
-                         void*) noexcept {
+int prefault_data_thread(spa_loop*, bool, std::uint32_t, const void*, std::size_t, void*) noexcept {
   const long page_size = sysconf(_SC_PAGESIZE);
   const std::size_t page = page_size > 0 ? static_cast<std::size_t>(page_size) : 4096;
   std::size_t depth = kStackPrefault;
@@ -282,9 +281,12 @@ OpenResult PipewireBackend::open(ProcessTarget target) {
     last_error_ = std::string("pw_thread_loop_new failed: ") + std::strerror(errno);
     return OpenResult::failed;
   }
-  context_ =
-      pw_context_new(pw_thread_loop_get_loop(loop_),
-                     pw_properties_new(PW_KEY_APP_NAME, options_.client_name.c_str(), nullptr), 0);
+  // client-rt.conf: the context loads module-rt, which gives the data thread real-time priority
+  // (directly where the limits allow, else through RTKit), as JACK does for its process thread.
+  context_ = pw_context_new(pw_thread_loop_get_loop(loop_),
+                            pw_properties_new(PW_KEY_CONFIG_NAME, "client-rt.conf", PW_KEY_APP_NAME,
+                                              options_.client_name.c_str(), nullptr),
+                            0);
   if (context_ == nullptr) {
     last_error_ = std::string("pw_context_new failed: ") + std::strerror(errno);
     close();

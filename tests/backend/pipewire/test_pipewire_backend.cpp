@@ -677,7 +677,7 @@ TEST_F(PipewireBackendTest, PlaybackLatencyIsWhatTheLinkedPortsReport) {
 }
 
 // A target that, once told to, keeps its cycle running until released: a cycle that overruns
-// the retire bound. Test-only: spinning is anything but real-time safe.
+// the retire bound. Test-only: sleeping in a cycle is anything but real-time safe.
 struct StuckTarget {
   std::atomic<bool> stick{false};
   std::atomic<bool> stuck{false};
@@ -692,8 +692,8 @@ struct StuckTarget {
       out[0][i] = out[1][i] = 0.0f;
     if (!self->stick.load()) return;
     self->stuck.store(true);
-    while (!self->release.load()) {
-    }
+    while (!self->release.load())
+      std::this_thread::sleep_for(1ms);  // the data thread runs SCHED_FIFO: no spinning
   }
 };
 
