@@ -29,6 +29,10 @@
 // control side (registry, core and filter events: they store into atomics or, under the loop's
 // lock, into the registry mirror); the context's data thread runs the process callback
 // (PW_FILTER_FLAG_RT_PROCESS), inside a RealtimeScope: no allocation, lock, wait or system call.
+// The context reads client-rt.conf, whose module-rt gives the data thread real-time priority
+// (directly where RLIMIT_RTPRIO or CAP_SYS_NICE allow, else through RTKit); open() maps 256 KiB
+// of its stack before the first cycle. Each open() makes a fresh loop, context (and data
+// thread) and core; retire() destroys them.
 //
 // What PipeWire 0.3 reports, and so what this backend gives:
 // - frame: spa_io_position clock.position (64 bits); nframes: clock.duration, any value at any
