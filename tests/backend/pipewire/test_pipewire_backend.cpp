@@ -624,6 +624,39 @@ TEST_F(PipewireBackendTest, AutoConnectLinksTheOutputsItselfAndKeepsTheSessionMa
                                             "clipd-pw-ac:out_2 -> ac-other:playback_FL"}));
 }
 
+TEST_F(PipewireBackendTest, MidiAutoConnectLinksASourceToMidiIn) {
+  // jack_midiseq (under pw-jack): note 60 on at frame 0 and off at 4800 of every 9600-frame loop,
+  // from its port seq:out.
+  TempDir dir("clipd-pw-seq");
+  auto seq =
+      server().spawn({"jack_midiseq", "seq", "9600", "0", "60", "4800"}, dir.file("seq.log"));
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return clipd::test::run({"pw-link", "-o"}, server().env(), 10s).output.find("seq:out") !=
+               std::string::npos;
+      },
+      5s))
+      << seq->output();
+  Options o = options("clipd-pw-mac");
+  o.midi_auto_connect = {"seq:out"};
+  StampTarget target(2);
+  auto backend = clipd::backend::make_pipewire_backend(o);
+  ASSERT_EQ(backend->open(target.target()), OpenResult::opened) << backend->last_error();
+  EXPECT_TRUE(backend->last_error().empty()) << backend->last_error();
+  EXPECT_TRUE(has_link("seq:out", "clipd-pw-mac:midi_in"));
+  ASSERT_TRUE(wait_for([&] { return target.midi_count() >= 4; }, 5s));
+  // Note-on and note-off in turn, 4800 frames apart.
+  const auto got = target.midi();
+  for (std::size_t i = 1; i < 4; ++i) {
+    EXPECT_EQ(got[i].frame - got[i - 1].frame, 4800u) << "event " << i;
+    EXPECT_NE(got[i].bytes[0] & 0xf0, got[i - 1].bytes[0] & 0xf0) << "event " << i;
+    EXPECT_EQ(got[i].bytes[1], 60) << "event " << i;
+  }
+  // Remembered from midi_in's side.
+  poll_until(*backend, [&](const Events&) { return !backend->connections().empty(); });
+  EXPECT_EQ(backend->connections(), (std::vector<PortConnection>{{"midi_in", "seq:out"}}));
+}
+
 TEST_F(PipewireBackendTest, AnAutoConnectTargetThatDoesNotExistIsReportedAndSkipped) {
   ASSERT_NO_FATAL_FAILURE(make_sink("bad-sink"));
   Options o = options("clipd-pw-bad");
