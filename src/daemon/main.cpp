@@ -14,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "backend/jack/jack_backend.hpp"
+#include "backend/pipewire/pipewire_backend.hpp"
 #include "backend/select.hpp"
 #include "clipd/realtime.hpp"
 #include "control/controller.hpp"
@@ -47,12 +48,10 @@ void rt_alloc_hook(void* /*arg*/) noexcept {
 }
 #endif
 
-// The native PipeWire backend (src/backend/pipewire/): not part of this build. A daemon asked
-// for it (--backend pipewire, or auto when no JACK server answers) logs why and gets none, so
-// `pipewire` fails at start-up and `auto` keeps waiting for a JACK server (backend/select.hpp).
-std::unique_ptr<backend::Backend> make_pipewire_backend(const backend::Options& /*options*/) {
-  log_error("native PipeWire backend not built");
-  return nullptr;
+// The native PipeWire backend (src/backend/pipewire/): made the first time a daemon asks for it
+// (--backend pipewire, or auto when no JACK server answers), then kept (backend/select.hpp).
+std::unique_ptr<backend::Backend> make_pipewire_backend(const backend::Options& options) {
+  return backend::make_pipewire_backend(options);
 }
 
 std::unique_ptr<backend::Backend> make_jack_backend(const backend::Options& options) {

@@ -1,0 +1,62 @@
+// clipd/backend/pipewire/graph.hpp: the part of PipeWire's registry the backend needs: nodes,
+// ports and links, by global id.
+//
+// Names: a port's full name is "<node.name>:<port.name>", as pw-link prints it
+// ("clipd:out_1", "alsa_output.pci-0000_00_1f.3.analog-stereo:playback_FL"). A name is split at
+// its last ':', so node names may hold colons; port names may not.
+//
+// Thread contract: the registry listener (PipeWire's loop thread) adds and removes; the control
+// thread reads; both only while holding the thread loop's lock. Not used on the data thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backend/backend.hpp"
+
+namespace clipd::backend::pipewire {
+
+class Graph {
+ public:
+  void add_node(std::uint32_t id, std::string name);
+  void add_port(std::uint32_t id, std::uint32_t node, std::string name, bool output);
+  void add_link(std::uint32_t id, std::uint32_t output_port, std::uint32_t input_port);
+  // Removes the global; true when it was a link.
+  bool remove(std::uint32_t id);
+  void clear();
+
+  // The port named `full_name` ("node:port") going the given way; the lowest id when several
+  // nodes share the name.
+  std::optional<std::uint32_t> find_port(std::string_view full_name, bool output) const;
+  // The port of node `node` named `port_name` going the given way.
+  std::optional<std::uint32_t> find_node_port(std::uint32_t node, std::string_view port_name,
+                                              bool output) const;
+  // "node:port", or "" when the port or its node is unknown.
+  std::string full_name(std::uint32_t port) const;
+  bool linked(std::uint32_t output_port, std::uint32_t input_port) const;
+  // The links of node `node`'s ports, as (own port name, other port's full name), in link id
+  // order; links whose other end is not (yet) known are left out.
+  std::vector<PortConnection> connections_of(std::uint32_t node) const;
+  // How many ports node `node` has.
+  std::size_t port_count(std::uint32_t node) const;
+
+ private:
+  struct Port {
+    std::uint32_t node;
+    std::string name;
+    bool output;
+  };
+  struct Link {
+    std::uint32_t output_port;
+    std::uint32_t input_port;
+  };
+  std::map<std::uint32_t, std::string> nodes_;
+  std::map<std::uint32_t, Port> ports_;
+  std::map<std::uint32_t, Link> links_;
+};
+
+}  // namespace clipd::backend::pipewire

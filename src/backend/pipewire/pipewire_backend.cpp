@@ -1,0 +1,893 @@
+#include "backend/pipewire/pipewire_backend.hpp"
+
+#include <pipewire/filter.h>
+#include <pipewire/pipewire.h>
+#include <spa/param/buffers.h>
+#include <spa/param/latency-utils.h>
+#include <spa/pod/builder.h>
+#include <pthread.h>
+#include <spa/utils/result.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "backend/pipewire/graph.hpp"
+#include "backend/pipewire/log_sink.hpp"
+#include "backend/pipewire/midi_sequence.hpp"
+#include "clipd/realtime.hpp"
+
+namespace clipd::backend {
+namespace {
+
+using pipewire::Graph;
+using pipewire::LogSink;
+
+// How long open() waits for the server to bind our node and register its ports, then for the
+// first cycle, then for the links it asked for.
+constexpr std::chrono::milliseconds kBindTimeout{5000};
+constexpr std::chrono::milliseconds kFirstCycleTimeout{2000};
+constexpr std::chrono::milliseconds kSyncTimeout{2000};
+
+// The user data pw_filter keeps for each of our ports (constructed in its zeroed memory).
+struct PortData {
+  std::uint32_t index = 0;  // output index, or kMidiPort
+  // Buffers the port has (add_buffer / remove_buffer, loop thread); read by the data thread.
+  // None: the port is not linked.
+  std::atomic<std::uint32_t> buffers{0};
+};
+constexpr std::uint32_t kMidiPort = 0xffffffffu;
+// Bytes of a midi_in buffer: 2 x kMidiCapacity three-byte messages of 24 bytes each, and the
+// sequence's header.
+constexpr std::int32_t kMidiBufferBytes = 64 * 1024;
+static_assert(kMidiBufferBytes >= 2 * kMidiCapacity * 24 + 16);
+
+// How much of the data thread's stack is touched before the first cycle.
+constexpr std::size_t kStackPrefault = 256 * 1024;
+
+// Touches `bytes` of stack below the caller's frame, one write per page, so the pages are mapped
+// before the first cycle. noinline: the alloca must live in its own frame, below the caller's.
+[[gnu::noinline]] void prefault_stack(std::size_t bytes, std::size_t page) noexcept {
+  if (bytes == 0) return;
+  auto* p = static_cast<volatile unsigned char*>(__builtin_alloca(bytes));
+  for (std::size_t i = 0; i < bytes; i += page)
+    p[i] = 0;
+  p[bytes - 1] = 0;
+}
+
+// Runs on the data thread (pw_data_loop_invoke, before the filter exists; not real-time: it may
+// fault pages in): prefaults kStackPrefault bytes of its stack, never beyond the stack itself.
+int prefault_data_thread(spa_loop*, bool, std::uint32_t, const void*, std::size_t, void*) noexcept {
+  const long page_size = sysconf(_SC_PAGESIZE);
+  const std::size_t page = page_size > 0 ? static_cast<std::size_t>(page_size) : 4096;
+  std::size_t depth = kStackPrefault;
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void* stack_low = nullptr;
+    std::size_t stack_size = 0;
+    if (pthread_attr_getstack(&attr, &stack_low, &stack_size) == 0 && stack_low != nullptr) {
+      const char here = 0;
+      const auto cur = reinterpret_cast<std::uintptr_t>(&here);
+      const auto low = reinterpret_cast<std::uintptr_t>(stack_low);
+      const std::size_t margin = 64 * 1024;
+      const std::size_t room = cur > low + margin ? cur - low - margin : 0;
+      depth = std::min(depth, room);
+    }
+    pthread_attr_destroy(&attr);
+  }
+  prefault_stack(depth, page);
+  return 0;
+}
+
+std::uint32_t parse_u32(const char* text, std::uint32_t fallback) {
+  if (text == nullptr || *text == '\0') return fallback;
+  char* end = nullptr;
+  const unsigned long v = std::strtoul(text, &end, 10);
+  return end != nullptr && *end == '\0' ? static_cast<std::uint32_t>(v) : fallback;
+}
+
+class PipewireBackend final : public Backend {
+ public:
+  // Where an output PipeWire gave no usable buffer for is rendered, then ignored: a row of
+  // kDiscardFrames per output (no two outputs share memory). Longer than PipeWire's largest
+  // quantum (8192).
+  static constexpr std::uint32_t kDiscardFrames = 16384;
+
+  explicit PipewireBackend(Options options);
+  ~PipewireBackend() override { retire(); }
+  PipewireBackend(const PipewireBackend&) = delete;
+  PipewireBackend& operator=(const PipewireBackend&) = delete;
+
+  Kind kind() const noexcept override { return Kind::pipewire; }
+  OpenResult open(ProcessTarget target) override;
+  OpenResult try_open(ProcessTarget target) override;
+  std::chrono::milliseconds retry_delay() const noexcept override { return retry_delay_; }
+  Events poll() override;
+  RetireResult retire(std::chrono::milliseconds bound = std::chrono::milliseconds(2000)) override;
+  bool is_open() const noexcept override { return filter_ != nullptr; }
+  const std::string& client_name() const noexcept override { return options_.client_name; }
+  std::uint32_t sample_rate() const noexcept override { return sample_rate_; }
+  std::uint32_t buffer_size() const noexcept override { return buffer_size_; }
+  std::uint64_t xruns() const noexcept override { return xruns_.load(std::memory_order_relaxed); }
+  std::uint64_t midi_overflow() const noexcept override {
+    return midi_overflow_.load(std::memory_order_relaxed);
+  }
+  std::uint64_t null_buffers() const noexcept override {
+    return null_buffers_.load(std::memory_order_relaxed);
+  }
+  const std::vector<PortConnection>& connections() const noexcept override { return connections_; }
+  void set_connections(std::vector<PortConnection> connections) override {
+    connections_ = std::move(connections);
+  }
+  const std::string& last_error() const noexcept override { return last_error_; }
+  std::optional<std::uint32_t> playback_latency() const override;
+  std::optional<double> dsp_load() const override { return std::nullopt; }
+  std::uint64_t frame_now() const noexcept override {
+    return frame_now_.load(std::memory_order_acquire);
+  }
+  std::uint64_t cycles() const noexcept override { return cycles_.load(std::memory_order_acquire); }
+  std::string port_name(std::uint32_t output_index) const override {
+    return options_.client_name + ":out_" + std::to_string(output_index + 1);
+  }
+  std::string midi_port_name() const override { return options_.client_name + ":midi_in"; }
+
+ private:
+  // Data thread.
+  static void on_process(void* data, spa_io_position* position) noexcept;
+  // PipeWire's loop thread, with the loop's lock held.
+  static void on_filter_state(void* data, pw_filter_state old, pw_filter_state state,
+                              const char* error) noexcept;
+  static void on_filter_param(void* data, void* port_data, std::uint32_t id,
+                              const spa_pod* param) noexcept;
+  static void on_add_buffer(void* data, void* port_data, pw_buffer* buffer) noexcept;
+  static void on_remove_buffer(void* data, void* port_data, pw_buffer* buffer) noexcept;
+  static void on_core_info(void* data, const pw_core_info* info) noexcept;
+  static void on_core_done(void* data, std::uint32_t id, int seq) noexcept;
+  static void on_core_error(void* data, std::uint32_t id, int seq, int res,
+                            const char* message) noexcept;
+  static void on_global(void* data, std::uint32_t id, std::uint32_t permissions, const char* type,
+                        std::uint32_t version, const spa_dict* props) noexcept;
+  static void on_global_remove(void* data, std::uint32_t id) noexcept;
+
+  // Control thread, with the loop's lock held: waits for a signal of the loop thread until
+  // `ready()` or the deadline; false on time-out.
+  template <class Ready>
+  bool wait_locked(std::chrono::milliseconds timeout, Ready ready);
+  // Control thread, lock held: a core round trip, so that every request sent before it (links)
+  // has been handled and its error, if any, has arrived.
+  bool sync_locked();
+  // Control thread, lock held: links `output` to `input` (global port ids) unless linked.
+  void link_locked(std::uint32_t output, std::uint32_t input);
+  void connect_all_locked();
+  std::uint32_t node_id_locked() const;
+  void close() noexcept;
+
+  Options options_;
+  std::string description_;
+  std::chrono::milliseconds retry_delay_ = kRetryMin;
+  std::string last_error_;
+  std::uint32_t sample_rate_ = 0;
+  std::uint32_t buffer_size_ = 0;
+  std::vector<PortConnection> connections_;
+  std::vector<PortConnection> pending_connections_;
+  bool pending_valid_ = false;
+
+  // Made by open(), destroyed by close() (control thread).
+  pw_thread_loop* loop_ = nullptr;
+  pw_context* context_ = nullptr;
+  pw_core* core_ = nullptr;
+  pw_registry* registry_ = nullptr;
+  pw_filter* filter_ = nullptr;
+  spa_hook core_listener_{};
+  spa_hook registry_listener_{};
+  spa_hook filter_listener_{};
+  std::vector<pw_proxy*> links_;
+
+  // Under the loop's lock (loop thread writes, control thread reads).
+  Graph graph_;
+  int done_seq_ = -1;
+  std::vector<std::string> request_errors_;  // core errors of our requests (links)
+  std::string filter_error_;
+  std::uint32_t default_rate_ = 0;         // core info: default.clock.rate
+  std::uint32_t default_quantum_ = 0;      // core info: default.clock.quantum
+  std::vector<spa_latency_info> latency_;  // per output, input direction (downstream)
+  std::vector<bool> latency_set_;
+
+  // Written by the control thread before pw_filter_connect, read by the data thread.
+  std::vector<void*> out_ports_;
+  void* midi_port_ = nullptr;
+  ProcessTarget target_;
+  // Data thread only (allocated at construction).
+  std::unique_ptr<float[]> discard_;
+  std::unique_ptr<engine::MidiEventView[]> midi_;
+  std::uint64_t next_position_ = 0;
+  std::uint32_t clock_id_ = 0;
+  bool clock_seen_ = false;
+
+  // The handshake word: bit 0 "a cycle is running", bit 1 "retired" (as in the JACK backend).
+  static constexpr std::uint32_t kInCycle = 1;
+  static constexpr std::uint32_t kRetired = 2;
+  std::atomic<std::uint32_t> cycle_state_{kRetired};
+
+  std::atomic<bool> server_gone_{false};
+  std::atomic<std::uint32_t> rate_now_{0};
+  std::atomic<std::uint32_t> size_now_{0};
+  std::atomic<std::uint64_t> xruns_{0};
+  std::uint64_t xruns_seen_ = 0;
+  std::atomic<std::uint64_t> midi_overflow_{0};
+  std::atomic<std::uint64_t> null_buffers_{0};
+  std::atomic<std::uint64_t> link_events_{0};
+  std::uint64_t link_events_seen_ = 0;
+  std::atomic<std::uint64_t> frame_now_{0};
+  std::atomic<std::uint64_t> cycles_{0};
+
+  static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+  static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+  static_assert(std::atomic<bool>::is_always_lock_free);
+};
+
+const pw_filter_events& filter_events() {
+  static const pw_filter_events events = [] {
+    pw_filter_events e{};
+    e.version = PW_VERSION_FILTER_EVENTS;
+    return e;
+  }();
+  return events;
+}
+
+PipewireBackend::PipewireBackend(Options options) : options_(std::move(options)) {
+  options_.outputs = std::clamp<std::uint32_t>(options_.outputs, 1, kMaxOutputs);
+  description_ = options_.description.empty() ? options_.client_name : options_.description;
+  discard_ = std::make_unique<float[]>(std::size_t{options_.outputs} * kDiscardFrames);
+  midi_ = std::make_unique<engine::MidiEventView[]>(kMidiCapacity);
+  LogSink::install();
+}
+
+template <class Ready>
+bool PipewireBackend::wait_locked(std::chrono::milliseconds timeout, Ready ready) {
+  timespec deadline{};
+  pw_thread_loop_get_time(loop_, &deadline,
+                          std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count());
+  while (!ready()) {
+    if (pw_thread_loop_timed_wait_full(loop_, &deadline) == -ETIMEDOUT) return ready();
+  }
+  return true;
+}
+
+bool PipewireBackend::sync_locked() {
+  const int seq = pw_core_sync(core_, PW_ID_CORE, 0);
+  return wait_locked(kSyncTimeout, [&] {
+    return done_seq_ == seq || server_gone_.load(std::memory_order_relaxed);
+  });
+}
+
+std::uint32_t PipewireBackend::node_id_locked() const {
+  return filter_ != nullptr ? pw_filter_get_node_id(filter_) : SPA_ID_INVALID;
+}
+
+OpenResult PipewireBackend::open(ProcessTarget target) {
+  if (filter_ != nullptr) return OpenResult::already_open;
+
+  loop_ = pw_thread_loop_new("clipd-pw", nullptr);
+  if (loop_ == nullptr) {
+    last_error_ = std::string("pw_thread_loop_new failed: ") + std::strerror(errno);
+    return OpenResult::failed;
+  }
+  // client-rt.conf: the context loads module-rt, which gives the data thread real-time priority
+  // (directly where the limits allow, else through RTKit), as JACK does for its process thread.
+  context_ = pw_context_new(pw_thread_loop_get_loop(loop_),
+                            pw_properties_new(PW_KEY_CONFIG_NAME, "client-rt.conf", PW_KEY_APP_NAME,
+                                              options_.client_name.c_str(), nullptr),
+                            0);
+  if (context_ == nullptr) {
+    last_error_ = std::string("pw_context_new failed: ") + std::strerror(errno);
+    close();
+    return OpenResult::failed;
+  }
+  // The data thread (the context's, already running) gets its stack mapped now, not in a cycle.
+  pw_data_loop_invoke(pw_context_get_data_loop(context_), &prefault_data_thread, 0, nullptr, 0,
+                      true, nullptr);
+  if (pw_thread_loop_start(loop_) != 0) {
+    last_error_ = "cannot start PipeWire's loop thread";
+    close();
+    return OpenResult::failed;
+  }
+
+  pw_thread_loop_lock(loop_);
+  server_gone_.store(false, std::memory_order_release);
+  core_ = pw_context_connect(context_, nullptr, 0);
+  if (core_ == nullptr) {
+    last_error_ = std::string("cannot connect to PipeWire: ") + std::strerror(errno);
+    pw_thread_loop_unlock(loop_);
+    close();
+    return OpenResult::no_server;
+  }
+  static const pw_core_events core_events = [] {
+    pw_core_events e{};
+    e.version = PW_VERSION_CORE_EVENTS;
+    e.info = &PipewireBackend::on_core_info;
+    e.done = &PipewireBackend::on_core_done;
+    e.error = &PipewireBackend::on_core_error;
+    return e;
+  }();
+  pw_core_add_listener(core_, &core_listener_, &core_events, this);
+  registry_ = pw_core_get_registry(core_, PW_VERSION_REGISTRY, 0);
+  static const pw_registry_events registry_events = [] {
+    pw_registry_events e{};
+    e.version = PW_VERSION_REGISTRY_EVENTS;
+    e.global = &PipewireBackend::on_global;
+    e.global_remove = &PipewireBackend::on_global_remove;
+    return e;
+  }();
+  pw_registry_add_listener(registry_, &registry_listener_, &registry_events, this);
+
+  const bool session_links = options_.autoconnect && options_.auto_connect.empty();
+  filter_ = pw_filter_new(
+      core_, options_.client_name.c_str(),
+      pw_properties_new(PW_KEY_NODE_NAME, options_.client_name.c_str(), PW_KEY_NODE_DESCRIPTION,
+                        description_.c_str(), PW_KEY_APP_NAME, options_.client_name.c_str(),
+                        PW_KEY_MEDIA_TYPE, "Audio", PW_KEY_MEDIA_CATEGORY, "Playback",
+                        PW_KEY_MEDIA_ROLE, options_.media_role.c_str(), PW_KEY_MEDIA_CLASS,
+                        "Stream/Output/Audio", PW_KEY_NODE_AUTOCONNECT,
+                        session_links ? "true" : "false", PW_KEY_NODE_ALWAYS_PROCESS, "true",
+                        nullptr));
+  auto fail_locked = [&](std::string what) {
+    last_error_ = std::move(what);
+    pw_thread_loop_unlock(loop_);
+    close();
+    return OpenResult::failed;
+  };
+  if (filter_ == nullptr) return fail_locked("pw_filter_new failed");
+  static const pw_filter_events events = [] {
+    pw_filter_events e = filter_events();
+    e.state_changed = &PipewireBackend::on_filter_state;
+    e.param_changed = &PipewireBackend::on_filter_param;
+    e.add_buffer = &PipewireBackend::on_add_buffer;
+    e.remove_buffer = &PipewireBackend::on_remove_buffer;
+    e.process = &PipewireBackend::on_process;
+    return e;
+  }();
+  pw_filter_add_listener(filter_, &filter_listener_, &events, this);
+
+  latency_.assign(options_.outputs, spa_latency_info{});
+  latency_set_.assign(options_.outputs, false);
+  for (std::uint32_t i = 0; i < options_.outputs; ++i) {
+    const std::string name = "out_" + std::to_string(i + 1);
+    pw_properties* props = pw_properties_new(PW_KEY_FORMAT_DSP, "32 bit float mono audio",
+                                             PW_KEY_PORT_NAME, name.c_str(), nullptr);
+    if (options_.outputs == 1) {
+      pw_properties_set(props, PW_KEY_AUDIO_CHANNEL, "MONO");
+    } else if (i < 2) {
+      pw_properties_set(props, PW_KEY_AUDIO_CHANNEL, i == 0 ? "FL" : "FR");
+    }
+    if (!options_.pretty_name_prefix.empty()) {
+      pw_properties_set(props, PW_KEY_PORT_ALIAS,
+                        (options_.pretty_name_prefix + std::to_string(i + 1)).c_str());
+    }
+    void* port = pw_filter_add_port(filter_, PW_DIRECTION_OUTPUT, PW_FILTER_PORT_FLAG_MAP_BUFFERS,
+                                    sizeof(PortData), props, nullptr, 0);
+    if (port == nullptr) return fail_locked("cannot add " + name);
+    new (port) PortData{i};
+    out_ports_.push_back(port);
+  }
+  if (options_.midi_input) {
+    pw_properties* props = pw_properties_new(PW_KEY_FORMAT_DSP, "8 bit raw midi", PW_KEY_PORT_NAME,
+                                             "midi_in", nullptr);
+    if (!options_.pretty_name_prefix.empty()) {
+      pw_properties_set(props, PW_KEY_PORT_ALIAS, (options_.pretty_name_prefix + "MIDI").c_str());
+    }
+    // Room for more than kMidiCapacity events: the server's control mixer merges what is linked
+    // to midi_in into buffers of the size this asks for (4096 bytes, 170 events, otherwise).
+    std::uint8_t pod_buffer[512];
+    spa_pod_builder b{};
+    spa_pod_builder_init(&b, pod_buffer, sizeof pod_buffer);
+    const spa_pod* params[1] = {static_cast<const spa_pod*>(spa_pod_builder_add_object(
+        &b, SPA_TYPE_OBJECT_ParamBuffers, SPA_PARAM_Buffers, SPA_PARAM_BUFFERS_buffers,
+        SPA_POD_CHOICE_RANGE_Int(1, 1, 32), SPA_PARAM_BUFFERS_blocks, SPA_POD_Int(1),
+        SPA_PARAM_BUFFERS_size, SPA_POD_Int(kMidiBufferBytes), SPA_PARAM_BUFFERS_stride,
+        SPA_POD_Int(1)))};
+    midi_port_ = pw_filter_add_port(filter_, PW_DIRECTION_INPUT, PW_FILTER_PORT_FLAG_MAP_BUFFERS,
+                                    sizeof(PortData), props, params, 1);
+    if (midi_port_ == nullptr) return fail_locked("cannot add midi_in");
+    new (midi_port_) PortData{kMidiPort};
+  }
+
+  // Everything the data thread reads is written before this release store; its first fetch_or
+  // on cycle_state_ reads it, so the writes happen-before the first cycle.
+  target_ = target;
+  clock_seen_ = false;
+  rate_now_.store(0, std::memory_order_relaxed);
+  size_now_.store(0, std::memory_order_relaxed);
+  frame_now_.store(0, std::memory_order_relaxed);
+  cycles_.store(0, std::memory_order_relaxed);
+  cycle_state_.store(0, std::memory_order_release);
+
+  if (pw_filter_connect(
+          filter_,
+          static_cast<pw_filter_flags>(PW_FILTER_FLAG_RT_PROCESS | PW_FILTER_FLAG_CUSTOM_LATENCY),
+          nullptr, 0) < 0) {
+    cycle_state_.store(kRetired, std::memory_order_release);
+    return fail_locked("pw_filter_connect failed");
+  }
+  // Bound, and every port in the registry (the links need their ids).
+  const std::size_t ports = out_ports_.size() + (midi_port_ != nullptr ? 1 : 0);
+  const bool bound = wait_locked(kBindTimeout, [&] {
+    if (server_gone_.load(std::memory_order_relaxed) || !filter_error_.empty()) return true;
+    const std::uint32_t node = node_id_locked();
+    return node != SPA_ID_INVALID && graph_.port_count(node) == ports;
+  });
+  if (server_gone_.load(std::memory_order_relaxed)) {
+    cycle_state_.store(kRetired, std::memory_order_release);
+    last_error_ = "PipeWire closed the connection";
+    pw_thread_loop_unlock(loop_);
+    close();
+    return OpenResult::no_server;
+  }
+  if (!filter_error_.empty() || !bound) {
+    cycle_state_.store(kRetired, std::memory_order_release);
+    return fail_locked(!filter_error_.empty() ? "filter error: " + filter_error_
+                                              : "the server did not register our node in time");
+  }
+  pw_thread_loop_unlock(loop_);
+
+  // The first cycle says the rate and size; without one (no driver yet) the server's defaults.
+  const auto cycle_deadline = std::chrono::steady_clock::now() + kFirstCycleTimeout;
+  while (cycles_.load(std::memory_order_acquire) == 0 &&
+         std::chrono::steady_clock::now() < cycle_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  pw_thread_loop_lock(loop_);
+  sample_rate_ = rate_now_.load(std::memory_order_relaxed);
+  buffer_size_ = size_now_.load(std::memory_order_relaxed);
+  if (sample_rate_ == 0) sample_rate_ = default_rate_;
+  if (buffer_size_ == 0) buffer_size_ = default_quantum_;
+  xruns_seen_ = xruns_.load(std::memory_order_relaxed);
+  pending_valid_ = false;
+  link_events_seen_ = link_events_.load(std::memory_order_relaxed);
+  connect_all_locked();
+  pw_thread_loop_unlock(loop_);
+  return OpenResult::opened;
+}
+
+void PipewireBackend::link_locked(std::uint32_t output, std::uint32_t input) {
+  if (graph_.linked(output, input)) return;
+  const std::string out = std::to_string(output);
+  const std::string in = std::to_string(input);
+  pw_properties* props =
+      pw_properties_new(PW_KEY_LINK_OUTPUT_PORT, out.c_str(), PW_KEY_LINK_INPUT_PORT, in.c_str(),
+                        PW_KEY_OBJECT_LINGER, "false", nullptr);
+  auto* proxy = static_cast<pw_proxy*>(pw_core_create_object(
+      core_, "link-factory", PW_TYPE_INTERFACE_Link, PW_VERSION_LINK, &props->dict, 0));
+  pw_properties_free(props);
+  if (proxy == nullptr) {
+    last_error_ = std::string("cannot create a link: ") + std::strerror(errno);
+    return;
+  }
+  links_.push_back(proxy);
+}
+
+void PipewireBackend::connect_all_locked() {
+  const std::uint32_t node = node_id_locked();
+  for (std::size_t i = 0; i < options_.auto_connect.size() && i < out_ports_.size(); ++i) {
+    const std::string own = "out_" + std::to_string(i + 1);
+    const auto from = graph_.find_node_port(node, own, true);
+    const auto to = graph_.find_port(options_.auto_connect[i], false);
+    if (!from || !to) {
+      last_error_ = "cannot connect to " + options_.auto_connect[i] + ": no such input port";
+      continue;
+    }
+    link_locked(*from, *to);
+  }
+  if (midi_port_ != nullptr) {
+    const auto to = graph_.find_node_port(node, "midi_in", false);
+    for (const std::string& source : options_.midi_auto_connect) {
+      const auto from = graph_.find_port(source, true);
+      if (!from || !to) {
+        last_error_ = "cannot connect from " + source + ": no such output port";
+        continue;
+      }
+      link_locked(*from, *to);
+    }
+  }
+  for (const PortConnection& c : connections_) {
+    // A port this configuration does not have is skipped.
+    if (const auto own = graph_.find_node_port(node, c.own_port, true)) {
+      if (const auto other = graph_.find_port(c.other_port, false)) {
+        link_locked(*own, *other);
+      } else {
+        last_error_ = "cannot restore " + c.own_port + " - " + c.other_port;
+      }
+    } else if (const auto own_in = graph_.find_node_port(node, c.own_port, false)) {
+      if (const auto other = graph_.find_port(c.other_port, true)) {
+        link_locked(*other, *own_in);
+      } else {
+        last_error_ = "cannot restore " + c.other_port + " - " + c.own_port;
+      }
+    }
+  }
+  if (links_.empty()) return;
+  request_errors_.clear();
+  sync_locked();
+  if (!request_errors_.empty()) last_error_ = "cannot link: " + request_errors_.back();
+}
+
+OpenResult PipewireBackend::try_open(ProcessTarget target) {
+  if (filter_ != nullptr) return OpenResult::already_open;
+  const OpenResult result = open(target);
+  retry_delay_ = result == OpenResult::opened ? kRetryMin : std::min(retry_delay_ * 2, kRetryMax);
+  return result;
+}
+
+Events PipewireBackend::poll() {
+  Events ev;
+  ev.library_messages = LogSink::instance().drain(ev.library_dropped);
+  if (filter_ == nullptr) {
+    ev.sample_rate = sample_rate_;
+    ev.buffer_size = buffer_size_;
+    return ev;
+  }
+  ev.server_gone = server_gone_.load(std::memory_order_acquire);
+  const std::uint32_t rate = rate_now_.load(std::memory_order_relaxed);
+  if (rate != sample_rate_ && rate != 0) {
+    sample_rate_ = rate;
+    ev.sample_rate_changed = true;
+  }
+  const std::uint32_t size = size_now_.load(std::memory_order_relaxed);
+  if (size != buffer_size_ && size != 0) {
+    buffer_size_ = size;
+    ev.buffer_size_changed = true;
+  }
+  ev.sample_rate = sample_rate_;
+  ev.buffer_size = buffer_size_;
+  const std::uint64_t xruns = xruns_.load(std::memory_order_relaxed);
+  ev.new_xruns = xruns - xruns_seen_;
+  xruns_seen_ = xruns;
+
+  if (ev.server_gone) {
+    pending_valid_ = false;  // what the ports lost while the server went away is not forgotten
+    return ev;
+  }
+  // A snapshot taken at the previous poll is kept once the server has outlived it.
+  if (pending_valid_) {
+    pending_valid_ = false;
+    if (pending_connections_ != connections_) {
+      connections_ = std::move(pending_connections_);
+      ev.connections_changed = true;
+    }
+    pending_connections_.clear();
+  }
+  const std::uint64_t events = link_events_.load(std::memory_order_acquire);
+  if (events != link_events_seen_) {
+    link_events_seen_ = events;
+    pw_thread_loop_lock(loop_);
+    pending_connections_ = graph_.connections_of(node_id_locked());
+    pw_thread_loop_unlock(loop_);
+    pending_valid_ = true;
+  }
+  return ev;
+}
+
+RetireResult PipewireBackend::retire(std::chrono::milliseconds bound) {
+  if (filter_ == nullptr) return RetireResult::not_open;
+  // Links made since the last poll are remembered too, unless the server is gone.
+  if (!server_gone_.load(std::memory_order_acquire)) {
+    pw_thread_loop_lock(loop_);
+    connections_ = graph_.connections_of(node_id_locked());
+    pw_thread_loop_unlock(loop_);
+    pending_valid_ = false;
+  }
+  RetireResult result = RetireResult::retired;
+  std::uint32_t state = cycle_state_.fetch_or(kRetired, std::memory_order_acq_rel);
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while ((state & kInCycle) != 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      result = RetireResult::timed_out;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    state = cycle_state_.load(std::memory_order_acquire);
+  }
+  close();
+  return result;
+}
+
+void PipewireBackend::close() noexcept {
+  if (loop_ != nullptr && core_ != nullptr) {
+    pw_thread_loop_lock(loop_);
+    for (pw_proxy* link : links_)
+      pw_proxy_destroy(link);
+    links_.clear();
+    if (filter_ != nullptr) {
+      spa_hook_remove(&filter_listener_);
+      // Takes our node out of the data loop (a blocking invoke there) before it returns.
+      pw_filter_destroy(filter_);
+      filter_ = nullptr;
+    }
+    if (registry_ != nullptr) {
+      spa_hook_remove(&registry_listener_);
+      pw_proxy_destroy(reinterpret_cast<pw_proxy*>(registry_));
+      registry_ = nullptr;
+    }
+    spa_hook_remove(&core_listener_);
+    pw_core_disconnect(core_);
+    core_ = nullptr;
+    pw_thread_loop_unlock(loop_);
+  }
+  if (loop_ != nullptr) pw_thread_loop_stop(loop_);
+  // Joins the data thread: no callback runs after this.
+  if (context_ != nullptr) pw_context_destroy(context_);
+  context_ = nullptr;
+  if (loop_ != nullptr) pw_thread_loop_destroy(loop_);
+  loop_ = nullptr;
+  filter_ = nullptr;
+  out_ports_.clear();
+  midi_port_ = nullptr;
+  target_ = {};
+  graph_.clear();
+  request_errors_.clear();
+  filter_error_.clear();
+  done_seq_ = -1;
+  cycle_state_.store(kRetired, std::memory_order_release);
+  server_gone_.store(false, std::memory_order_relaxed);
+}
+
+std::optional<std::uint32_t> PipewireBackend::playback_latency() const {
+  if (filter_ == nullptr) return std::nullopt;
+  pw_thread_loop_lock(loop_);
+  std::optional<std::uint32_t> result;
+  for (std::size_t i = 0; i < latency_.size(); ++i) {
+    if (!latency_set_[i]) continue;
+    const spa_latency_info& l = latency_[i];
+    const double frames = static_cast<double>(l.max_quantum) * buffer_size_ +
+                          static_cast<double>(l.max_rate) +
+                          static_cast<double>(l.max_ns) * sample_rate_ / 1e9;
+    const auto f = static_cast<std::uint32_t>(frames + 0.5);
+    result = std::max(result.value_or(0), f);
+  }
+  pw_thread_loop_unlock(loop_);
+  return result;
+}
+
+// Data thread. Non-blocking guarantees: wait-free (pw_filter's buffer queues are lock-free
+// rings) plus whatever the target does. Cost besides the target: O(outputs) buffer dequeues and
+// queues, O(MIDI controls in the cycle's sequence) to read midi_in, plus O(outputs x nframes)
+// when it writes silence.
+void PipewireBackend::on_process(void* data, spa_io_position* position) noexcept {
+  RealtimeScope realtime;
+  auto* self = static_cast<PipewireBackend*>(data);
+  const std::uint32_t state = self->cycle_state_.fetch_or(kInCycle, std::memory_order_acq_rel);
+  if (position == nullptr || position->clock.duration == 0 ||
+      position->clock.duration > 0xffffffffu) {
+    self->cycle_state_.fetch_and(~kInCycle, std::memory_order_release);
+    return;
+  }
+  const auto nframes = static_cast<std::uint32_t>(position->clock.duration);
+  const std::uint64_t frame = position->clock.position;
+  const std::uint32_t rate = position->clock.rate.denom;
+  if (rate != 0 && self->rate_now_.load(std::memory_order_relaxed) != rate) {
+    self->rate_now_.store(rate, std::memory_order_relaxed);
+  }
+  if (self->size_now_.load(std::memory_order_relaxed) != nframes) {
+    self->size_now_.store(nframes, std::memory_order_relaxed);
+  }
+  if (self->clock_seen_ && position->clock.id == self->clock_id_ && frame != self->next_position_) {
+    self->xruns_.store(self->xruns_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  self->clock_seen_ = true;
+  self->clock_id_ = position->clock.id;
+  self->next_position_ = frame + nframes;
+
+  float* outputs[kMaxOutputs];
+  pw_buffer* buffers[kMaxOutputs];
+  bool discarded[kMaxOutputs];
+  const std::size_t n = self->out_ports_.size();
+  const std::size_t bytes = std::size_t{nframes} * sizeof(float);
+  bool missing = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    buffers[i] = pw_filter_dequeue_buffer(self->out_ports_[i]);
+    outputs[i] = nullptr;
+    if (buffers[i] != nullptr) {
+      spa_data& d = buffers[i]->buffer->datas[0];
+      if (d.data != nullptr && d.chunk != nullptr && d.maxsize >= bytes) {
+        outputs[i] = static_cast<float*>(d.data);
+        d.chunk->offset = 0;
+        d.chunk->size = static_cast<std::uint32_t>(bytes);
+        d.chunk->stride = sizeof(float);
+        d.chunk->flags = SPA_CHUNK_FLAG_NONE;
+      } else if (d.chunk != nullptr) {
+        // Too short for this cycle: the consumer gets an empty chunk (silence).
+        d.chunk->offset = 0;
+        d.chunk->size = 0;
+        d.chunk->flags = SPA_CHUNK_FLAG_EMPTY;
+      }
+    }
+    discarded[i] = outputs[i] == nullptr;
+    if (discarded[i]) {
+      // No usable buffer for this port this cycle: render it into its discard row (never read).
+      // A port without buffers at all is simply not linked: not counted.
+      outputs[i] = self->discard_.get() + i * std::size_t{kDiscardFrames};
+      if (buffers[i] != nullptr ||
+          static_cast<PortData*>(self->out_ports_[i])->buffers.load(std::memory_order_relaxed) !=
+              0) {
+        missing = true;
+      }
+    }
+  }
+  if (missing) self->null_buffers_.fetch_add(1, std::memory_order_relaxed);
+
+  pw_buffer* midi_buffer = nullptr;
+  std::span<const engine::MidiEventView> midi;
+  if (self->midi_port_ != nullptr) {
+    midi_buffer = pw_filter_dequeue_buffer(self->midi_port_);
+    if (midi_buffer != nullptr) {
+      const spa_data& d = midi_buffer->buffer->datas[0];
+      if (d.chunk != nullptr) {
+        const pipewire::MidiRead read =
+            pipewire::read_midi_sequence(d.data, d.maxsize, d.chunk->offset, d.chunk->size, nframes,
+                                         self->midi_.get(), kMidiCapacity);
+        midi = {self->midi_.get(), read.count};
+        if (read.overflow != 0) {
+          self->midi_overflow_.store(
+              self->midi_overflow_.load(std::memory_order_relaxed) + read.overflow,
+              std::memory_order_relaxed);
+        }
+      }
+    }
+  }
+
+  const bool silent =
+      (state & kRetired) != 0 || self->target_.fn == nullptr ||
+      (nframes > kDiscardFrames && std::find(discarded, discarded + n, true) != discarded + n);
+  if (silent) {
+    // Retired, no target, or larger than the discard rows: the outputs that have buffers carry
+    // silence and the target is not called.
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!discarded[i]) std::memset(outputs[i], 0, bytes);
+    }
+  } else {
+    self->target_.fn(self->target_.ctx, frame, nframes, outputs, midi, position->clock.nsec / 1000);
+  }
+
+  for (std::size_t i = 0; i < n; ++i) {
+    if (buffers[i] != nullptr) pw_filter_queue_buffer(self->out_ports_[i], buffers[i]);
+  }
+  if (midi_buffer != nullptr) pw_filter_queue_buffer(self->midi_port_, midi_buffer);
+
+  if (!silent) {
+    self->frame_now_.store(frame + nframes, std::memory_order_release);
+    self->cycles_.store(self->cycles_.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_release);
+  }
+  self->cycle_state_.fetch_and(~kInCycle, std::memory_order_release);
+}
+
+void PipewireBackend::on_filter_state(void* data, pw_filter_state, pw_filter_state state,
+                                      const char* error) noexcept {
+  auto* self = static_cast<PipewireBackend*>(data);
+  if (state == PW_FILTER_STATE_ERROR) {
+    self->filter_error_ = error != nullptr ? error : "unknown error";
+    self->server_gone_.store(true, std::memory_order_release);
+  }
+  pw_thread_loop_signal(self->loop_, false);
+}
+
+void PipewireBackend::on_filter_param(void* data, void* port_data, std::uint32_t id,
+                                      const spa_pod* param) noexcept {
+  auto* self = static_cast<PipewireBackend*>(data);
+  if (port_data == nullptr || id != SPA_PARAM_Latency) return;
+  const std::uint32_t index = static_cast<PortData*>(port_data)->index;
+  if (index >= self->latency_.size()) return;
+  spa_latency_info info{};
+  if (param == nullptr || spa_latency_parse(param, &info) < 0) return;
+  if (info.direction != SPA_DIRECTION_INPUT) return;
+  self->latency_[index] = info;
+  self->latency_set_[index] = true;
+  // With PW_FILTER_FLAG_CUSTOM_LATENCY the filter leaves propagation to us: what the outputs
+  // lead to is the downstream latency of midi_in too (what pw_filter does by default).
+  if (self->midi_port_ == nullptr) return;
+  spa_latency_info combined{};
+  spa_latency_info_combine_start(&combined, SPA_DIRECTION_INPUT);
+  for (std::size_t i = 0; i < self->latency_.size(); ++i) {
+    if (self->latency_set_[i]) spa_latency_info_combine(&combined, &self->latency_[i]);
+  }
+  spa_latency_info_combine_finish(&combined);
+  std::uint8_t buffer[1024];
+  spa_pod_builder b{};
+  spa_pod_builder_init(&b, buffer, sizeof buffer);
+  const spa_pod* params[1] = {spa_latency_build(&b, SPA_PARAM_Latency, &combined)};
+  pw_filter_update_params(self->filter_, self->midi_port_, params, 1);
+}
+
+void PipewireBackend::on_add_buffer(void*, void* port_data, pw_buffer*) noexcept {
+  if (port_data != nullptr) {
+    static_cast<PortData*>(port_data)->buffers.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void PipewireBackend::on_remove_buffer(void*, void* port_data, pw_buffer*) noexcept {
+  if (port_data != nullptr) {
+    static_cast<PortData*>(port_data)->buffers.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+void PipewireBackend::on_core_info(void* data, const pw_core_info* info) noexcept {
+  auto* self = static_cast<PipewireBackend*>(data);
+  if (info == nullptr || info->props == nullptr) return;
+  self->default_rate_ =
+      parse_u32(spa_dict_lookup(info->props, "default.clock.rate"), self->default_rate_);
+  self->default_quantum_ =
+      parse_u32(spa_dict_lookup(info->props, "default.clock.quantum"), self->default_quantum_);
+}
+
+void PipewireBackend::on_core_done(void* data, std::uint32_t id, int seq) noexcept {
+  auto* self = static_cast<PipewireBackend*>(data);
+  if (id != PW_ID_CORE) return;
+  self->done_seq_ = seq;
+  pw_thread_loop_signal(self->loop_, false);
+}
+
+void PipewireBackend::on_core_error(void* data, std::uint32_t id, int, int res,
+                                    const char* message) noexcept {
+  auto* self = static_cast<PipewireBackend*>(data);
+  if (id == PW_ID_CORE && res == -EPIPE) {
+    self->server_gone_.store(true, std::memory_order_release);
+  } else if (id != PW_ID_CORE) {
+    try {
+      self->request_errors_.push_back(std::string(message != nullptr ? message : "") + " (" +
+                                      spa_strerror(res) + ")");
+    } catch (...) {
+      // Out of memory on the loop thread: the error goes unreported.
+    }
+  }
+  pw_thread_loop_signal(self->loop_, false);
+}
+
+void PipewireBackend::on_global(void* data, std::uint32_t id, std::uint32_t, const char* type,
+                                std::uint32_t, const spa_dict* props) noexcept {
+  auto* self = static_cast<PipewireBackend*>(data);
+  if (props == nullptr || type == nullptr) return;
+  try {
+    if (std::strcmp(type, PW_TYPE_INTERFACE_Node) == 0) {
+      const char* name = spa_dict_lookup(props, PW_KEY_NODE_NAME);
+      self->graph_.add_node(id, name != nullptr ? name : "");
+    } else if (std::strcmp(type, PW_TYPE_INTERFACE_Port) == 0) {
+      const char* name = spa_dict_lookup(props, PW_KEY_PORT_NAME);
+      const char* direction = spa_dict_lookup(props, PW_KEY_PORT_DIRECTION);
+      const std::uint32_t node = parse_u32(spa_dict_lookup(props, PW_KEY_NODE_ID), SPA_ID_INVALID);
+      if (name == nullptr || direction == nullptr || node == SPA_ID_INVALID) return;
+      self->graph_.add_port(id, node, name, std::strcmp(direction, "out") == 0);
+      pw_thread_loop_signal(self->loop_, false);
+    } else if (std::strcmp(type, PW_TYPE_INTERFACE_Link) == 0) {
+      const std::uint32_t out =
+          parse_u32(spa_dict_lookup(props, PW_KEY_LINK_OUTPUT_PORT), SPA_ID_INVALID);
+      const std::uint32_t in =
+          parse_u32(spa_dict_lookup(props, PW_KEY_LINK_INPUT_PORT), SPA_ID_INVALID);
+      if (out == SPA_ID_INVALID || in == SPA_ID_INVALID) return;
+      self->graph_.add_link(id, out, in);
+      self->link_events_.fetch_add(1, std::memory_order_release);
+    }
+  } catch (...) {
+    // Out of memory on the loop thread: the mirror misses this object.
+  }
+}
+
+void PipewireBackend::on_global_remove(void* data, std::uint32_t id) noexcept {
+  auto* self = static_cast<PipewireBackend*>(data);
+  if (self->graph_.remove(id)) self->link_events_.fetch_add(1, std::memory_order_release);
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> make_pipewire_backend(Options options) {
+  return std::make_unique<PipewireBackend>(std::move(options));
+}
+
+}  // namespace clipd::backend

@@ -1,0 +1,71 @@
+// clipd/backend/pipewire/pipewire_backend.hpp: the native PipeWire backend (backend/backend.hpp
+// over a pw_filter), without pipewire-jack.
+//
+// What it makes: one node, node.name = Options::client_name, with DSP float output ports
+// out_1..out_N (port.name; out_1 and out_2 carry audio.channel FL and FR, a single output MONO;
+// port.alias "<pretty_name_prefix><i>") and, with Options::midi_input, a DSP MIDI input port
+// midi_in ("8 bit raw midi", port.alias "<pretty_name_prefix>MIDI"). Node properties:
+// node.description (Options::description, else the client name), application.name (the client
+// name, so pipewire-jack clients see our ports as "<client_name>:out_1"), media.type Audio,
+// media.category Playback, media.role Options::media_role, media.class Stream/Output/Audio,
+// node.always-process true (cycles run with nothing linked, as a JACK client's do) and
+// node.autoconnect: true only when Options::autoconnect is set and Options::auto_connect is
+// empty; with auto_connect entries the session manager leaves the node alone and the backend
+// makes the links itself. Note: WirePlumber 0.4 (Debian 12 has 0.4.13) links no pw_filter node,
+// whatever node.autoconnect says: it wraps Stream/* nodes in an audio adapter item that needs a
+// node-level EnumFormat, which a pw_filter does not advertise ("no usable format found for
+// node N" in its log). With it, give auto_connect (or link the ports yourself, pw-link).
+// PipeWire does not make node names unique: client_name() is always the requested name.
+//
+// Port names: a full port name is "<node.name>:<port.name>", as pw-link prints it:
+// port_name(0) is "clipd:out_1", a sound card's port "alsa_output.pci-0000_00_1f.3.analog-stereo:
+// playback_FL", a pipewire-jack client's port "<its client name>:<its port>". auto_connect,
+// midi_auto_connect and PortConnection::other_port use these names (split at the last ':').
+// Links are made through PipeWire's "link-factory" by port id, looked up in the registry; they
+// belong to our connection (not object.linger), so they go when it closes, and are made again on
+// the next open, like JACK connections.
+//
+// Threads: the control thread calls every member function; a pw_thread_loop runs PipeWire's
+// control side (registry, core and filter events: they store into atomics or, under the loop's
+// lock, into the registry mirror); the context's data thread runs the process callback
+// (PW_FILTER_FLAG_RT_PROCESS), inside a RealtimeScope: no allocation, lock, wait or system call.
+// The context reads client-rt.conf, whose module-rt gives the data thread real-time priority
+// (directly where RLIMIT_RTPRIO or CAP_SYS_NICE allow, else through RTKit); open() maps 256 KiB
+// of its stack before the first cycle. Each open() makes a fresh loop, context (and data
+// thread) and core; retire() destroys them.
+//
+// What PipeWire 0.3 reports, and so what this backend gives:
+// - frame: spa_io_position clock.position (64 bits); nframes: clock.duration, any value at any
+//   cycle; sample rate: clock.rate; usecs: clock.nsec / 1000 (CLOCK_MONOTONIC).
+// - null_buffers(): cycles in which a linked output (one that has buffers) got none, or one too
+//   short for the cycle; that output is rendered into a discard row and its chunk left empty.
+//   An output that is not linked has no buffers at all: rendered into its discard row, not
+//   counted. A missing midi_in buffer reads as no events.
+// - midi_in asks for 64 KiB buffers (more than 2 x kMidiCapacity three-byte events): the
+//   server's control mixer, which merges everything linked to midi_in, sizes its buffers so.
+// - xruns: PipeWire tells a client of no xrun. The backend counts a cycle whose clock.position is
+//   not where the previous cycle of the same clock ended (the graph skipped us, or ran late and
+//   dropped frames); a change of driver (clock.id) is not counted.
+// - playback_latency(): the largest downstream latency (SPA_PARAM_Latency, input direction) the
+//   server set on an output port, in frames at the current rate and quantum; nullopt until one
+//   is set (nothing linked, or only ports that report none). The filter runs with
+//   PW_FILTER_FLAG_CUSTOM_LATENCY so that it hands these to us; the backend passes their
+//   combination on to midi_in, as pw_filter would.
+// - dsp_load(): always nullopt (0.3 keeps the load in the driver's private activation record).
+// - library messages: libpipewire's log (warnings and errors), see backend/pipewire/log_sink.hpp.
+// - server_gone: the core's connection broke (core error EPIPE) or the filter went to its error
+//   state (our node was destroyed).
+#pragma once
+
+#include <memory>
+
+#include "backend/backend.hpp"
+
+namespace clipd::backend {
+
+// Makes a PipeWire backend (not connected; open() connects). Installs PipeWire's logger
+// (backend/pipewire/log_sink.hpp) and calls pw_init once per process.
+// Thread contract: control thread. Note: allocates.
+std::unique_ptr<Backend> make_pipewire_backend(Options options);
+
+}  // namespace clipd::backend
