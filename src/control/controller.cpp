@@ -34,6 +34,8 @@ protocol::EndReason to_protocol(engine::EndReason r) noexcept {
       return protocol::EndReason::offline;
     case engine::EndReason::shutdown:
       return protocol::EndReason::shutdown;
+    case engine::EndReason::read_error:
+      return protocol::EndReason::read_error;
   }
   return protocol::EndReason::stopped;
 }

@@ -15,10 +15,10 @@ constexpr std::array<std::string_view, event_kind_count> event_names = {
 static_assert(static_cast<int>(EventKind::engine_online) + 1 == event_kind_count);
 static_assert(event_kind_count <= 32, "EventSet keeps one bit per kind in 32 bits");
 
-constexpr std::array<std::string_view, 7> reason_names = {
-    "finished", "stopped", "stolen", "choked", "unloaded", "offline", "shutdown",
+constexpr std::array<std::string_view, 8> reason_names = {
+    "finished", "stopped", "stolen", "choked", "unloaded", "offline", "shutdown", "read-error",
 };
-static_assert(static_cast<std::size_t>(EndReason::shutdown) + 1 == reason_names.size());
+static_assert(static_cast<std::size_t>(EndReason::read_error) + 1 == reason_names.size());
 
 // The event's fields after `event`, in the contract's order.
 struct Fields {

@@ -51,6 +51,7 @@ enum class EndReason : std::uint8_t {
   unloaded,
   offline,
   shutdown,
+  read_error,
 };
 std::string_view to_string(EndReason reason) noexcept;
 
