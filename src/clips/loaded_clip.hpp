@@ -75,8 +75,12 @@ class LoadedClip {
     return s;
   }
   const std::shared_ptr<const StreamFile>& stream_file() const noexcept { return file_; }
-  // The disk side's id for this clip (clips/disk_streamer.hpp); control thread.
-  void set_stream_id(std::uint64_t id) noexcept { stream_id_ = id; }
+  // The disk side's id for this clip (clips/disk_streamer.hpp) and what keeps it known there
+  // (released with the clip); control thread.
+  void set_stream(std::uint64_t id, std::shared_ptr<void> hold) noexcept {
+    stream_id_ = id;
+    stream_hold_ = std::move(hold);
+  }
   std::uint64_t stream_id() const noexcept { return stream_id_; }
   const PcmBuffer& pcm() const noexcept { return pcm_; }
   // The request as decoded, path made absolute: submit it with another target_rate to decode
@@ -92,6 +96,7 @@ class LoadedClip {
   LoadRequest request_;
   std::shared_ptr<const StreamFile> file_;
   std::uint64_t stream_id_ = 0;
+  std::shared_ptr<void> stream_hold_;
 };
 
 static_assert(std::is_nothrow_move_constructible_v<LoadedClip>);

@@ -240,6 +240,7 @@ void Controller::cmd_status(const SessionPtr& s, const Parsed& p) {
   st.clips = loaded;
   st.memory_bytes = budget_.used();
   st.memory_budget_bytes = budget_.limit();
+  st.underruns = underruns_before_ + (online_ ? link_.engine()->underruns() : 0);
   st.master_gain_db = master_gain_db_;
   st.uptime_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
@@ -273,6 +274,17 @@ void Controller::cmd_load(const SessionPtr& s, const Parsed& p, const protocol::
     clips_.emplace(r.clip_name, std::move(fresh));
   }
   entry->path = path;
+  switch (r.stream) {
+    case protocol::LoadRequest::Stream::automatic:
+      entry->stream = clips::StreamMode::automatic;
+      break;
+    case protocol::LoadRequest::Stream::always:
+      entry->stream = clips::StreamMode::always;
+      break;
+    case protocol::LoadRequest::Stream::never:
+      entry->stream = clips::StreamMode::never;
+      break;
+  }
   submit_load(*entry, s, p.id, false);
 }
 
@@ -389,6 +401,8 @@ void Controller::cmd_play(const SessionPtr& s, const Parsed& p, const protocol::
   // admit_nodes() made room for both.
   (void)link_.send(engine::Message::voice_end(play.voice));
   (void)link_.send(m);
+  // A streamed voice's ring was asked for its first frames: the disk threads look now.
+  if (entry.loaded->info().streamed) disk_->wake();
   voices_[voice] = VoiceRecord{r.clip, r.group};
   s->send_reply(protocol::serialize_ok(p.id, Json{{"voice", voice}}));
 }
