@@ -475,7 +475,7 @@ const std::vector<CommandSpec>& commands() {
       {"watch",
        "usage: clipctl watch [EVENT...]\n\nPrints events as they happen, until interrupted. "
        "EVENT limits them to the\nnamed kinds: clip-loaded, clip-unloaded, clip-failed, "
-       "voice-started,\nvoice-ended, xrun, engine-offline, engine-online.\n",
+       "voice-started,\nvoice-ended, xrun, engine-offline, engine-online, underrun.\n",
        {},
        0,
        event_kind_count,

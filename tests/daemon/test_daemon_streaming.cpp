@@ -284,5 +284,113 @@ TEST_F(StreamingTrouble, AFileTruncatedWhileItStreamsEndsItsVoiceWithReadError) 
   EXPECT_EQ(clipd.log().find("Real-time violation"), std::string::npos) << clipd.log();
 }
 
+// An hour and a minute of FLAC at 44.1 kHz, made once for the tests below: a compressible
+// signal (each 4,096-frame block holds one level per channel, never 0), so libFLAC writes it in
+// seconds and it takes a few megabytes.
+float blocks(std::uint64_t i, std::uint32_t c) {
+  const std::uint64_t b = i / 4096;
+  return static_cast<float>(static_cast<double>((b * 37 + c * 11) % 200 + 1) / 400.0 - 0.25);
+}
+
+class LongFile : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir("clipd-stream-hour");
+    write_flac(dir_->file("hour.flac"), 3660ull * kFileRate, blocks);
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  static std::string hour() { return dir_->file("hour.flac"); }
+
+  static TempDir* dir_;
+  JackdServer jackd_;
+  TempDir home_{"clipd-stream-long"};
+};
+TempDir* LongFile::dir_ = nullptr;
+
+TEST_F(LongFile, AnHourLoadsAtOnceHoldsItsHeadAndPlaysFromTheNextPeriod) {
+  Clipd clipd(jackd_, home_);  // the plain build: its times mean something
+  clipd.start();
+  Client c(clipd.socket_path());
+  c.ok({{"cmd", "subscribe"}});
+  const json hello = c.ok({{"cmd", "hello"}});
+  const auto rate = hello["sample_rate"].get<std::uint64_t>();
+  const auto period = hello["buffer_size"].get<std::uint64_t>();
+  const auto before = c.ok({{"cmd", "status"}})["memory_bytes"].get<std::uint64_t>();
+  const auto sent = std::chrono::steady_clock::now();
+  const json loaded = c.ok({{"cmd", "load"}, {"name", "hour"}, {"path", hour()}, {"stream", true}});
+  const auto took = std::chrono::steady_clock::now() - sent;
+  EXPECT_LT(took, 300ms) << std::chrono::duration<double>(took).count() << " s";
+  EXPECT_EQ(loaded["streamed"], true);
+  EXPECT_EQ(loaded["frames"], (3660ull * kFileRate * rate + kFileRate / 2) / kFileRate);
+  const std::uint64_t head_bytes = 2 * rate * 2 * sizeof(float);
+  EXPECT_LE(loaded["bytes"].get<std::uint64_t>(), head_bytes + 4096);
+  const auto after = c.ok({{"cmd", "status"}})["memory_bytes"].get<std::uint64_t>();
+  EXPECT_LE(after - before, head_bytes + (16u << 20)) << after << " - " << before;
+  const json listed = c.ok({{"cmd", "list"}})["clips"][0];
+  EXPECT_EQ(listed["streamed"], true);
+  EXPECT_EQ(listed["head_frames"], 2 * rate);
+  // A play from the start sounds on the next period: the head is in memory.
+  const auto frame = c.ok({{"cmd", "status"}})["frame"].get<std::uint64_t>();
+  c.ok({{"cmd", "play"}, {"clip", "hour"}});
+  const auto started = c.wait_event("voice-started", 10s);
+  ASSERT_TRUE(started);
+  EXPECT_EQ((*started)["late"], false);
+  EXPECT_LE((*started)["frame"].get<std::uint64_t>(), frame + 3 * period);
+  // And at an offset in the last minute, with the prefetch time ahead: exactly on its frame.
+  const auto now = c.ok({{"cmd", "hello"}})["frame"].get<std::uint64_t>();
+  c.ok({{"cmd", "play"},
+        {"clip", "hour"},
+        {"offset_s", 3630.0},
+        {"at_frame", now + rate / 2},
+        {"length_s", 1.0}});
+  const auto deep = c.wait_event("voice-started", 10s);
+  ASSERT_TRUE(deep);
+  EXPECT_EQ((*deep)["frame"], now + rate / 2);
+  EXPECT_EQ((*deep)["late"], false);
+  EXPECT_EQ(clipd.stop(), 0) << clipd.log();
+}
+
+TEST_F(LongFile, ThirtyTwoVoicesAtRandomOffsetsForTwoMinutesUnderDiskLoadNeverUnderrun) {
+  Clipd clipd(jackd_, home_, Clipd::Options{true, {}});
+  clipd.start();
+  Client c(clipd.socket_path());
+  c.ok({{"cmd", "subscribe"}});
+  c.ok({{"cmd", "load"}, {"name", "hour"}, {"path", hour()}, {"stream", true}});
+  // Another process writes a large file and reads it back, again and again.
+  const std::string big = home_.file("big");
+  Process load({"sh", "-c",
+                "while :; do dd if=/dev/zero of='" + big +
+                    "' bs=1M count=256 conv=fsync 2>/dev/null; dd if='" + big +
+                    "' of=/dev/null bs=1M 2>/dev/null; done"});
+  std::uint64_t x = 88172645463325252ull;
+  for (int v = 0; v < 32; ++v) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    const double offset = static_cast<double>(x % 3400000) / 1000.0;
+    c.ok({{"cmd", "play"},
+          {"clip", "hour"},
+          {"offset_s", offset},
+          {"gain_db", -30.0},
+          {"in_s", 0.5}});
+  }
+  const auto until = std::chrono::steady_clock::now() + 120s;
+  while (std::chrono::steady_clock::now() < until) {
+    ASSERT_FALSE(c.wait_event("underrun", 1s)) << "an underrun";
+    ASSERT_TRUE(clipd.process().running()) << clipd.log();
+  }
+  load.stop();
+  const json status = c.ok({{"cmd", "status"}});
+  EXPECT_EQ(status["underruns"], 0) << status.dump();
+  EXPECT_EQ(status["voices"], 32) << status.dump();
+  for (const json& e : c.events())
+    EXPECT_NE(e["event"], "voice-ended") << e.dump();
+  EXPECT_EQ(clipd.stop(), 0) << clipd.log();
+  EXPECT_EQ(clipd.log().find("Real-time violation"), std::string::npos) << clipd.log();
+}
+
 }  // namespace
 }  // namespace clipd::test
