@@ -20,6 +20,10 @@ constexpr std::uint64_t kFill = 4096;
 // A ring with less room than this waits for more (fewer, larger reads), unless what is left of
 // its playing order is smaller.
 constexpr std::uint64_t kMinFill = 1024;
+// How long idle disk threads sleep between looks at the rings when no voice streams.
+constexpr std::chrono::milliseconds kIdlePoll{50};
+// How long after a wake() the threads poll at the short interval.
+constexpr std::chrono::milliseconds kHot{250};
 // Nice value of the disk threads: below the control thread (0), above the loader workers (10).
 constexpr int kDiskNice = 5;
 
@@ -140,13 +144,17 @@ void DiskStreamer::run(unsigned index) noexcept {
     states.back().index = i;
   }
   std::uint64_t seen = 0;
+  // After a wake(), the engine asks its ring within a period or two: look often meanwhile.
+  auto hot_until = std::chrono::steady_clock::time_point{};
   for (;;) {
     {
       std::lock_guard lock(mutex_);
       if (stop_) return;
+      if (kicked_ != seen) hot_until = std::chrono::steady_clock::now() + kHot;
       seen = kicked_;
     }
     bool busy = false;
+    bool streaming = false;
     const auto now = std::chrono::steady_clock::now();
     for (RingState& s : states) {
       try {
@@ -157,6 +165,7 @@ void DiskStreamer::run(unsigned index) noexcept {
         rings_[s.index].publish(s.gen, s.produced, true);
         s.failed = true;
       }
+      streaming = streaming || (s.clip != nullptr && !s.failed);
       if (s.clip && !s.failed && now - s.checked >= options_.check) {
         s.checked = now;
         std::string why;
@@ -166,8 +175,12 @@ void DiskStreamer::run(unsigned index) noexcept {
       }
     }
     if (!busy) {
+      // With no voice streaming, a longer sleep: a play wakes the threads (wake()), and a voice
+      // a MIDI note starts plays its head first, far longer than kIdlePoll.
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, options_.poll, [&] { return stop_ || kicked_ != seen; });
+      const bool hot = streaming || std::chrono::steady_clock::now() < hot_until;
+      wake_.wait_for(lock, hot ? options_.poll : kIdlePoll,
+                     [&] { return stop_ || kicked_ != seen; });
     }
   }
 }

@@ -4,7 +4,8 @@
 // describes streaming; clipd.conf(5) its keys.
 //
 // The audio thread never wakes them (that would be a system call): each thread polls its share
-// of the rings every `poll` (and at once when control calls wake() after sending a play), and
+// of the rings every `poll` while a voice streams, every 50 ms otherwise (a voice a MIDI note
+// starts plays its head meanwhile), and at once when control calls wake() after a play; it
 // tops up every ring that has room, one block per ring per round, so a hungry ring never waits
 // behind a full one. A file that is truncated, replaced or removed while it streams (a short
 // read, or its path no longer naming the file loaded, checked every `check` while it streams)

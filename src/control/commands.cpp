@@ -238,7 +238,8 @@ void Controller::cmd_status(const SessionPtr& s, const Parsed& p) {
     if (entry->loaded) ++loaded;
   }
   st.clips = loaded;
-  st.memory_bytes = budget_.used();
+  // The rings are reserved from the budget for the daemon's life: reported on their own.
+  st.memory_bytes = budget_.used() - std::min<std::uint64_t>(budget_.used(), disk_->bytes());
   st.memory_budget_bytes = budget_.limit();
   st.underruns = underruns_before_ + (online_ ? link_.engine()->underruns() : 0);
   st.master_gain_db = master_gain_db_;
@@ -247,6 +248,7 @@ void Controller::cmd_status(const SessionPtr& s, const Parsed& p) {
   Json result = to_json(st);
   result["events_dropped"] = online_ ? link_.engine()->lost_events() : 0;
   result["clips_loading"] = static_cast<std::uint32_t>(clips_.size()) - loaded;
+  result["stream_bytes"] = disk_->bytes();
   result["midi_dropped"] = (online_ ? link_.engine()->midi_dropped() : 0) + jack_.midi_overflow();
   s->send_reply(protocol::serialize_ok(p.id, result));
 }

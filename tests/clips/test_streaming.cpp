@@ -294,5 +294,46 @@ TEST_F(StreamingClips, AFileTruncatedWhileItStreamsFailsItsRingsOnce) {
   EXPECT_NE(failures.seen[0].second.find("cut.wav"), std::string::npos);
 }
 
+TEST_F(StreamingClips, AFileRemovedOrReplacedWhileItStreamsFails) {
+  for (const bool replace : {false, true}) {
+    TempDir dir;
+    const std::string path = dir.file("gone.wav");
+    ASSERT_TRUE(write_audio(path, SF_FORMAT_WAV | SF_FORMAT_PCM_16, kRate, 2, 10 * kRate));
+    LoadRequest req;
+    req.path = path;
+    req.stream = StreamMode::always;
+    LoadResult loaded = decode_clip(req, budget_);
+    ASSERT_TRUE(loaded.ok());
+    Failures failures;
+    auto disk = streamer(budget_, failures);
+    const std::uint64_t id = disk->add(loaded.clip->stream_file());
+    engine::StreamRequest r;
+    r.clip = id;
+    r.start = loaded.clip->info().head_frames;
+    r.first_end = 10 * kRate;
+    r.channels = 2;
+    Consumer consumer{disk->rings()[0]};
+    consumer.gen = consumer.ring.request(r);
+    disk->wake();
+    std::vector<float> left, right;
+    ASSERT_TRUE(consumer.take(kRate / 2, left, right));
+    if (replace) {
+      // Another file moved into its place, as a sync tool or an editor saving does.
+      const std::string other = dir.file("other.wav");
+      ASSERT_TRUE(write_audio(other, SF_FORMAT_WAV | SF_FORMAT_PCM_16, kRate, 2, 10 * kRate));
+      std::filesystem::rename(other, path);
+    } else {
+      std::filesystem::remove(path);
+    }
+    EXPECT_FALSE(consumer.take(9 * kRate, left, right)) << replace;
+    consumer.ring.release();
+    disk.reset();
+    ASSERT_EQ(failures.seen.size(), 1u) << replace;
+    EXPECT_EQ(failures.seen[0].first, id);
+    EXPECT_NE(failures.seen[0].second.find(replace ? "replaced" : "gone"), std::string::npos)
+        << failures.seen[0].second;
+  }
+}
+
 }  // namespace
 }  // namespace clipd::clips::test

@@ -345,6 +345,61 @@ TEST(Streaming, AVoicePastTheStreamedLimitStealsTheOldestStreamedVoice) {
   EXPECT_TRUE(s.rig->engine().invariants_hold());
 }
 
+TEST(Streaming, AMidiNoteStartsAStreamedClipFromItsHeadOnItsFrame) {
+  StreamRig s;
+  TestClip clip(40000, 2, 23);
+  Head h(clip, 4096);
+  s.rig->send(Message::add_clip(0, h.samples(), 1));
+  s.rig->spares(8);
+  BindingTable* table = s.rig->new_table();
+  table->at(0, 60) = Binding{0, 0, 1.0f, TriggerMode::oneshot, true, false};
+  s.rig->send(Message::set_bindings(table));
+  TestProducer producer(s.rings, clip);
+  s.rig->cycle(256);
+  s.rig->cycle(256, {Rig::note_on(100, 1, 60)});
+  for (int i = 0; i < 200; ++i) {
+    producer.fill();
+    s.rig->cycle(256);
+  }
+  const auto starts = s.rig->midi_starts();
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0].frame, Rig::kBase + 256 + 100);
+  for (std::uint64_t k = 0; k < 40000; ++k)
+    ASSERT_EQ(s.rig->out(0, starts[0].frame + k), clip.at(0, k)) << k;
+  EXPECT_EQ(s.rig->engine().underruns(), 0u);
+}
+
+TEST(Streaming, AGroupedStartBeyondTheHeadWaitsForItsDataThenChokes) {
+  StreamRig s;
+  TestClip clip(60000, 2, 24);
+  Head h(clip, 4096);
+  TestClip other(100000, 2, 25);
+  s.rig->send(Message::add_clip(0, h.samples(), 1));
+  s.rig->add_clip(1, other);
+  Message first = Message::play_default(1, 1);
+  first.play.group = 5;
+  s.rig->play(first);
+  s.rig->cycle(256);
+  Message seek = play_of(2);
+  seek.play.group = 5;
+  seek.play.offset = 30000;
+  s.rig->play(seek);
+  TestProducer producer(s.rings, clip);
+  s.rig->run(512, 256);  // no data yet: voice 2 waits, voice 1 plays on
+  EXPECT_FALSE(s.rig->started(2));
+  EXPECT_FALSE(s.rig->ended(1));
+  producer.fill();
+  s.rig->cycle(256);
+  ASSERT_TRUE(s.rig->started(2));
+  EXPECT_TRUE(s.rig->started(2)->late);
+  const std::uint64_t at = s.rig->started(2)->frame;
+  EXPECT_EQ(at, Rig::kBase + 768);
+  s.rig->run(2048, 256);
+  ASSERT_TRUE(s.rig->ended(1));
+  EXPECT_EQ(s.rig->ended(1)->reason, EndReason::choked);
+  EXPECT_TRUE(s.rig->engine().invariants_hold());
+}
+
 TEST(Streaming, EveryRingGoesIdleWhenItsVoiceEnds) {
   StreamRig s;
   TestClip clip(20000, 2, 21);

@@ -28,7 +28,7 @@ engine online offline usecs latency_frames xruns dsp_load max_voices memory_byte
 memory_budget_bytes master_gain_db uptime_s events_dropped midi_dropped
 events
 frames channels source_sample_rate duration_s bytes locked non_finite_samples
-stream streamed head_frames head_s underruns frames_missed read-error
+stream streamed head_frames head_s underruns frames_missed read-error stream_bytes
 late reason finished stolen choked unloaded shutdown trigger midi command count
 note channel mode oneshot gate toggle velocity bindings
 out_1 midi_in SO_PEERCRED'

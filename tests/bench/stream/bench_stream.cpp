@@ -107,7 +107,7 @@ int bench(bool quick) {
     return 1;
   }
   const std::string config = home.file("clipd.json");
-  std::ofstream(config) << R"({"max_streamed_voices": 160, "stream_threads": 2})";
+  std::ofstream(config) << R"({"max_streamed_voices": 256, "stream_threads": 2})";
   JackdServer::Options jo;
   jo.rate = kRate;
   jo.period = 256;
@@ -148,7 +148,7 @@ int bench(bool quick) {
   double mpv_first_ms = -1;
   // The most voices with zero underruns.
   const double hold = quick ? 3.0 : 20.0;
-  const std::uint32_t top = quick ? 32 : 160;
+  const std::uint32_t top = quick ? 32 : 256;
   std::uint32_t sustained = 0;
   std::uint32_t failed_at = 0;
   std::uint64_t seed = 88172645463325252ull;
