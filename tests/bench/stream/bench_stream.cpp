@@ -8,9 +8,12 @@
 //   JSON IPC, mpv already running idle and playing into the same JACK server), both recorded by
 //   clipd-record and timed in server frames from the frame of the request;
 // - load to ready: clipd's streamed `load` and its whole `load` (stream false), against `sox`
-//   converting the whole file to 48 kHz float.
+//   converting the whole file to 48 kHz float;
+// - soak: 32 looping voices at random offsets for ten minutes while another process writes a
+//   large file and reads it back: the underruns counted.
 //
-// bench_stream [--quick]: --quick holds each step 3 s instead of 20 and stops at 32 voices. Prints
+// bench_stream [--quick] [--soak-only]: --quick holds each step 3 s instead of 20, stops at 32
+// voices and soaks 5 s; --soak-only skips the voice ramp and mpv. Prints
 // one table. Always exits 0 unless something it needs fails to start: a measurement.
 #include <sndfile.h>
 #include <sys/socket.h>
@@ -98,7 +101,7 @@ int connect_unix(const std::string& path) {
   return fd;
 }
 
-int bench(bool quick) {
+int bench(bool quick, bool soak_only) {
   TempDir home("clipd-bench-stream");
   const std::string song = home.file("song.flac");
   const std::uint64_t file_frames = 600ull * kFileRate;  // ten minutes
@@ -145,6 +148,38 @@ int bench(bool quick) {
     c.ok({{"cmd", "unload"}, {"name", "cold"}});
   }
 
+  // Soak: 32 looping voices at random offsets for ten minutes while another process writes a
+  // large file and reads it back, again and again.
+  const double soak_s = quick ? 5.0 : 600.0;
+  std::uint64_t soak_underruns = 0;
+  {
+    const std::string big = home.file("big");
+    Process io({"sh", "-c",
+                "while :; do dd if=/dev/zero of='" + big +
+                    "' bs=1M count=512 conv=fsync 2>/dev/null; dd if='" + big +
+                    "' of=/dev/null bs=1M 2>/dev/null; done"});
+    const auto before = c.ok({{"cmd", "status"}})["underruns"].get<std::uint64_t>();
+    std::uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int v = 0; v < 32; ++v) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      c.ok({{"cmd", "play"},
+            {"clip", "song"},
+            {"offset_s", static_cast<double>(x % 590000) / 1000.0},
+            {"loop", true},
+            {"gain_db", -40.0},
+            {"in_s", 0.5}});
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double>(soak_s + 0.5));
+    soak_underruns = c.ok({{"cmd", "status"}})["underruns"].get<std::uint64_t>() - before;
+    c.ok({{"cmd", "stop"}, {"all", true}, {"fade_s", 0.0}});
+    io.stop();
+    std::printf("  32 voices for %.0f s under disk load: %llu underruns\n", soak_s,
+                static_cast<unsigned long long>(soak_underruns));
+    std::this_thread::sleep_for(1s);
+  }
+
   double mpv_first_ms = -1;
   // The most voices with zero underruns.
   const double hold = quick ? 3.0 : 20.0;
@@ -152,7 +187,7 @@ int bench(bool quick) {
   std::uint32_t sustained = 0;
   std::uint32_t failed_at = 0;
   std::uint64_t seed = 88172645463325252ull;
-  for (std::uint32_t voices = 16; voices <= top; voices += 16) {
+  for (std::uint32_t voices = 16; voices <= top && !soak_only; voices += 16) {
     const auto before = c.ok({{"cmd", "status"}})["underruns"].get<std::uint64_t>();
     for (std::uint32_t v = 0; v < voices; ++v) {
       seed ^= seed << 13;
@@ -179,7 +214,7 @@ int bench(bool quick) {
     std::this_thread::sleep_for(1s);  // every ring idle again
   }
   // Time to first sound, mpv: idle, its outputs going to the recorder's inputs.
-  {
+  if (!soak_only) {
     const std::string prefix = home.file("rec-mpv");
     auto rec = start_recorder(jackd, prefix, 4 * kRate, {"clipd:out_1", "clipd:out_2"});
     const std::string ipc = home.file("mpv.sock");
@@ -219,6 +254,8 @@ int bench(bool quick) {
   std::printf("%-44s %12s %12s %8s\n", "figure", "clipd", "peer", "ratio");
   std::printf("%-44s %12u %12s %8s\n", "streamed voices, zero underruns (44.1k->48k)", sustained,
               failed_at ? ("fails at " + std::to_string(failed_at)).c_str() : "-", "-");
+  std::printf("%-44s %12llu %12s %8s\n", "underruns, 32 voices 10 min under disk load",
+              static_cast<unsigned long long>(soak_underruns), "-", "-");
   std::printf("%-44s %12.1f %12.1f %8.2f\n", "first sound ms (clipd load+play | mpv)",
               clipd_first_ms, mpv_first_ms, mpv_first_ms > 0 ? clipd_first_ms / mpv_first_ms : 0.0);
   std::printf("%-44s %12.1f %12.1f %8.4f\n", "load to ready ms (stream | sox whole file)",
@@ -233,8 +270,10 @@ int bench(bool quick) {
 }  // namespace clipd::test
 
 int main(int argc, char** argv) {
-  bool quick = false;
-  for (int i = 1; i < argc; ++i)
+  bool quick = false, soak_only = false;
+  for (int i = 1; i < argc; ++i) {
     quick = quick || std::strcmp(argv[i], "--quick") == 0;
-  return clipd::test::bench(quick);
+    soak_only = soak_only || std::strcmp(argv[i], "--soak-only") == 0;
+  }
+  return clipd::test::bench(quick, soak_only);
 }
