@@ -177,8 +177,10 @@ Built build_plain(const Words&, const Environment&) {
 Built build_load(const Words& w, const Environment& env) {
   std::filesystem::path path(w.positional[1]);
   if (path.is_relative()) path = std::filesystem::path(env.cwd) / path;
-  return Action{SendRequest{
-      LoadRequest{w.positional[0], path.lexically_normal().string(), w.has("replace")}, false}};
+  LoadRequest q{w.positional[0], path.lexically_normal().string(), w.has("replace")};
+  if (w.has("stream")) q.stream = LoadRequest::Stream::always;
+  if (w.has("no-stream")) q.stream = LoadRequest::Stream::never;
+  return Action{SendRequest{std::move(q), false}};
 }
 
 Built build_unload(const Words& w, const Environment&) {
@@ -352,9 +354,11 @@ const std::vector<CommandSpec>& commands() {
        0,
        build_plain<PingRequest>},
       {"load",
-       "usage: clipctl load NAME PATH [--replace]\n\nDecodes the audio file PATH (made absolute) "
-       "into memory as clip NAME.\n  --replace  replace a clip of that name (its voices end)\n",
-       {{"replace"}},
+       "usage: clipctl load NAME PATH [--replace] [--stream | --no-stream]\n\nDecodes the audio "
+       "file PATH (made absolute) into memory as clip NAME.\n  --replace    replace a clip of "
+       "that name (its voices end)\n  --stream     stream it from disk, only its head in "
+       "memory\n  --no-stream  hold it whole in memory (default: stream when large)\n",
+       {{"replace"}, {"stream"}, {"no-stream"}},
        2,
        2,
        build_load},
@@ -471,7 +475,7 @@ const std::vector<CommandSpec>& commands() {
       {"watch",
        "usage: clipctl watch [EVENT...]\n\nPrints events as they happen, until interrupted. "
        "EVENT limits them to the\nnamed kinds: clip-loaded, clip-unloaded, clip-failed, "
-       "voice-started,\nvoice-ended, xrun, engine-offline, engine-online.\n",
+       "voice-started,\nvoice-ended, xrun, engine-offline, engine-online, underrun.\n",
        {},
        0,
        event_kind_count,

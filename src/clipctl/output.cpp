@@ -120,13 +120,23 @@ std::string key_values(const Json& result) {
   return out;
 }
 
+// A streamed clip's head ("head 2.0 s"), or "no" for a clip held whole in memory.
+std::string streamed_text(const Json& clip) {
+  const auto streamed = clip.find("streamed");
+  if (streamed == clip.end() || !streamed->is_boolean() || !streamed->get<bool>()) return "no";
+  const auto head = clip.find("head_s");
+  return head != clip.end() && head->is_number() ? "head " + fixed(head->get<double>(), 1) + " s"
+                                                 : "yes";
+}
+
 std::string clip_table(const Json& clips) {
-  Table table({"NAME", "CHANNELS", "RATE", "DURATION", "FRAMES", "MEMORY", "LOCKED", "PATH"});
+  Table table(
+      {"NAME", "CHANNELS", "RATE", "DURATION", "FRAMES", "MEMORY", "LOCKED", "STREAMED", "PATH"});
   for (const Json& c : clips) {
     table.add({field(c, "name"), field(c, "channels"), field(c, "sample_rate"),
                field(c, "duration_s"), field(c, "frames"), bytes_text(c.value("bytes", Json())),
-               field(c, "locked"), field(c, "path")},
-              {false, true, true, true, true, true, false, false});
+               field(c, "locked"), streamed_text(c), field(c, "path")},
+              {false, true, true, true, true, true, false, false, false});
   }
   return table.str();
 }

@@ -22,6 +22,8 @@
 #include <utility>
 #include <vector>
 
+#include "clips/stream_load.hpp"
+
 namespace clipd::clips {
 
 namespace {
@@ -605,6 +607,7 @@ std::uint64_t resampled_length(std::uint64_t frames, std::uint32_t in_rate,
 LoadResult decode_clip(const LoadRequest& request, MemoryBudget& budget, std::stop_token stop,
                        const WarnFn& warn) {
   try {
+    if (auto streamed = load_streamed(request, budget, stop, warn)) return std::move(*streamed);
     return decode(request, budget, stop, warn);
   } catch (const std::bad_alloc&) {
     return failure(LoadErrorCode::memory_budget,

@@ -53,13 +53,14 @@ namespace clipd::clips {
 std::uint64_t resampled_length(std::uint64_t frames, std::uint32_t in_rate,
                                std::uint32_t out_rate) noexcept;
 
-// Decodes `request` on the calling thread. Resamples with libsoxr (high quality) when the
-// source rate differs from request.target_rate (0 keeps the source rate). The result's clip
-// holds a reservation of budget for exactly its size. Peak memory: the clip itself (while a
-// compressed stream grows, up to twice what it has decoded so far, within the budget) plus one
-// block of interleaved input and the resampler's state (well under a megabyte). Thread
-// contract: any thread but the audio thread; several may run at once. Note: allocates, blocks
-// on file I/O.
+// Decodes `request` on the calling thread. A request with a StreamMode other than never may
+// instead give a streamed clip, only its head decoded (clips/stream_load.hpp). Resamples with
+// libsoxr (high quality) when the source rate differs from request.target_rate (0 keeps the source
+// rate). The result's clip holds a reservation of budget for exactly its size. Peak memory: the
+// clip itself (while a compressed stream grows, up to twice what it has decoded so far, within the
+// budget) plus one block of interleaved input and the resampler's state (well under a megabyte).
+// Thread contract: any thread but the audio thread; several may run at once. Note: allocates,
+// blocks on file I/O.
 LoadResult decode_clip(const LoadRequest& request, MemoryBudget& budget, std::stop_token stop = {},
                        const WarnFn& warn = {});
 

@@ -17,6 +17,7 @@
 #include "clips/load_request.hpp"
 #include "clips/memory_budget.hpp"
 #include "clips/pcm_buffer.hpp"
+#include "clips/stream_file.hpp"
 #include "engine/clip_samples.hpp"
 
 namespace clipd::clips {
@@ -34,6 +35,10 @@ struct ClipInfo {
   // NaN and infinite samples in the file, each replaced by 0 at load (counted in the file's own
   // samples, before resampling): none ever reaches the engine.
   std::uint64_t non_finite_samples = 0;
+  // Streamed from disk (clips/stream_load.hpp): only the first head_frames frames are held in
+  // memory (`bytes` counts them); the rest is read as voices play.
+  bool streamed = false;
+  std::uint64_t head_frames = 0;
 };
 
 class LoadedClip {
@@ -45,12 +50,38 @@ class LoadedClip {
         info_(std::move(info)),
         request_(std::move(request)) {}
 
+  // A streamed clip: `pcm` holds its head; `file` is where the rest is read from.
+  LoadedClip(BudgetReservation reservation, PcmBuffer pcm, ClipInfo info, LoadRequest request,
+             std::shared_ptr<const StreamFile> file) noexcept
+      : reservation_(std::move(reservation)),
+        pcm_(std::move(pcm)),
+        info_(std::move(info)),
+        request_(std::move(request)),
+        file_(std::move(file)) {}
+
   LoadedClip(LoadedClip&&) noexcept = default;
   LoadedClip& operator=(LoadedClip&&) noexcept = default;
 
   const ClipInfo& info() const noexcept { return info_; }
-  // Non-blocking guarantees: wait-free.
-  engine::ClipSamples samples() const noexcept { return pcm_.samples(); }
+  // The engine's view: the whole clip, or a streamed clip's head with its length and its disk
+  // id (set_stream_id). Non-blocking guarantees: wait-free.
+  engine::ClipSamples samples() const noexcept {
+    engine::ClipSamples s = pcm_.samples();
+    if (file_ != nullptr) {
+      s.head = s.frames;
+      s.frames = info_.frames;
+      s.stream = stream_id_;
+    }
+    return s;
+  }
+  const std::shared_ptr<const StreamFile>& stream_file() const noexcept { return file_; }
+  // The disk side's id for this clip (clips/disk_streamer.hpp) and what keeps it known there
+  // (released with the clip); control thread.
+  void set_stream(std::uint64_t id, std::shared_ptr<void> hold) noexcept {
+    stream_id_ = id;
+    stream_hold_ = std::move(hold);
+  }
+  std::uint64_t stream_id() const noexcept { return stream_id_; }
   const PcmBuffer& pcm() const noexcept { return pcm_; }
   // The request as decoded, path made absolute: submit it with another target_rate to decode
   // the same source again.
@@ -63,6 +94,9 @@ class LoadedClip {
   PcmBuffer pcm_;
   ClipInfo info_;
   LoadRequest request_;
+  std::shared_ptr<const StreamFile> file_;
+  std::uint64_t stream_id_ = 0;
+  std::shared_ptr<void> stream_hold_;
 };
 
 static_assert(std::is_nothrow_move_constructible_v<LoadedClip>);

@@ -241,14 +241,17 @@ void Controller::cmd_status(const SessionPtr& s, const Parsed& p) {
     if (entry->loaded) ++loaded;
   }
   st.clips = loaded;
-  st.memory_bytes = budget_.used();
+  // The rings are reserved from the budget for the daemon's life: reported on their own.
+  st.memory_bytes = budget_.used() - std::min<std::uint64_t>(budget_.used(), disk_->bytes());
   st.memory_budget_bytes = budget_.limit();
+  st.underruns = underruns_before_ + (online_ ? link_.engine()->underruns() : 0);
   st.master_gain_db = master_gain_db_;
   st.uptime_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
   Json result = to_json(st);
   result["events_dropped"] = online_ ? link_.engine()->lost_events() : 0;
   result["clips_loading"] = static_cast<std::uint32_t>(clips_.size()) - loaded;
+  result["stream_bytes"] = disk_->bytes();
   result["midi_dropped"] =
       (online_ ? link_.engine()->midi_dropped() : 0) + backend_->midi_overflow();
   s->send_reply(protocol::serialize_ok(p.id, result));
@@ -277,6 +280,17 @@ void Controller::cmd_load(const SessionPtr& s, const Parsed& p, const protocol::
     clips_.emplace(r.clip_name, std::move(fresh));
   }
   entry->path = path;
+  switch (r.stream) {
+    case protocol::LoadRequest::Stream::automatic:
+      entry->stream = clips::StreamMode::automatic;
+      break;
+    case protocol::LoadRequest::Stream::always:
+      entry->stream = clips::StreamMode::always;
+      break;
+    case protocol::LoadRequest::Stream::never:
+      entry->stream = clips::StreamMode::never;
+      break;
+  }
   submit_load(*entry, s, p.id, false);
 }
 
@@ -393,6 +407,8 @@ void Controller::cmd_play(const SessionPtr& s, const Parsed& p, const protocol::
   // admit_nodes() made room for both.
   (void)link_.send(engine::Message::voice_end(play.voice));
   (void)link_.send(m);
+  // A streamed voice's ring was asked for its first frames: the disk threads look now.
+  if (entry.loaded->info().streamed) disk_->wake();
   voices_[voice] = VoiceRecord{r.clip, r.group};
   s->send_reply(protocol::serialize_ok(p.id, Json{{"voice", voice}}));
 }

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 #include <utility>
 
 namespace clipd::control {
@@ -34,6 +35,8 @@ protocol::EndReason to_protocol(engine::EndReason r) noexcept {
       return protocol::EndReason::offline;
     case engine::EndReason::shutdown:
       return protocol::EndReason::shutdown;
+    case engine::EndReason::read_error:
+      return protocol::EndReason::read_error;
   }
   return protocol::EndReason::stopped;
 }
@@ -81,6 +84,26 @@ Controller::Controller(boost::asio::io_context& io, ControllerOptions options,
         });
       },
       budget_);
+  clips::DiskStreamerOptions disk;
+  disk.rings = options_.max_streamed_voices + options_.max_streamed_voices / 4 + 2;
+  disk.ring_floats = static_cast<std::uint64_t>(std::ceil(options_.stream_buffer_s * 48000.0)) * 2;
+  disk.threads = std::max(1U, options_.stream_threads);
+  disk.block_delay = options_.stream_test_delay;
+  disk.warn = [this](std::string_view w) {
+    if (options_.on_warning) options_.on_warning(std::string(w));
+  };
+  std::string error;
+  disk_ = clips::DiskStreamer::create(
+      disk, budget_,
+      [this, alive](std::uint64_t id, const std::string& why) {
+        // A disk thread: the control thread reports it.
+        boost::asio::post(io_, [this, alive, id, why] {
+          if (alive.lock()) on_stream_failed(id, why);
+        });
+      },
+      error);
+  if (disk_ == nullptr) throw std::runtime_error("cannot set up streaming: " + error);
+  reported_.resize(disk_->ring_count());
 }
 
 Controller::~Controller() {
@@ -150,6 +173,10 @@ void Controller::go_online() {
   cfg.spare_nodes = kSpareNodes;
   cfg.cycle_hook = options_.cycle_hook;
   cfg.cycle_hook_arg = options_.cycle_hook_arg;
+  cfg.streams = disk_->rings();
+  cfg.stream_rings = disk_->ring_count();
+  cfg.max_streamed_voices = options_.max_streamed_voices;
+  cfg.stream_channels = options_.max_channels;
   link_.build(cfg);
   lock_memory();
   slot_capacity_ = capacity;
@@ -242,6 +269,7 @@ void Controller::go_offline(engine::EndReason reason) {
   const backend::RetireResult retired = backend_->retire();
   engine::Engine* e = link_.engine();
   last_end_frame_ = e->cycles() > 0 ? e->last_frame() + e->last_nframes() : 0;
+  underruns_before_ += e->underruns();
   online_ = false;
   buffer_size_ = 0;
   if (reason == engine::EndReason::offline) emit(protocol::EngineOfflineEvent{});
@@ -279,6 +307,7 @@ void Controller::schedule_tick() {
 
 void Controller::tick() {
   drain();
+  report_underruns();
   if (bindings_dirty_ && !free_binding_tables_.empty()) push_bindings();
   const backend::Events ev = backend_->poll();
   if (options_.on_library_message) {
@@ -411,6 +440,40 @@ void Controller::on_stop_acted(const engine::StopPayload& stop) {
   }
 }
 
+void Controller::report_underruns() {
+  engine::StreamRing* rings = disk_->rings();
+  for (std::uint32_t i = 0; i < disk_->ring_count(); ++i) {
+    engine::UnderrunReport r;
+    if (!rings[i].underrun_report(r) || r.voice == 0) continue;
+    engine::UnderrunReport& last = reported_[i];
+    const bool same = r.voice == last.voice;
+    if (same && r.episodes == last.episodes && r.missed == last.missed) continue;
+    const std::uint64_t missed = same ? r.missed - last.missed : r.missed;
+    last = r;
+    if (missed == 0) continue;
+    const auto id = static_cast<std::int64_t>(r.voice);
+    std::string clip;
+    if (auto v = voices_.find(id); v != voices_.end()) {
+      clip = v->second.clip;
+    } else {
+      for (const auto& [name, entry] : clips_) {
+        if (entry->slot == r.clip) clip = name;
+      }
+    }
+    emit(protocol::UnderrunEvent{id, std::move(clip), static_cast<std::int64_t>(r.frame), missed});
+  }
+}
+
+void Controller::on_stream_failed(std::uint64_t stream_id, const std::string& why) {
+  for (const auto& [name, entry] : clips_) {
+    if (entry->loaded && entry->loaded->stream_id() == stream_id) {
+      emit(protocol::ClipFailedEvent{name, "read-error: " + why});
+      if (options_.on_warning) options_.on_warning("clip '" + name + "' cannot stream: " + why);
+      return;
+    }
+  }
+}
+
 void Controller::emit(const protocol::Event& event) {
   if (server_ == nullptr) return;
   const std::string line = protocol::serialize_event(event);
@@ -434,6 +497,9 @@ void Controller::submit_load(ClipEntry& entry, const SessionPtr& session,
   const std::uint32_t rate = target_rate();
   request.target_rate = rate;
   request.max_channels = options_.max_channels;
+  request.stream = entry.stream;
+  request.stream_threshold = options_.stream_threshold;
+  request.head_s = options_.stream_head_s;
   std::weak_ptr<int> alive = life_;
   auto handle = loader_->submit(std::move(request),
                                 [this, alive, name = entry.name, serial](clips::LoadResult result) {
@@ -493,6 +559,12 @@ void Controller::on_loaded(const std::string& name, std::uint64_t serial,
     return;
   }
 
+  if (const auto& file = result.clip->stream_file(); file != nullptr) {
+    // Known to the disk threads from now until the clip is freed.
+    const std::uint64_t id = disk_->add(file);
+    result.clip->set_stream(
+        id, std::shared_ptr<void>(nullptr, [disk = disk_.get(), id](void*) { disk->remove(id); }));
+  }
   const bool freed_old = install(entry, std::move(result.clip), !pending.redecode);
   if (pending.session) {
     pending.session->send_reply(protocol::serialize_ok(pending.id, to_json(clip_info(entry))));
@@ -635,6 +707,9 @@ protocol::ClipInfo Controller::clip_info(const ClipEntry& entry) const {
   out.bytes = i.bytes;
   out.locked = i.locked;
   out.non_finite_samples = i.non_finite_samples;
+  out.streamed = i.streamed;
+  out.head_frames = static_cast<std::int64_t>(i.streamed ? i.head_frames : i.frames);
+  out.head_s = static_cast<double>(out.head_frames) / static_cast<double>(i.sample_rate);
   return out;
 }
 

@@ -23,6 +23,7 @@
 
 #include "backend/backend.hpp"
 #include "backend/engine_link.hpp"
+#include "clips/disk_streamer.hpp"
 #include "clips/loader.hpp"
 #include "clips/memory_budget.hpp"
 #include "control/protocol/protocol.hpp"
@@ -43,6 +44,17 @@ struct ControllerOptions {
   std::uint32_t max_midi_events = 256;
   std::uint32_t max_channels = 8;
   std::uint64_t memory_budget = 0;  // bytes; 0: a quarter of physical memory
+  // Streaming from disk (clipd.conf(5)): the decoded size past which load's `stream: "auto"`
+  // streams, the head kept in memory, the streamed voices that play at once (each takes a ring;
+  // a quarter more rings serve voices fading out), each ring's seconds (of stereo at 48 kHz),
+  // the disk threads, and a test hook that makes every block the disk threads read take at
+  // least this long (a slow disk).
+  std::uint64_t stream_threshold = clips::default_stream_threshold;
+  double stream_head_s = clips::default_stream_head_s;
+  std::uint32_t max_streamed_voices = 32;
+  double stream_buffer_s = 2.0;
+  unsigned stream_threads = 2;
+  std::chrono::microseconds stream_test_delay{0};
   double declick_s = 0.005;
   // Called on the control thread with every loaded clip (name, path) and every MIDI binding (as
   // the protocol's JSON) after each change, so the daemon can remember them.
@@ -91,6 +103,12 @@ class Controller final : public SessionHandler {
   // the control thread once everything is released.
   void stop(std::function<void()> done);
 
+  // Test hook (clipd-rtsan's debug commands): every block the disk threads read takes at least
+  // `delay`. Any thread.
+  void set_stream_test_delay(std::chrono::microseconds delay) noexcept {
+    disk_->set_block_delay(delay);
+  }
+
   // SessionHandler: control thread.
   void on_line(const std::shared_ptr<Session>& session, std::string_view line) override;
   void on_closed(const std::shared_ptr<Session>& session) override;
@@ -108,7 +126,8 @@ class Controller final : public SessionHandler {
     std::string path;
     std::unique_ptr<clips::LoadedClip> loaded;
     std::uint32_t slot = kNoSlot;  // engine slot while the engine holds `loaded`
-    std::uint64_t token = 0;       // the engine's token for `loaded`
+    clips::StreamMode stream = clips::StreamMode::automatic;  // load's `stream`
+    std::uint64_t token = 0;                                  // the engine's token for `loaded`
     struct Pending {
       std::uint64_t serial = 0;
       clips::LoadHandle handle;
@@ -232,6 +251,10 @@ class Controller final : public SessionHandler {
   // A stop came back from the engine: answers the request that sent it.
   void on_stop_acted(const engine::StopPayload& stop);
   void emit(const protocol::Event& event);
+  // Streaming: a clip's file failed on a disk thread (clip-failed); the rings' underrun reports
+  // become underrun events (on the tick).
+  void on_stream_failed(std::uint64_t stream_id, const std::string& why);
+  void report_underruns();
   std::uint64_t now_frame() const noexcept;
   // The engine's at_frame for a command's `at_frame` / `in_s` (kNow when neither is given).
   std::uint64_t engine_frame(const protocol::When& when) const noexcept;
@@ -258,6 +281,12 @@ class Controller final : public SessionHandler {
   ControllerOptions options_;
   Server* server_ = nullptr;
   clips::MemoryBudget budget_;
+  // Declared before the engine link and the clips: the rings outlive every engine, and the
+  // disk threads every clip that names them.
+  std::unique_ptr<clips::DiskStreamer> disk_;
+  // Per ring: the last underrun report turned into an event.
+  std::vector<engine::UnderrunReport> reported_;
+  std::uint64_t underruns_before_ = 0;  // counted by engines that are gone
   std::unique_ptr<backend::Backend> backend_;
   backend::EngineLink link_;
   std::unique_ptr<clips::Loader> loader_;

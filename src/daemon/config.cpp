@@ -154,6 +154,24 @@ void apply_config_json(Config& c, const std::string& text, const std::string& or
       } else {
         c.memory_budget = json_uint(v, 0, UINT64_MAX, origin, key);
       }
+    } else if (key == "stream_threshold") {
+      if (v.is_string()) {
+        c.stream_threshold = parse_size(v.get<std::string>(), origin, key);
+      } else {
+        c.stream_threshold = json_uint(v, 0, UINT64_MAX, origin, key);
+      }
+    } else if (key == "stream_head_s" || key == "stream_buffer_s") {
+      const double lo = key == "stream_head_s" ? 0.1 : 0.25;
+      if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < lo ||
+          v.get<double>() > 60) {
+        fail(origin, key,
+             "expected a number of seconds in [" + std::to_string(lo).substr(0, 4) + ", 60]");
+      }
+      (key == "stream_head_s" ? c.stream_head_s : c.stream_buffer_s) = v.get<double>();
+    } else if (key == "max_streamed_voices") {
+      c.max_streamed_voices = static_cast<std::uint32_t>(json_uint(v, 1, 1024, origin, key));
+    } else if (key == "stream_threads") {
+      c.stream_threads = static_cast<std::uint32_t>(json_uint(v, 1, 16, origin, key));
     } else if (key == "max_channels") {
       c.max_channels = static_cast<std::uint32_t>(json_uint(v, 1, 64, origin, key));
     } else if (key == "line_limit") {

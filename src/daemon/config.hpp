@@ -40,6 +40,15 @@ struct Config {
   // Bytes of decoded audio the clips may hold; 0 means a quarter of physical memory.
   std::uint64_t memory_budget = 0;
   std::uint32_t max_channels = 8;
+  // Streaming from disk (clipd.conf(5)): load's stream "auto" streams a clip whose decoded size
+  // passes stream_threshold bytes; a streamed clip keeps stream_head_s seconds in memory; at
+  // most max_streamed_voices streamed voices play at once, each reading a ring of
+  // stream_buffer_s seconds filled by stream_threads disk threads.
+  std::uint64_t stream_threshold = std::uint64_t{64} << 20;
+  double stream_head_s = 2.0;
+  std::uint32_t max_streamed_voices = 32;
+  double stream_buffer_s = 2.0;
+  std::uint32_t stream_threads = 2;
   std::size_t line_limit = std::size_t{1} << 20;
   // Bytes of unsent events after which a subscriber that does not read is disconnected.
   std::size_t event_backlog = std::size_t{8} << 20;

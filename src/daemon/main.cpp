@@ -68,6 +68,7 @@ int run(const Config& config) {
     if (!load_state(config.state_file, state, error)) log_warning(error);
   }
 
+  [[maybe_unused]] control::Controller* controller_ptr = nullptr;  // the test build's hooks
   control::ControllerOptions options;
   options.version = CLIPD_VERSION;
   options.outputs = config.outputs;
@@ -82,6 +83,11 @@ int run(const Config& config) {
   options.max_midi_events = config.max_midi_events;
   options.max_channels = config.max_channels;
   options.memory_budget = config.memory_budget;
+  options.stream_threshold = config.stream_threshold;
+  options.stream_head_s = config.stream_head_s;
+  options.max_streamed_voices = config.max_streamed_voices;
+  options.stream_buffer_s = config.stream_buffer_s;
+  options.stream_threads = config.stream_threads;
   options.declick_s = config.declick_s;
   if (config.save_state) {
     options.on_state_changed = [&config, &state](const auto& clips, const auto& bindings) {
@@ -103,6 +109,15 @@ int run(const Config& config) {
 #ifdef CLIPD_RTSAN_BUILD
   options.debug_commands["debug-rt-alloc"] = [] {
     rt_alloc_requested.store(true, std::memory_order_release);
+  };
+  // A slow disk: every block the disk threads read takes 200 ms (about 85 ms of audio), so
+  // streamed voices underrun; `debug-fast-disk` ends it.
+  options.debug_commands["debug-slow-disk"] = [&controller_ptr] {
+    if (controller_ptr != nullptr)
+      controller_ptr->set_stream_test_delay(std::chrono::milliseconds(200));
+  };
+  options.debug_commands["debug-fast-disk"] = [&controller_ptr] {
+    if (controller_ptr != nullptr) controller_ptr->set_stream_test_delay({});
   };
   options.cycle_hook = rt_alloc_hook;
 #endif
@@ -132,6 +147,7 @@ int run(const Config& config) {
   options.on_shutdown_request = [&] { boost::asio::post(io, [&] { begin_shutdown(); }); };
 
   control::Controller controller(io, std::move(options), std::move(audio));
+  controller_ptr = &controller;
 
   control::ServerConfig server_config;
   server_config.socket_path = config.socket_path;

@@ -6,6 +6,8 @@
 
 namespace clipd::engine {
 
+class StreamRing;
+
 struct Config {
   std::uint32_t sample_rate = 48000;
   std::uint32_t outputs = 2;       // 1..64
@@ -29,6 +31,18 @@ struct Config {
   std::uint32_t spare_nodes = 256;
   std::uint64_t midi_voice_base = std::uint64_t{1} << 48;
   bool drop_notes_when_dry = false;
+
+  // Streamed clips (engine/stream_ring.hpp): streams[0..stream_rings) are the rings that voices
+  // of streamed clips read past their heads; control owns them (and their locked memory) and
+  // shares them with the disk threads, and keeps them alive until the engine is destroyed. At
+  // most max_streamed_voices voices holding a ring are scheduled, playing or paused: a play past
+  // that steals the oldest of them; voices fading out keep their rings, so stream_rings should
+  // exceed max_streamed_voices (when every ring is taken, the ring voice that began stopping first
+  // is cut). stream_channels bounds a streamed clip's channels (the engine's ring scratch).
+  StreamRing* streams = nullptr;
+  std::uint32_t stream_rings = 0;
+  std::uint32_t max_streamed_voices = 0;
+  std::uint32_t stream_channels = 8;
 
   // Called at the end of every process() call, inside the real-time context, with
   // cycle_hook_arg. It runs on the audio thread and must be real-time safe itself. Tests use it to

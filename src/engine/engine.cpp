@@ -23,6 +23,10 @@ Config normalized(Config c) noexcept {
   c.max_pending = std::max<std::uint32_t>(c.max_pending, 1);
   c.retired_capacity = std::max<std::uint32_t>(c.retired_capacity, 1);
   c.max_midi_events = std::clamp<std::uint32_t>(c.max_midi_events, 1, kMidiBufferCapacity);
+  if (c.streams == nullptr) c.stream_rings = 0;
+  c.max_streamed_voices = std::min(c.max_streamed_voices, c.stream_rings);
+  if (c.max_streamed_voices == 0) c.max_streamed_voices = c.stream_rings;
+  c.stream_channels = std::max<std::uint32_t>(c.stream_channels, 1);
   if (c.sample_rate == 0) c.sample_rate = 48000;
   if (c.declick_frames == 0) c.declick_frames = std::max<std::uint32_t>(1, c.sample_rate / 200);
   return c;
@@ -78,6 +82,16 @@ Engine::Engine(const Config& config, Consumer<Message> in, Producer<Message> out
   next_midi_id_ = config_.midi_voice_base;
   acting_ = std::make_unique<Acting[]>(kMidiBufferCapacity);
   gate_mark_ = std::make_unique<std::uint64_t[]>(kKeys);
+  rings_ = config_.streams;
+  ring_count_ = config_.stream_rings;
+  ring_free_ = std::make_unique<std::uint32_t[]>(std::max<std::uint32_t>(ring_count_, 1));
+  for (std::uint32_t i = 0; i < ring_count_; ++i)
+    ring_free_[i] = i;
+  ring_free_size_ = ring_count_;
+  if (ring_count_ > 0) {
+    ring_scratch_ =
+        std::make_unique<float[]>(std::size_t{config_.stream_channels} * std::size_t{kMaxBlock});
+  }
 }
 
 Engine::~Engine() {
@@ -136,6 +150,7 @@ void Engine::process(std::uint64_t frame, std::uint32_t nframes, float* const* o
   lost_events_.store(lost_, std::memory_order_relaxed);
   dropped_notes_.store(dropped_, std::memory_order_relaxed);
   midi_dropped_.store(midi_dropped_count_, std::memory_order_relaxed);
+  underruns_.store(underrun_count_, std::memory_order_relaxed);
   spare_count_pub_.store(spare_count_, std::memory_order_relaxed);
   master_gain_pub_.store(master_.value, std::memory_order_relaxed);
   cycles_.fetch_add(1, std::memory_order_relaxed);
@@ -500,8 +515,111 @@ std::uint32_t Engine::place_voice(const PlayPayload& p, std::uint32_t at) noexce
   if (x.group != 0) join_group(v);
   x.waiting = kNoIndex;
   x.done = at;
+  x.ring = kNoIndex;
+  x.ring_read = 0;
+  x.starving = false;
+  // A streamed clip's voice whose playing order leaves the head (its first pass ends past it: a
+  // loop region inside the head keeps the voice in memory) reads a ring from there on.
+  x.needs_ring = clip.stream != 0 && x.region_end > clip.head;
+  x.on_ring = x.needs_ring && x.pos >= clip.head;
+  if (x.needs_ring) take_ring(v, at);
   if (x.group != 0) grouped_heap_.push(v, x.start_frame, x.seq);
   return v;
+}
+
+void Engine::take_ring(std::uint32_t v, std::uint32_t at) noexcept {
+  if (ring_count_ == 0) return;  // no rings: the voice ends where the head does (read_error)
+  if (streamed_active_ >= config_.max_streamed_voices) {
+    // The oldest streamed voice not yet stopping gives way, as at the voice limit.
+    for (std::uint32_t u = active_.head; u != kNoIndex; u = voices_[u].next) {
+      if (u != v && voices_[u].ring != kNoIndex) {
+        stop_voice(u, declick_, EndReason::stolen, at);
+        break;
+      }
+    }
+  }
+  if (ring_free_size_ == 0) {
+    // Every ring is held by voices fading out: cut the one that began stopping first.
+    for (std::uint32_t u = stopping_.head; u != kNoIndex; u = voices_[u].next) {
+      if (voices_[u].ring != kNoIndex) {
+        if (catch_up(u, at)) end_voice(u, frame_ + at, voices_[u].stop_reason);
+        break;
+      }
+    }
+  }
+  if (ring_free_size_ == 0) return;
+  Voice& x = voices_[v];
+  x.ring = ring_free_[ring_free_head_];
+  ring_free_head_ = (ring_free_head_ + 1) % ring_count_;
+  --ring_free_size_;
+  ++streamed_active_;
+  const bool looping = x.forever || x.passes_left > 0;
+  StreamRequest r;
+  r.clip = x.clip.stream;
+  r.voice = x.id;
+  r.start = std::max(x.pos, x.clip.head);
+  r.first_end = x.region_end;
+  r.loop_start = x.loop_start;
+  r.loop_end = x.loop_end;
+  r.channels = std::min(x.clip.channels, config_.stream_channels);
+  r.looping = looping;
+  x.ring_gen = rings_[x.ring].request(r);
+  x.ring_read = 0;
+}
+
+void Engine::drop_ring(Voice& x) noexcept {
+  if (x.ring == kNoIndex) return;
+  rings_[x.ring].release();
+  ring_free_[(ring_free_head_ + ring_free_size_) % ring_count_] = x.ring;
+  ++ring_free_size_;
+  if (x.state != VoiceState::stopping) --streamed_active_;
+  x.ring = kNoIndex;
+}
+
+bool Engine::ring_ready(const Voice& x) const noexcept {
+  if (!x.on_ring) return true;
+  if (x.ring == kNoIndex) return true;  // it ends at once (read_error)
+  bool failed = false;
+  const std::uint64_t have = rings_[x.ring].available(x.ring_gen, x.ring_read, failed);
+  const bool looping = x.forever || x.passes_left > 0;
+  const std::uint64_t pass = x.region_end > x.pos ? x.region_end - x.pos : 0;
+  const std::uint64_t want = looping ? kStreamStartFrames : std::min(kStreamStartFrames, pass);
+  return failed || have >= want;
+}
+
+void Engine::pull_ring(Voice& x, std::uint32_t at, std::uint32_t n,
+                       std::uint64_t from_head) noexcept {
+  const std::uint32_t channels = std::min(x.clip.channels, config_.stream_channels);
+  // Only the channels the routes read.
+  std::uint32_t used = 0;
+  for (std::uint32_t r = 0; r < x.routes; ++r)
+    used = std::max<std::uint32_t>(used, x.src[r] + 1u);
+  used = std::min(used, channels);
+  const std::uint64_t want = n - from_head;
+  std::uint64_t got = 0;
+  bool failed = false;
+  if (x.ring != kNoIndex) {
+    got = std::min<std::uint64_t>(rings_[x.ring].available(x.ring_gen, x.ring_read, failed), want);
+  }
+  for (std::uint32_t c = 0; c < used; ++c) {
+    float* out = ring_scratch_.get() + std::size_t{c} * kMaxBlock;
+    if (from_head > 0) std::memcpy(out, x.clip.channel(c) + x.pos, sizeof(float) * from_head);
+    if (got > 0) rings_[x.ring].read(x.ring_read, got, channels, c, out + from_head);
+    if (got < want) std::memset(out + from_head + got, 0, sizeof(float) * (want - got));
+  }
+  if (x.ring == kNoIndex) return;
+  StreamRing& ring = rings_[x.ring];
+  if (got < want && !failed) {
+    // Missing frames play as silence and are skipped, so the voice keeps time.
+    const bool fresh = !x.starving;
+    if (fresh) ++underrun_count_;
+    x.starving = true;
+    ring.report_underrun(x.id, x.slot, frame_ + at + from_head + got, want - got, fresh);
+  } else {
+    x.starving = false;
+  }
+  x.ring_read += want;
+  ring.consume(x.ring_gen, x.ring_read);
 }
 
 void Engine::start_voice(std::uint32_t v, std::uint32_t at) noexcept {
@@ -572,6 +690,7 @@ bool Engine::stop_voice(std::uint32_t v, std::uint64_t fade, EndReason reason,
       }
       move_group(v, false);
       leave_key(v);
+      if (x.ring != kNoIndex) --streamed_active_;  // a fading voice keeps its ring
       x.state = VoiceState::stopping;
       x.stop_reason = reason;
       x.env.start(0.0f, fade);
@@ -611,6 +730,7 @@ void Engine::end_voice(std::uint32_t v, std::uint64_t frame, EndReason reason) n
   }
   leave_group(v);
   leave_key(v);
+  drop_ring(x);
   const std::uint32_t last = live_[--live_count_];
   live_[x.live_pos] = last;
   voices_[last].live_pos = x.live_pos;
@@ -814,6 +934,11 @@ void Engine::apply_events(std::uint32_t at) noexcept {
   // Voices with a choke group that start now, in play order: each chokes its group.
   while (!grouped_heap_.empty() && grouped_heap_.top().frame <= now) {
     const std::uint32_t v = grouped_heap_.pop();
+    if (!ring_ready(voices_[v])) {
+      // Its ring is not primed: try again at the next cycle's first frame (late then).
+      grouped_heap_.push(v, frame_ + nframes_, voices_[v].seq);
+      continue;
+    }
     start_voice(v, at);
     choke(v, at);
   }
@@ -827,7 +952,8 @@ void Engine::render(std::uint32_t to) noexcept {
   for (std::uint32_t i = 0; i < live_count_;) {
     if (i + kAhead < live_count_) {
       const Voice& ahead = voices_[live_[i + kAhead]];
-      for (std::uint32_t r = 0; r < ahead.routes && r < 2; ++r) {
+      const std::uint32_t hinted = ahead.on_ring ? 0 : ahead.routes;
+      for (std::uint32_t r = 0; r < hinted && r < 2; ++r) {
         const float* p = ahead.clip.channel(ahead.src[r]) + ahead.pos;
         for (std::uint32_t k = 0; k < span; k += 16)
           __builtin_prefetch(p + k);
@@ -847,6 +973,8 @@ void Engine::render_voice(std::uint32_t v, std::uint32_t from, std::uint32_t to)
     // A start frame skipped by a jump of the frame counter starts at once (and is late).
     const std::uint64_t start = x.start_frame > frame_ ? x.start_frame - frame_ : 0;
     if (start >= to) return;
+    // A start beyond a streamed clip's head waits for its ring (and is late when it waited).
+    if (!ring_ready(x)) return;
     at = std::max<std::uint32_t>(from, static_cast<std::uint32_t>(start));
     start_voice(v, at);
   }
@@ -867,13 +995,35 @@ void Engine::render_voice(std::uint32_t v, std::uint32_t from, std::uint32_t to)
       return;
     }
     std::uint64_t n = std::min<std::uint64_t>(to - at, left);
+    if (x.needs_ring) {
+      if (!x.on_ring && x.pos >= x.clip.head) x.on_ring = true;  // the head's end
+      const std::uint64_t in_head = x.on_ring ? 0 : x.clip.head - x.pos;
+      if (n > in_head) {
+        bool failed = x.ring == kNoIndex;  // no ring: nothing comes past the head
+        const std::uint64_t have =
+            failed ? 0 : rings_[x.ring].available(x.ring_gen, x.ring_read, failed);
+        if (failed && in_head + have == 0) {
+          // Nothing more will come: the frames before the failure have played.
+          end_voice(v, frame_ + at, EndReason::read_error);
+          return;
+        }
+        if (failed) n = std::min(n, in_head + have);
+      }
+    }
     n = std::min<std::uint64_t>(n, x.remaining);
     n = std::min<std::uint64_t>(n, kMaxBlock);
     if (x.env.ramping()) n = std::min(n, x.env.left());
     if (x.gain.ramping()) n = std::min(n, x.gain.left());
     if (x.pan.ramping()) n = std::min(n, x.pan.left());
     const auto chunk = static_cast<std::uint32_t>(n);
-    mix_chunk(x, at, chunk);
+    // A chunk that reaches past the head is mixed from ring_scratch_: the head's part copied
+    // there, then the ring's (chunks are cut where the memory path cuts them, so both paths
+    // compute the same samples).
+    const std::uint64_t from_head = x.on_ring ? 0 : x.clip.head - x.pos;
+    const bool pulled = x.needs_ring && chunk > from_head;
+    if (pulled) pull_ring(x, at, chunk, from_head);
+    mix_chunk(x, at, chunk, pulled);
+    if (pulled) x.on_ring = true;
     if (chunk <= pass) {
       x.pos += chunk;
     } else {
@@ -906,8 +1056,14 @@ void Engine::render_voice(std::uint32_t v, std::uint32_t from, std::uint32_t to)
   }
 }
 
-void Engine::mix_chunk(const Voice& x, std::uint32_t at, std::uint32_t n) noexcept {
+void Engine::mix_chunk(const Voice& x, std::uint32_t at, std::uint32_t n, bool pulled) noexcept {
   if (x.routes == 0) return;
+  // Pulled frames are in playing order, loops unrolled, in ring_scratch_.
+  const ClipSamples scratch{ring_scratch_.get(), n, config_.stream_channels, kMaxBlock};
+  if (pulled && !x.gain.ramping() && !x.pan.ramping() && !x.env.ramping()) {
+    mix_segment(x, scratch, at, 0, n, 0);  // constant gains: the same sums in one segment
+    return;
+  }
   // The chunk's segments: the rest of the current pass, then whole or partial loop passes (each
   // at least kMinLoopFrames long). The ramps run on across the wraps: segment k frames into the
   // chunk evaluates them k samples further.
@@ -940,16 +1096,21 @@ void Engine::mix_chunk(const Voice& x, std::uint32_t at, std::uint32_t n) noexce
       end = x.loop_end;
     }
     const auto len = static_cast<std::uint32_t>(std::min<std::uint64_t>(n - done, end - pos));
-    mix_segment(x, at + done, pos, len, done);
+    // Ramps run: cut where the memory path cuts (at the wraps), so the gains are the same.
+    if (pulled) {
+      mix_segment(x, scratch, at + done, done, len, done);
+    } else {
+      mix_segment(x, x.clip, at + done, pos, len, done);
+    }
     pos += len;
     done += len;
   }
 }
 
-void Engine::mix_segment(const Voice& x, std::uint32_t at, std::uint64_t pos, std::uint32_t n,
-                         std::uint32_t k) noexcept {
+void Engine::mix_segment(const Voice& x, const ClipSamples& clip, std::uint32_t at,
+                         std::uint64_t pos, std::uint32_t n, std::uint32_t k) noexcept {
   float* const* outs = outputs_;
-  const float* in0 = x.clip.channel(x.src[0]) + pos;
+  const float* in0 = clip.channel(x.src[0]) + pos;
   if (!x.gain.ramping() && !x.pan.ramping() && !x.env.ramping()) {
     const float u = x.gain.value * x.env.value;
     if (u == 0.0f) return;  // silent (a held pause, a zero gain): adding zeros changes nothing
@@ -959,10 +1120,10 @@ void Engine::mix_segment(const Voice& x, std::uint32_t at, std::uint64_t pos, st
       mix::add_const(outs[x.out[0]] + at, in0, left, n);
       return;
     }
-    const float* in1 = x.clip.channel(x.src[1]) + pos;
+    const float* in1 = clip.channel(x.src[1]) + pos;
     mix::add2_const(outs[x.out[0]] + at, outs[x.out[1]] + at, in0, in1, left, right, n);
     for (std::uint32_t r = 2; r < x.routes; ++r) {
-      mix::add_const(outs[x.out[r]] + at, x.clip.channel(x.src[r]) + pos, u, n);
+      mix::add_const(outs[x.out[r]] + at, clip.channel(x.src[r]) + pos, u, n);
     }
     return;
   }
@@ -981,11 +1142,11 @@ void Engine::mix_segment(const Voice& x, std::uint32_t at, std::uint64_t pos, st
       mix::add_linear(outs[x.out[0]] + at, in0, a * lw, b * lw, n);
       return;
     }
-    const float* in1 = x.clip.channel(x.src[1]) + pos;
+    const float* in1 = clip.channel(x.src[1]) + pos;
     mix::add2_linear(outs[x.out[0]] + at, outs[x.out[1]] + at, in0, in1, a * lw, b * lw, a * rw,
                      b * rw, n);
     for (std::uint32_t r2 = 2; r2 < x.routes; ++r2) {
-      mix::add_linear(outs[x.out[r2]] + at, x.clip.channel(x.src[r2]) + pos, a, b, n);
+      mix::add_linear(outs[x.out[r2]] + at, clip.channel(x.src[r2]) + pos, a, b, n);
     }
     return;
   }
@@ -998,10 +1159,10 @@ void Engine::mix_segment(const Voice& x, std::uint32_t at, std::uint64_t pos, st
     mix::add_gain(outs[x.out[0]] + at, in0, left, n);
     return;
   }
-  const float* in1 = x.clip.channel(x.src[1]) + pos;
+  const float* in1 = clip.channel(x.src[1]) + pos;
   mix::add2_gain(outs[x.out[0]] + at, outs[x.out[1]] + at, in0, in1, left, right, n);
   for (std::uint32_t r = 2; r < x.routes; ++r) {
-    mix::add_gain(outs[x.out[r]] + at, x.clip.channel(x.src[r]) + pos, gain, n);
+    mix::add_gain(outs[x.out[r]] + at, clip.channel(x.src[r]) + pos, gain, n);
   }
 }
 
@@ -1317,6 +1478,7 @@ void Engine::retire(std::uint64_t end_frame, EndReason reason) {
   lost_events_.store(lost_, std::memory_order_release);
   dropped_notes_.store(dropped_, std::memory_order_release);
   midi_dropped_.store(midi_dropped_count_, std::memory_order_release);
+  underruns_.store(underrun_count_, std::memory_order_release);
   spare_count_pub_.store(0, std::memory_order_release);
   retired_once_ = true;
   CLIPD_RT_ASSERT(invariants_hold() && holds_nothing());
@@ -1445,6 +1607,16 @@ bool Engine::invariants_hold() const noexcept {
     key_listed += key_lists_[k].size;
   }
   if (keyed != key_listed) return false;
+  // Rings: each held by one live voice or free; the active count matches.
+  std::uint32_t ringed = 0, ringed_active = 0;
+  for (std::uint32_t i = 0; i < live_count_; ++i) {
+    const Voice& x = vs[live_[i]];
+    if (x.ring == kNoIndex) continue;
+    if (x.ring >= ring_count_ || !x.needs_ring) return false;
+    ++ringed;
+    ringed_active += x.state != VoiceState::stopping ? 1 : 0;
+  }
+  if (ringed + ring_free_size_ != ring_count_ || ringed_active != streamed_active_) return false;
   // Timed records: free, or in the heap holding a node (and in the list of the voice it names).
   if (timed_heap_.size() + timed_free_count_ != config_.max_pending || !timed_heap_.valid()) {
     return false;

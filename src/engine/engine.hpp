@@ -55,6 +55,16 @@
 // that act are taken per cycle (note-offs of live gate voices first, then the rest in order); the
 // others are dropped and counted in midi_dropped(), as are events past kMidiBufferCapacity.
 //
+// Streamed clips (ClipSamples::stream != 0; engine/stream_ring.hpp): a voice plays the clip's
+// head from memory; a voice whose playing order goes past the head takes a ring when it is placed
+// and asks the disk side, through it, for its frames from the head's end (or from its offset,
+// when that lies beyond the head) in playing order, loops included. Past the head it reads only
+// the ring: frames that have not arrived play as silence and are skipped (the voice keeps time),
+// counted in underruns() and in the ring's underrun report. A voice that starts beyond the head
+// starts once its ring holds kStreamStartFrames (or the rest of its first pass): on its frame
+// when the data is there by then, later (late) when not. A ring whose producer failed ends its
+// voice, once the frames published before the failure have played, with reason read_error.
+//
 // Cost model (doc/realtime.md): every cost below is a product of these capacities, never of a
 // value a client picks:
 //   P  pool voices (max_voices + fade_voices)      F  frames of the cycle (nframes)
@@ -62,6 +72,7 @@
 //   B  kMidiBufferCapacity (MIDI events read)      E  max_midi_events (MIDI events acting)
 //   R  retired_capacity                            S  spare_nodes
 //   O  outputs                                     C  clip table capacity
+//   H  stream_channels (a streamed clip's channels)
 // An id lookup (VoiceIndex) is O(1) expected, O(P) at worst; a heap operation O(log T) or
 // O(log P); "mixing" a voice n frames costs O(n + n / kMinLoopFrames) kernel work per route.
 // A cycle: O(M) messages + O(B) MIDI filtering + O(T + E + P) events, each touching only the
@@ -80,6 +91,7 @@
 #include "engine/indexed_heap.hpp"
 #include "engine/message.hpp"
 #include "engine/midi_event.hpp"
+#include "engine/stream_ring.hpp"
 #include "engine/voice.hpp"
 #include "engine/voice_index.hpp"
 
@@ -87,6 +99,9 @@ namespace clipd::engine {
 
 // Largest number of frames rendered in one piece; longer periods are rendered in pieces.
 inline constexpr std::uint32_t kMaxBlock = 8192;
+// Frames a voice of a streamed clip that starts beyond the head waits for in its ring (or the
+// rest of its first pass, when shorter).
+inline constexpr std::uint64_t kStreamStartFrames = 4096;
 
 class Engine {
  public:
@@ -160,6 +175,8 @@ class Engine {
   std::uint64_t midi_dropped() const noexcept {
     return midi_dropped_.load(std::memory_order_acquire);
   }
+  // Underrun episodes of streamed voices (runs of cycles whose ring reads came up short).
+  std::uint64_t underruns() const noexcept { return underruns_.load(std::memory_order_acquire); }
   // Nodes in the spare pool at the end of the last cycle.
   std::uint32_t spare_count() const noexcept {
     return spare_count_pub_.load(std::memory_order_acquire);
@@ -254,15 +271,19 @@ class Engine {
   // own before `at` (then the event finds no voice). render_voice's cost.
   bool catch_up(std::uint32_t v, std::uint32_t at) noexcept;
   // Mixes [from, to) of one voice in chunks that end at ramp ends and kMaxBlock: O(chunks) +
-  // mix_chunk's cost per chunk (+ one end). Chunks: O(1 + (to - from) / kMaxBlock + ramps ending).
+  // mix_chunk's cost per chunk (+ one end). Chunks: O(1 + (to - from) / kMaxBlock + ramps
+  // ending). A chunk of a streamed voice past its head adds pull_ring's cost.
   void render_voice(std::uint32_t v, std::uint32_t from, std::uint32_t to) noexcept;
   // Mixes n frames of the voice from its position at cycle offset `at`, wrapping at its loop
   // inside (inside the kernel when no ramp runs, else one mix_segment per wrap); n <= kMaxBlock,
   // within the frames left and within every running ramp. O(n + n / kMinLoopFrames) per route.
-  void mix_chunk(const Voice& voice, std::uint32_t at, std::uint32_t n) noexcept;
-  // One segment of a chunk: clip frames [pos, pos + n), k frames into the chunk. O(n) per route.
-  void mix_segment(const Voice& voice, std::uint32_t at, std::uint64_t pos, std::uint32_t n,
-                   std::uint32_t k) noexcept;
+  // `pulled`: the chunk's frames are in ring_scratch_ (pull_ring), in playing order; they are
+  // mixed in the same segments, so a streamed voice's samples equal the memory path's.
+  void mix_chunk(const Voice& voice, std::uint32_t at, std::uint32_t n, bool pulled) noexcept;
+  // One segment of a chunk: frames [pos, pos + n) of `clip` (the voice's clip, or its ring's
+  // frames in ring_scratch_), k frames into the chunk. O(n) per route.
+  void mix_segment(const Voice& voice, const ClipSamples& clip, std::uint32_t at, std::uint64_t pos,
+                   std::uint32_t n, std::uint32_t k) noexcept;
   // The next frame offset after `from` (before `to`) at which an event acts: the tops of both
   // heaps and the next kept MIDI event. O(1).
   std::uint32_t next_event(std::uint32_t from, std::uint32_t to) const noexcept;
@@ -295,6 +316,20 @@ class Engine {
   void leave_key(std::uint32_t v) noexcept;
   // O(1).
   std::uint64_t remaining_of(const Voice& voice) const noexcept;
+
+  // Streamed voices. take_ring gives voice v a ring and sends its request: O(1), or at the
+  // streamed-voice limit a steal (an O(P) walk of the active list + stop), or with every ring
+  // taken a cut (an O(P) walk of the stopping list + catch_up + end).
+  void take_ring(std::uint32_t v, std::uint32_t at) noexcept;
+  // O(1): the ring goes idle and back to the free queue.
+  void drop_ring(Voice& x) noexcept;
+  // True when a voice that starts beyond the head may start: its ring holds kStreamStartFrames
+  // (or the rest of its first pass), or failed. O(1).
+  bool ring_ready(const Voice& x) const noexcept;
+  // Copies the chunk's n frames in playing order into ring_scratch_: `from_head` frames of the
+  // head, then the ring's next frames (silence for those missing, which are counted, unless the
+  // ring failed) and advances the ring count. O(n * H).
+  void pull_ring(Voice& x, std::uint32_t at, std::uint32_t n, std::uint64_t from_head) noexcept;
 
   Config config_;
   Consumer<Message> in_;
@@ -369,6 +404,19 @@ class Engine {
   std::uint64_t declick_ = 0;
   Ramp master_;
 
+  // Streamed voices: the rings (Config::streams), a queue of the free ones (oldest freed first,
+  // so control reads a voice's last underrun report before its ring serves another voice), the
+  // voices holding a ring that are not stopping, and the scratch a chunk of ring frames is
+  // copied into ([stream_channels * kMaxBlock]).
+  StreamRing* rings_ = nullptr;
+  std::uint32_t ring_count_ = 0;
+  std::unique_ptr<std::uint32_t[]> ring_free_;
+  std::uint32_t ring_free_head_ = 0;
+  std::uint32_t ring_free_size_ = 0;
+  std::uint32_t streamed_active_ = 0;
+  std::unique_ptr<float[]> ring_scratch_;
+  std::uint64_t underrun_count_ = 0;
+
   // The current cycle.
   std::uint64_t frame_ = 0;
   std::uint32_t nframes_ = 0;
@@ -390,6 +438,7 @@ class Engine {
   std::atomic<std::uint64_t> lost_events_{0};
   std::atomic<std::uint64_t> dropped_notes_{0};
   std::atomic<std::uint64_t> midi_dropped_{0};
+  std::atomic<std::uint64_t> underruns_{0};
   std::atomic<std::uint32_t> spare_count_pub_{0};
   std::atomic<std::uint32_t> last_nframes_{0};
   std::atomic<std::uint32_t> live_voices_pub_{0};

@@ -115,6 +115,7 @@ enum class EndReason : std::uint8_t {
   unloaded,
   offline,
   shutdown,
+  read_error,  // a streamed clip's file could not be read on (truncated, replaced, removed)
 };
 
 enum class VoiceState : std::uint8_t { scheduled, playing, paused, stopping };

@@ -88,6 +88,19 @@ struct Voice {
   std::uint32_t key_next = kNoIndex;
   // First of the timed stop/set records that name this voice (Engine::Timed), or none.
   std::uint32_t waiting = kNoIndex;
+
+  // A voice of a streamed clip that plays past the clip's head: the ring it reads there
+  // (engine/stream_ring.hpp), the ring's request generation, and the frames taken from it since
+  // the request (missing frames included: they play as silence and are skipped). needs_ring:
+  // its playing order leaves the head (set when placed). on_ring: the voice reads the ring now
+  // (it passed the head, or started beyond it). starving: its last read came up short (an
+  // underrun episode runs).
+  std::uint32_t ring = kNoIndex;
+  std::uint32_t ring_gen = 0;
+  std::uint64_t ring_read = 0;
+  bool needs_ring = false;
+  bool on_ring = false;
+  bool starving = false;
 };
 
 }  // namespace clipd::engine

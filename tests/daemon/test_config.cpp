@@ -75,6 +75,23 @@ TEST_F(ConfigTest, ReadsTheDefaultFileAndFlagsOverrideIt) {
   EXPECT_EQ(c.log_level, "debug");
 }
 
+TEST_F(ConfigTest, StreamingKeys) {
+  ::mkdir((dir_ + "/clipd").c_str(), 0700);
+  write("clipd/config.json",
+        R"({"stream_threshold": "16M", "stream_head_s": 4.5, "max_streamed_voices": 64,
+            "stream_buffer_s": 3, "stream_threads": 3})");
+  const Config c = parse({}).config;
+  EXPECT_EQ(c.stream_threshold, 16ull << 20);
+  EXPECT_DOUBLE_EQ(c.stream_head_s, 4.5);
+  EXPECT_EQ(c.max_streamed_voices, 64u);
+  EXPECT_DOUBLE_EQ(c.stream_buffer_s, 3.0);
+  EXPECT_EQ(c.stream_threads, 3u);
+  const Config d = Config{};
+  EXPECT_EQ(d.stream_threshold, 64ull << 20);
+  EXPECT_DOUBLE_EQ(d.stream_head_s, 2.0);
+  EXPECT_EQ(d.max_streamed_voices, 32u);
+}
+
 TEST_F(ConfigTest, InstanceNamesSocketClientAndState) {
   Config c = parse({"--instance", "deck2"}).config;
   resolve_defaults(c);
@@ -99,6 +116,11 @@ TEST_F(ConfigTest, BadInputIsAClearErrorNamingTheKey) {
       {R"({"max_midi_events": 0})", "max_midi_events"},
       {R"({"max_midi_events": 1025})", "max_midi_events"},
       {R"({"memory_budget": "lots"})", "memory_budget"},
+      {R"({"stream_threshold": "lots"})", "stream_threshold"},
+      {R"({"stream_head_s": 0})", "stream_head_s"},
+      {R"({"stream_buffer_s": 100})", "stream_buffer_s"},
+      {R"({"max_streamed_voices": 0})", "max_streamed_voices"},
+      {R"({"stream_threads": 17})", "stream_threads"},
       {R"({"auto_connect": "system:playback_1"})", "auto_connect"},
       {R"({"midi": 1})", "midi"},
       {R"({"declick_ms": -1})", "declick_ms"},

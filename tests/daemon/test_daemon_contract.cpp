@@ -157,9 +157,10 @@ TEST_F(Contract, ALoadRunningAcrossARateChangeEndsAtTheNewRate) {
   start_clipd();
   Client c(clipd_->socket_path());
   c.ok({{"cmd", "subscribe"}, {"events", {"engine-online", "engine-offline"}}});
-  // The ping's reply proves the daemon has taken the load and handed it to its loader.
+  // The ping's reply proves the daemon has taken the load and handed it to its loader. Decoded
+  // whole (stream false): a streamed load would end at once.
   c.send_line(R"({"id":"load","cmd":"load","name":"long","path":")" + file("long44.flac") +
-              R"("})" + "\n" + R"({"id":"ping","cmd":"ping"})");
+              R"(","stream":false})" + "\n" + R"({"id":"ping","cmd":"ping"})");
   auto first = replies(c, 1);
   ASSERT_EQ(first.size(), 1u);
   ASSERT_EQ(first[0]["id"], "ping") << first[0].dump();

@@ -55,6 +55,10 @@ TEST(ClipctlCommandLine, EachCommandSendsItsRequest) {
        R"({"id":1,"cmd":"load","name":"kick","path":"/home/u/work/k.wav","replace":true})"},
       {{"load", "kick", "./k.wav"},
        R"({"id":1,"cmd":"load","name":"kick","path":"/home/u/work/k.wav"})"},
+      {{"load", "song", "/s/song.flac", "--stream"},
+       R"({"id":1,"cmd":"load","name":"song","path":"/s/song.flac","stream":true})"},
+      {{"load", "song", "/s/song.flac", "--no-stream"},
+       R"({"id":1,"cmd":"load","name":"song","path":"/s/song.flac","stream":false})"},
       {{"unload", "kick"}, R"({"id":1,"cmd":"unload","name":"kick"})"},
       {{"list"}, R"({"id":1,"cmd":"list"})"},
       {{"info", "kick"}, R"({"id":1,"cmd":"info","name":"kick"})"},
@@ -243,11 +247,18 @@ TEST(ClipctlOutput, Tables) {
       {"name":"kick","path":"/s/kick.wav","frames":48000,"channels":2,"sample_rate":48000,
        "source_sample_rate":44100,"duration_s":1.0,"bytes":384000,"locked":true},
       {"name":"long-name","path":"/s/l.wav","frames":10,"channels":1,"sample_rate":48000,
-       "source_sample_rate":48000,"duration_s":0.000208,"bytes":40,"locked":false}]})");
-  EXPECT_EQ(format_result(ListRequest{}, clips),
-            "NAME       CHANNELS   RATE  DURATION  FRAMES     MEMORY  LOCKED  PATH\n"
-            "kick              2  48000     1.000   48000  375.0 KiB  yes     /s/kick.wav\n"
-            "long-name         1  48000     0.000      10       40 B  no      /s/l.wav\n");
+       "source_sample_rate":48000,"duration_s":0.000208,"bytes":40,"locked":false},
+      {"name":"song","path":"/s/song.flac","frames":172800000,"channels":2,"sample_rate":48000,
+       "source_sample_rate":44100,"duration_s":3600.0,"bytes":770048,"locked":true,
+       "streamed":true,"head_frames":96000,"head_s":2.0}]})");
+  EXPECT_EQ(
+      format_result(ListRequest{}, clips),
+      "NAME       CHANNELS   RATE  DURATION     FRAMES     MEMORY  LOCKED  STREAMED    PATH\n"
+      "kick              2  48000     1.000      48000  375.0 KiB  yes     no          "
+      "/s/kick.wav\n"
+      "long-name         1  48000     0.000         10       40 B  no      no          /s/l.wav\n"
+      "song              2  48000  3600.000  172800000  752.0 KiB  yes     head 2.0 s  "
+      "/s/song.flac\n");
   Json voices = Json::parse(R"({"voices":[
       {"voice":3,"clip":"kick","state":"playing","position_s":0.5,"remaining_s":null,
        "gain_db":-6.0,"pan":0.0,"group":null}]})");

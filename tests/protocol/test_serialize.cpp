@@ -146,9 +146,12 @@ TEST(ProtocolSerialize, Events) {
   EXPECT_EQ(serialize_event(EngineOnlineEvent{48000, 256, 1024}),
             "{\"event\":\"engine-online\",\"sample_rate\":48000,\"buffer_size\":256,\"frame\":1024}"
             "\n");
-  const char* reasons[] = {"finished", "stopped", "stolen",  "choked",
-                           "unloaded", "offline", "shutdown"};
-  for (int i = 0; i < 7; ++i)
+  EXPECT_EQ(serialize_event(UnderrunEvent{5, "song", 4800, 256}),
+            "{\"event\":\"underrun\",\"voice\":5,\"clip\":\"song\",\"frame\":4800,"
+            "\"frames_missed\":256}\n");
+  const char* reasons[] = {"finished", "stopped", "stolen",   "choked",
+                           "unloaded", "offline", "shutdown", "read-error"};
+  for (int i = 0; i < 8; ++i)
     EXPECT_EQ(to_string(static_cast<EndReason>(i)), reasons[i]);
   EXPECT_EQ(kind_of(VoiceEndedEvent{}), EventKind::voice_ended);
   EXPECT_EQ(kind_of(EngineOnlineEvent{}), EventKind::engine_online);
@@ -182,10 +185,11 @@ TEST(ProtocolSerialize, ResultsHaveTheContractsFields) {
       dump_json(to_json(clip)),
       "{\"name\":\"kick\",\"path\":\"/s/kick.wav\",\"frames\":48000,\"channels\":2,"
       "\"sample_rate\":48000,\"source_sample_rate\":44100,\"duration_s\":1.0,\"bytes\":384000,"
-      "\"locked\":true,\"non_finite_samples\":2880}");
+      "\"locked\":true,\"non_finite_samples\":2880,\"streamed\":false,\"head_frames\":0,"
+      "\"head_s\":0.0}");
   // Counts past 2^53 stay exact integers (no detour through a double).
   clip.non_finite_samples = (std::uint64_t{1} << 60) + 1;
-  EXPECT_NE(dump_json(to_json(clip)).find("\"non_finite_samples\":1152921504606846977}"),
+  EXPECT_NE(dump_json(to_json(clip)).find("\"non_finite_samples\":1152921504606846977,"),
             std::string::npos);
   VoiceInfo voice{5, "kick", VoiceState::paused, 0.5, std::nullopt, -6, 0.25, "drums"};
   EXPECT_EQ(dump_json(to_json(voice)),
@@ -217,13 +221,14 @@ TEST(ProtocolSerialize, ResultsHaveTheContractsFields) {
   status.clips = 4;
   status.memory_bytes = 10;
   status.memory_budget_bytes = 20;
+  status.underruns = 7;
   status.master_gain_db = minus_inf;
   status.uptime_s = 1.5;
   EXPECT_EQ(dump_json(to_json(status)),
             "{\"engine\":\"online\",\"backend\":\"jack\",\"sample_rate\":48000,\"buffer_size\":128,"
             "\"frame\":99,\"usecs\":1000,\"latency_frames\":256,\"xruns\":1,\"dsp_load\":2.5,"
             "\"voices\":3,\"max_voices\":256,\"clips\":4,\"memory_bytes\":10,"
-            "\"memory_budget_bytes\":20,\"master_gain_db\":null,\"uptime_s\":1.5}");
+            "\"memory_budget_bytes\":20,\"underruns\":7,\"master_gain_db\":null,\"uptime_s\":1.5}");
   // A server that reports neither latency nor load: both null, online or not.
   status.latency_frames = std::nullopt;
   status.dsp_load = std::nullopt;

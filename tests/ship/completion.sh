@@ -74,7 +74,8 @@ run_cases() {
     expect 'clipctl bind 36 kick --' $clipctl_options_bind
     expect 'clipctl bind 36 kick --mode ' gate oneshot toggle
     expect 'clipctl bind 36 kick --mode g' gate
-    expect 'clipctl load --' --replace
+    expect 'clipctl load --' --replace --stream --no-stream
+    expect 'clipctl load --s' --stream
     expect 'clipctl play kick --gain ' ''
     expect 'clipctl status ' ''
     expect 'clipctl raw ' ''

@@ -3,13 +3,14 @@
 # fields of their results, and clipctl's subcommands. Sourced by the ship tests.
 # A name added to the protocol or to clipctl belongs here, so that its documentation is checked.
 
-# clipd-rtsan's `debug-rt-alloc` (src/daemon/main.cpp) is left out on purpose: a test build's
+# clipd-rtsan's `debug-rt-alloc`, `debug-slow-disk` and `debug-fast-disk` (src/daemon/main.cpp)
+# are left out on purpose: a test build's
 # negative control, not part of the protocol; the installed clipd answers it unknown-command.
 contract_commands='hello ping load unload list info play stop pause resume set master voices
 meters status subscribe unsubscribe shutdown bind unbind bindings'
 
 contract_events='clip-loaded clip-unloaded clip-failed voice-started voice-ended xrun
-engine-offline engine-online'
+engine-offline engine-online underrun'
 
 contract_errors='bad-json bad-request unknown-command line-too-long clip-not-found clip-exists
 file-not-found permission-denied unsupported-format decode-failed memory-budget cancelled
@@ -27,6 +28,7 @@ engine online offline usecs latency_frames xruns dsp_load max_voices memory_byte
 memory_budget_bytes master_gain_db uptime_s events_dropped midi_dropped
 events
 frames channels source_sample_rate duration_s bytes locked non_finite_samples
+stream streamed head_frames head_s underruns frames_missed read-error stream_bytes
 late reason finished stolen choked unloaded shutdown trigger midi command count
 note channel mode oneshot gate toggle velocity bindings
 out_1 midi_in SO_PEERCRED'

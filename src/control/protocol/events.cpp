@@ -9,16 +9,16 @@ namespace clipd::protocol {
 namespace {
 
 constexpr std::array<std::string_view, event_kind_count> event_names = {
-    "clip-loaded", "clip-unloaded", "clip-failed",    "voice-started",
-    "voice-ended", "xrun",          "engine-offline", "engine-online",
+    "clip-loaded", "clip-unloaded",  "clip-failed",   "voice-started", "voice-ended",
+    "xrun",        "engine-offline", "engine-online", "underrun",
 };
-static_assert(static_cast<int>(EventKind::engine_online) + 1 == event_kind_count);
+static_assert(static_cast<int>(EventKind::underrun) + 1 == event_kind_count);
 static_assert(event_kind_count <= 32, "EventSet keeps one bit per kind in 32 bits");
 
-constexpr std::array<std::string_view, 7> reason_names = {
-    "finished", "stopped", "stolen", "choked", "unloaded", "offline", "shutdown",
+constexpr std::array<std::string_view, 8> reason_names = {
+    "finished", "stopped", "stolen", "choked", "unloaded", "offline", "shutdown", "read-error",
 };
-static_assert(static_cast<std::size_t>(EndReason::shutdown) + 1 == reason_names.size());
+static_assert(static_cast<std::size_t>(EndReason::read_error) + 1 == reason_names.size());
 
 // The event's fields after `event`, in the contract's order.
 struct Fields {
@@ -48,6 +48,12 @@ struct Fields {
     j["sample_rate"] = e.sample_rate;
     j["buffer_size"] = e.buffer_size;
     j["frame"] = e.frame;
+  }
+  void operator()(const UnderrunEvent& e) const {
+    j["voice"] = e.voice;
+    j["clip"] = e.clip;
+    j["frame"] = e.frame;
+    j["frames_missed"] = e.frames_missed;
   }
 };
 

@@ -19,8 +19,9 @@ enum class EventKind : std::uint8_t {
   xrun,
   engine_offline,
   engine_online,
+  underrun,
 };
-inline constexpr int event_kind_count = 8;
+inline constexpr int event_kind_count = 9;
 
 std::string_view to_string(EventKind kind) noexcept;
 std::optional<EventKind> event_kind_from_string(std::string_view name) noexcept;
@@ -51,6 +52,7 @@ enum class EndReason : std::uint8_t {
   unloaded,
   offline,
   shutdown,
+  read_error,
 };
 std::string_view to_string(EndReason reason) noexcept;
 
@@ -90,9 +92,17 @@ struct EngineOnlineEvent {
   std::uint32_t buffer_size = 0;
   std::int64_t frame = 0;
 };
+// A streamed voice played frames as silence because they had not been read from disk in time.
+struct UnderrunEvent {
+  std::int64_t voice = 0;
+  std::string clip;
+  std::int64_t frame = 0;           // the first frame of the last run of missing frames
+  std::uint64_t frames_missed = 0;  // since the voice's previous underrun event
+};
 
-using Event = std::variant<ClipLoadedEvent, ClipUnloadedEvent, ClipFailedEvent, VoiceStartedEvent,
-                           VoiceEndedEvent, XrunEvent, EngineOfflineEvent, EngineOnlineEvent>;
+using Event =
+    std::variant<ClipLoadedEvent, ClipUnloadedEvent, ClipFailedEvent, VoiceStartedEvent,
+                 VoiceEndedEvent, XrunEvent, EngineOfflineEvent, EngineOnlineEvent, UnderrunEvent>;
 
 // The kind of an event, for filtering against a connection's EventSet.
 EventKind kind_of(const Event& event) noexcept;

@@ -417,11 +417,18 @@ Request parse_bindings(Reader& r) {
 }
 
 Request parse_load(Reader& r) {
-  r.only({"name", "path", "replace"});
+  r.only({"name", "path", "replace", "stream"});
   LoadRequest q;
   q.clip_name = r.name("name");
   q.path = r.name("path");
   q.replace = r.boolean("replace", false);
+  if (const Json* stream = r.find("stream"); stream != nullptr) {
+    if (stream->is_boolean()) {
+      q.stream = stream->get<bool>() ? LoadRequest::Stream::always : LoadRequest::Stream::never;
+    } else if (!(stream->is_string() && stream->get_ref<const std::string&>() == "auto")) {
+      r.fail(field_message("stream", "must be true, false or \"auto\""));
+    }
+  }
   return q;
 }
 

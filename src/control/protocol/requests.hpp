@@ -52,6 +52,9 @@ struct LoadRequest {
   std::string clip_name;  // wire field `name`: non-empty, no NUL
   std::string path;       // non-empty, no NUL; may be relative (the dispatcher resolves it)
   bool replace = false;
+  // `stream`: true, false or "auto" (clipd-protocol(7)).
+  enum class Stream : std::uint8_t { automatic, always, never };
+  Stream stream = Stream::automatic;
   bool operator==(const LoadRequest&) const = default;
 };
 struct UnloadRequest {

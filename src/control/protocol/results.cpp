@@ -30,6 +30,9 @@ Json to_json(const ClipInfo& info) {
   j["bytes"] = info.bytes;
   j["locked"] = info.locked;
   j["non_finite_samples"] = info.non_finite_samples;
+  j["streamed"] = info.streamed;
+  j["head_frames"] = info.head_frames;
+  j["head_s"] = info.head_s;
   return j;
 }
 
@@ -81,6 +84,7 @@ Json to_json(const StatusResult& s) {
   j["clips"] = s.clips;
   j["memory_bytes"] = s.memory_bytes;
   j["memory_budget_bytes"] = s.memory_budget_bytes;
+  j["underruns"] = s.underruns;
   j["master_gain_db"] = decibels(s.master_gain_db);
   j["uptime_s"] = s.uptime_s;
   return j;

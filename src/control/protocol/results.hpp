@@ -28,6 +28,9 @@ struct ClipInfo {
   std::uint64_t bytes = 0;
   bool locked = false;
   std::uint64_t non_finite_samples = 0;  // NaN and infinities replaced by 0 at load
+  bool streamed = false;                 // read from disk as it plays; only its head in memory
+  std::int64_t head_frames = 0;          // frames held in memory: the head, or all of them
+  double head_s = 0;
 };
 Json to_json(const ClipInfo& info);
 
@@ -78,6 +81,7 @@ struct StatusResult {
   std::uint32_t clips = 0;
   std::uint64_t memory_bytes = 0;
   std::uint64_t memory_budget_bytes = 0;
+  std::uint64_t underruns = 0;  // runs of frames a streamed voice played as silence
   double master_gain_db = 0;
   double uptime_s = 0;
 };

@@ -33,6 +33,9 @@ struct FieldWriter {
     j["name"] = q.clip_name;
     j["path"] = q.path;
     if (q.replace) j["replace"] = true;
+    if (q.stream != LoadRequest::Stream::automatic) {
+      j["stream"] = q.stream == LoadRequest::Stream::always;
+    }
   }
   void operator()(const UnloadRequest& q) const { j["name"] = q.clip_name; }
   void operator()(const InfoRequest& q) const { j["name"] = q.clip_name; }

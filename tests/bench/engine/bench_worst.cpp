@@ -21,7 +21,12 @@
 //   and recycled as control does);
 // - stop-by-group storm: 256 stops by group per cycle, naming groups without voices;
 // - choke storm: 64 plays with a choke group per cycle, each choking the previous ones;
-// - voices query: one voices query per cycle with the pool at its voice limit.
+// - voices query: one voices query per cycle with the pool at its voice limit;
+// - streamed voices: 64 of the voices stream (engine/stream_ring.hpp) past a head of 4 periods,
+//   their rings filled between cycles as the disk threads do, or never filled (every streamed
+//   voice underruns every cycle);
+// - streamed plays: 64 plays per cycle of a streamed clip at the streamed-voice limit, each
+//   stealing the oldest streamed voice.
 //
 // Timing covers process() alone: what control does around it (making nodes, draining the return
 // queue) runs between the timed calls.
@@ -88,7 +93,9 @@ struct Clips {
 // the frame counter, and the cycle times measured so far.
 class Side {
  public:
-  Side(const Config& config, const Clips& clips) : outputs_{left_.data(), right_.data()} {
+  // `keep` (the rings of a streaming side) lives until the engine is gone.
+  Side(const Config& config, const Clips& clips, std::shared_ptr<void> keep = {})
+      : keep_(std::move(keep)), outputs_{left_.data(), right_.data()} {
     engine_ = std::make_unique<Engine>(config, to_engine_.consumer(), to_control_.producer());
     tx_ = to_engine_.producer();
     rx_ = to_control_.consumer();
@@ -154,6 +161,7 @@ class Side {
     }
   }
 
+  std::shared_ptr<void> keep_;
   MessageQueue to_engine_, to_control_;
   clipd::Producer<Message> tx_;
   clipd::Consumer<Message> rx_;
@@ -273,6 +281,76 @@ std::unique_ptr<Side> plain_side(const Clips& clips, std::uint32_t max_voices, V
   auto s = std::make_unique<Side>(base_config(max_voices), clips);
   s->replay = replay;
   play_voices(*s, v);
+  return s;
+}
+
+// Streaming: 64 streamed voices among the voices, reading rings of 2 s past a head of four
+// periods of a clip 100 times as long as the others (clip slot kClips).
+constexpr std::uint32_t kStreamed = 64;
+constexpr std::uint64_t kHead = 4 * kPeriod;
+constexpr std::uint64_t kRingFrames = 2 * kRate;
+
+struct Rings {
+  std::vector<float> memory;
+  std::vector<StreamRing> rings;
+  explicit Rings(std::uint32_t n) : memory(std::size_t{n} * kRingFrames * 2), rings(n) {
+    for (std::uint32_t i = 0; i < n; ++i)
+      rings[i].attach(memory.data() + std::size_t{i} * kRingFrames * 2, kRingFrames * 2);
+  }
+};
+
+// Tops every ring up from the clip's samples, as a disk thread would (outside the timed call).
+void fill_rings(Rings& r, const ClipSamples& clip) {
+  std::vector<float> block(2 * 8192);
+  for (StreamRing& ring : r.rings) {
+    std::uint32_t gen = 0;
+    StreamRequest q;
+    if (!ring.current(gen, q)) continue;
+    const std::uint64_t consumed = ring.consumed(gen);
+    // The producer's count is kept in the ring's own word: start from what the reader took.
+    bool failed = false;
+    const std::uint64_t have = ring.available(gen, consumed, failed);
+    std::uint64_t at = consumed + have;
+    const std::uint64_t end = consumed + ring.capacity(2);
+    while (at < end) {
+      const std::uint64_t n = std::min<std::uint64_t>(8192, end - at);
+      const float* planes[2] = {block.data(), block.data() + 8192};
+      for (std::uint32_t c = 0; c < 2; ++c) {
+        for (std::uint64_t k = 0; k < n; ++k)
+          block[c * 8192 + k] = clip.channel(c)[(q.start + at + k) % kClipFrames];
+      }
+      ring.write_frames(at, n, 2, planes);
+      at += n;
+    }
+    ring.publish(gen, at, false);
+  }
+}
+
+// A side whose last kStreamed voices stream, rings `fed` or not.
+std::unique_ptr<Side> streaming_side(const Clips& clips, bool fed) {
+  auto rings = std::make_shared<Rings>(kStreamed + kStreamed / 4 + 2);
+  Config c = base_config(kVoices);
+  c.clip_capacity = kClips + 1;
+  c.streams = rings->rings.data();
+  c.stream_rings = static_cast<std::uint32_t>(rings->rings.size());
+  c.max_streamed_voices = kStreamed;
+  c.stream_channels = 2;
+  auto s = std::make_unique<Side>(c, clips, rings);
+  ClipSamples streamed = clips.samples[0];
+  streamed.frames = 100 * kClipFrames;
+  streamed.head = kHead;
+  streamed.stream = 1;
+  s->send(Message::add_clip(kClips, streamed, kClips + 1));
+  play_voices(*s, Voices{kVoices - kStreamed, 0, 0});
+  for (std::uint32_t i = 0; i < kStreamed; ++i) {
+    Message m = Message::play_default(kVoices - kStreamed + i, kClips);
+    m.play.offset = i * 97;
+    s->play(m);
+  }
+  if (fed) {
+    const ClipSamples clip = clips.samples[0];
+    s->feed = [rings, clip](Side&) { fill_rings(*rings, clip); };
+  }
   return s;
 }
 
@@ -407,6 +485,27 @@ int main(int argc, char** argv) {
                     s->feed = [buffer](Side& side) {
                       side.send(Message::query_voices(buffer->data(),
                                                       static_cast<std::uint32_t>(buffer->size())));
+                    };
+                    return s;
+                  }});
+
+  // Streamed voices reading their rings, and starving ones (each underruns every cycle: its
+  // frames are zeros, counted), against the same number of voices all in memory.
+  rows.push_back({"64 streamed voices, fed", [&] { return plain_side(clips, kVoices); },
+                  [&] { return streaming_side(clips, true); }});
+  rows.push_back({"64 streamed voices, starved", [&] { return plain_side(clips, kVoices); },
+                  [&] { return streaming_side(clips, false); }});
+  // Streamed plays at the limit: each steals the oldest streamed voice (a walk of the voices in
+  // play order) and takes its ring or a free one.
+  rows.push_back({"streamed plays 64/cycle", [&] { return plain_side(clips, kVoices + 200); },
+                  [&] {
+                    auto s = streaming_side(clips, true);
+                    s->feed = [next = std::uint64_t{kVoices}](Side& side) mutable {
+                      for (std::uint32_t i = 0; i < 64; ++i) {
+                        Message m = Message::play_default(next++, kClips);
+                        m.play.offset = (next * 131) % kHead;
+                        side.play(m);
+                      }
                     };
                     return s;
                   }});
