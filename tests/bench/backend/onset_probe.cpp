@@ -34,13 +34,16 @@ void on_process(void* data, spa_io_position* position) {
   if (position == nullptr) return;
   const auto n = static_cast<std::uint32_t>(position->clock.duration);
   const float* in[OnsetProbe::kMaxInputs];
+  bool all = true;
   for (std::size_t c = 0; c < s->inputs; ++c) {
+    // Null: not linked (yet), or the peer had nothing for this cycle.
     in[c] = static_cast<const float*>(pw_filter_get_dsp_buffer(s->ports[c], n));
-    if (in[c] == nullptr) return;  // not linked (yet)
+    if (in[c] == nullptr) all = false;
   }
-  const std::uint64_t cycle = s->cycles.load(std::memory_order_relaxed) + 1;
+  const std::uint64_t cycle = s->cycles.load(std::memory_order_relaxed) + (all ? 1 : 0);
   const std::uint32_t rate = position->clock.rate.denom;
   for (std::size_t c = 0; c < s->inputs; ++c) {
+    if (in[c] == nullptr) continue;
     std::uint32_t first = n;
     for (std::uint32_t i = 0; i < n; ++i) {
       if (in[c][i] != 0.0f) {
@@ -57,6 +60,7 @@ void on_process(void* data, spa_io_position* position) {
       s->armed[c].store(false, std::memory_order_release);
     }
   }
+  if (!all) return;
   s->quantum.store(n, std::memory_order_relaxed);
   s->rate.store(rate, std::memory_order_relaxed);
   s->cycles.store(cycle, std::memory_order_release);
