@@ -136,6 +136,7 @@ struct Backend {
   // Per round, CPU per cycle in microseconds: process, data thread.
   std::vector<double> round_cpu_us, round_data_us;
   std::vector<double> latency_us;
+  int lost = 0;                                  // triggers the recorder never heard
   std::map<std::string, std::uint64_t> threads;  // "name" -> CPU ns over the windows
 };
 
@@ -219,8 +220,9 @@ int main(int argc, char** argv) {
     }
     clipd::bench::OnsetProbe probe("bench-probe", 2);
 
-    // A second of stereo noise to loop, and a 20 ms mono hit whose every sample is 0.5 (several
-    // cycles long: a cycle the recorder misses delays its onset instead of hiding it).
+    // A second of stereo noise to loop, and a mono hit of 20 ms or four cycles, whichever is
+    // longer, whose every sample is 0.5: a cycle the recorder misses delays its onset instead of
+    // hiding it.
     const std::uint32_t rate = 48000;  // PipewireServer's
     std::mt19937 rng(7);
     std::uniform_real_distribution<float> noise(-0.5f, 0.5f);
@@ -228,7 +230,8 @@ int main(int argc, char** argv) {
     for (float& s : loop)
       s = noise(rng);
     write_wav(dir.file("loop.wav"), static_cast<int>(rate), 2, loop);
-    write_wav(dir.file("hit.wav"), static_cast<int>(rate), 1, std::vector<float>(rate / 50, 0.5f));
+    write_wav(dir.file("hit.wav"), static_cast<int>(rate), 1,
+              std::vector<float>(std::max(rate / 50, 4 * quantum), 0.5f));
 
     // One daemon in the graph at a time (two at once would share the CPUs and the graph's
     // wake-ups unevenly), the backends taking turns so that load on the machine falls on both.
@@ -333,13 +336,9 @@ int main(int argc, char** argv) {
         std::int64_t written = 0;
         control.ok({{"cmd", "play"}, {"clip", "hit"}}, &written);
         if (!wait_until([&] { return probe.onset(0).has_value(); }, 2s)) {
-          const std::uint64_t c = probe.cycles();
-          std::this_thread::sleep_for(100ms);  // not a wait: to tell a stopped graph in the report
-          throw std::runtime_error(b.label + ": the recorder heard no trigger " +
-                                   std::to_string(t) + "; cycles " + std::to_string(c) + " then " +
-                                   std::to_string(probe.cycles()) + "; status " +
-                                   control.ok({{"cmd", "status"}}).dump() + "\n" + clipd.output() +
-                                   clipd::test::run({"pw-link", "-l"}, server_env, 10s).output);
+          // Every cycle of the hit reached the recorder as silence, or not at all.
+          ++b.lost;
+          continue;
         }
         b.latency_us.push_back(static_cast<double>(*probe.onset(0) - written) / 1000.0);
       }
@@ -354,10 +353,11 @@ int main(int argc, char** argv) {
     if (n.cycles == 0 || j.cycles == 0) throw std::runtime_error("no cycles while measuring CPU");
     std::printf(
         "PipeWire %s, dummy driver, quantum %u at %u Hz (%.2f ms), %d looping stereo voices, "
-        "%d rounds each; cycles measured: native %llu, jack %llu; triggers: %zu each\n",
+        "%d rounds each; cycles measured: native %llu, jack %llu; triggers heard: native %zu, jack "
+        "%zu (lost: %d, %d)\n",
         pw_get_library_version(), quantum, rate, 1e3 * quantum / rate, voices, rounds,
         static_cast<unsigned long long>(n.cycles), static_cast<unsigned long long>(j.cycles),
-        n.latency_us.size());
+        n.latency_us.size(), j.latency_us.size(), n.lost, j.lost);
     // CPU: the figures over all rounds, their ratio, and the median of the ratios of rounds
     // taken in turn (native round k against JACK round k, seconds apart), which drift in the
     // machine's load between rounds does not move.
