@@ -2,12 +2,19 @@
 // of commands (load, unload, replace, play, stop, set, pause, resume, master; 16 voices at once)
 // must leave it running, with no report. Any allocation, free, lock or system call inside the
 // process callback would abort it.
+//
+// With CLIPD_TEST_BACKEND=pipewire (the test daemon_rtsan_native_pipewire, run by
+// clipd-with-server pipewire) clipd-rtsan runs its native PipeWire backend (--backend pipewire,
+// outside pw-jack), so the callback watched is the pw_filter's; the JACK tools the tests start
+// still reach the same PipeWire through pw-jack.
 #include <gtest/gtest.h>
 
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -21,12 +28,74 @@ namespace {
 
 using namespace std::chrono_literals;
 
+bool native_backend() {
+  const char* backend = std::getenv("CLIPD_TEST_BACKEND");
+  return backend != nullptr && std::string(backend) == "pipewire";
+}
+
+// How a native client reaches the PipeWire of clipd-with-server: no wrapper, and without the
+// library path of pw-jack that this test inherits (so clipd loads no pipewire-jack).
+class NativePipewire final : public TestServer {
+ public:
+  const char* kind() const noexcept override { return "pipewire"; }
+  EnvChanges env() const override { return {"LD_LIBRARY_PATH"}; }
+  std::vector<std::string> wrap(std::vector<std::string> argv) const override { return argv; }
+};
+
+// Polls `text()` until it holds `needle`; false at the deadline.
+bool wait_for_text(const std::function<std::string()>& text, const std::string& needle) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (text().find(needle) == std::string::npos) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(20ms);  // polling pace: the graph is the state
+  }
+  return true;
+}
+
+// Starts clipd-rtsan and returns once its engine is online. Natively, WirePlumber 0.4 links no
+// pw_filter node (backend/pipewire/pipewire_backend.hpp): clipd links out_1 and out_2 itself
+// (--connect) to a null sink named `sink` made for it, so its cycles dequeue and queue real
+// buffers; this returns once both links are in the graph.
+std::unique_ptr<Clipd> start_clipd(const TestServer& server, const TempDir& home,
+                                   const std::string& sink) {
+  static const NativePipewire native;
+  std::unique_ptr<Clipd> clipd;
+  if (native_backend()) {
+    const RunResult made =
+        run({"pw-cli", "create-node", "adapter",
+             "{ factory.name=support.null-audio-sink node.name=" + sink +
+                 " media.class=Audio/Sink object.linger=true audio.position=[ FL FR ] }"},
+            {}, 10s);
+    EXPECT_EQ(made.status, 0) << made.output;
+    const auto inputs = [] { return run({"pw-link", "-i"}, {}, 10s).output; };
+    EXPECT_TRUE(wait_for_text(inputs, sink + ":playback_FR")) << inputs();
+    clipd = std::make_unique<Clipd>(
+        native, home,
+        Clipd::Options{true,
+                       {"--backend", "pipewire", "--connect", sink + ":playback_FL", "--connect",
+                        sink + ":playback_FR"}});
+  } else {
+    clipd = std::make_unique<Clipd>(server, home, Clipd::Options{true, {}});
+  }
+  clipd->start();
+  Client c(clipd->socket_path());
+  const json online =
+      c.poll({{"cmd", "status"}}, [](const json& st) { return st["engine"] == "online"; });
+  EXPECT_EQ(online["backend"], native_backend() ? "pipewire" : "jack") << online.dump();
+  if (native_backend()) {
+    const auto links = [] { return run({"pw-link", "-l", "-o"}, {}, 10s).output; };
+    EXPECT_TRUE(wait_for_text(links, "clipd:out_1\n  |-> " + sink + ":playback_FL")) << links();
+    EXPECT_TRUE(wait_for_text(links, "clipd:out_2\n  |-> " + sink + ":playback_FR")) << links();
+  }
+  return clipd;
+}
+
 TEST(RtsanDaemon, ChurnOfTenThousandCommandsWithoutAReport) {
   std::unique_ptr<TestServer> server = external_server();
   if (!server) server = std::make_unique<JackdServer>();
   TempDir home("clipd-rtsan");
-  Clipd clipd(*server, home, Clipd::Options{true, {}});
-  clipd.start();
+  const std::unique_ptr<Clipd> owned = start_clipd(*server, home, "rtsan-churn-sink");
+  Clipd& clipd = *owned;
   Client c(clipd.socket_path());
   const json hello = c.ok({{"cmd", "hello"}});
   ASSERT_TRUE(hello["sample_rate"].is_number()) << hello.dump();
@@ -158,8 +227,8 @@ TEST(RtsanDaemon, AnAllocationInTheProcessCallbackAbortsWithAReport) {
   std::unique_ptr<TestServer> server = external_server();
   if (!server) server = std::make_unique<JackdServer>();
   TempDir home("clipd-rtsan-alloc");
-  Clipd clipd(*server, home, Clipd::Options{true, {}});
-  clipd.start();
+  const std::unique_ptr<Clipd> owned = start_clipd(*server, home, "rtsan-alloc-sink");
+  Clipd& clipd = *owned;
   Client c(clipd.socket_path());
   // Online, so cycles run; nothing has violated anything yet.
   ASSERT_TRUE(c.ok({{"cmd", "hello"}})["sample_rate"].is_number());
@@ -173,14 +242,19 @@ TEST(RtsanDaemon, AnAllocationInTheProcessCallbackAbortsWithAReport) {
   const std::string log = clipd.log();
   EXPECT_NE(log.find("Real-time violation"), std::string::npos) << log;
   EXPECT_NE(log.find("malloc"), std::string::npos) << log;
+  if (native_backend()) {
+    // The report's stack runs through the pw_filter's data loop, not through any libjack.
+    EXPECT_NE(log.find("libpipewire-0.3.so"), std::string::npos) << log;
+    EXPECT_EQ(log.find("libjack"), std::string::npos) << log;
+  }
 }
 
 TEST(RtsanDaemon, MidiStormWithBindingsSwappedMeanwhile) {
   std::unique_ptr<TestServer> server = external_server();
   if (!server) server = std::make_unique<JackdServer>();
   TempDir home("clipd-rtsan-midi");
-  Clipd clipd(*server, home, Clipd::Options{true, {}});
-  clipd.start();
+  const std::unique_ptr<Clipd> owned = start_clipd(*server, home, "rtsan-midi-sink");
+  Clipd& clipd = *owned;
   Client c(clipd.socket_path());
   Client events(clipd.socket_path());
   events.ok({{"cmd", "subscribe"}, {"events", {"voice-started"}}});

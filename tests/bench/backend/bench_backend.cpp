@@ -1,0 +1,408 @@
+// bench_backend: clipd's native PipeWire backend against its JACK backend under pw-jack, in one
+// run on one private PipeWire (tests/support's PipewireServer, dummy driver) at a forced quantum,
+// each daemon linked in turn to the same independent native recorder (onset_probe.hpp).
+//
+//   bench_backend [--quick] [--voices N] [--quantum FRAMES] [--seconds S] [--triggers N]
+//                 [--rounds N] [--threads]
+//
+// The backends take turns, N rounds each (default 4), one daemon in the graph at a time: clipd
+// starts, is linked to the recorder, loads two clips, and is stopped at the end of its round.
+// CPU per cycle: with N looping voices playing (default 64), the CPU time of the clipd process
+// (every thread) and of its data thread (its busiest thread but the main one: the one that runs
+// the process callback), from /proc/PID/task/*/schedstat, divided by the graph cycles the
+// recorder counted meanwhile; S seconds per backend in all (default 10). Trigger latency: from
+// the moment a `play` line is written to the socket to the graph time of the first non-zero
+// sample the recorder receives; each trigger after a random wait of up to two cycles, so that
+// its phase within the cycle is uniform; N triggers per backend in all (default 200), p50 and
+// p99; a trigger the recorder does not hear within 2 s is counted as lost. Ratios are
+// native/JACK; for CPU, also the median of the ratios of rounds taken in turn (native round k
+// against JACK round k). --threads adds each thread's CPU per cycle. --quick: one short round
+// each, to prove that every step works (exits non-zero when one fails, or when a backend's
+// triggers were all lost).
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <sndfile.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <pipewire/pipewire.h>
+
+#include "onset_probe.hpp"
+#include "process.hpp"
+#include "servers.hpp"
+#include "task_cpu.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using clipd::test::EnvChanges;
+using clipd::test::Process;
+using clipd::test::TempDir;
+using json = nlohmann::json;
+
+std::int64_t monotonic_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+void write_wav(const std::string& path, int rate, int channels, const std::vector<float>& data) {
+  SF_INFO info{};
+  info.samplerate = rate;
+  info.channels = channels;
+  info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
+  SNDFILE* f = sf_open(path.c_str(), SFM_WRITE, &info);
+  if (f == nullptr) throw std::runtime_error("cannot write " + path);
+  sf_writef_float(f, data.data(), static_cast<sf_count_t>(data.size()) / channels);
+  sf_close(f);
+}
+
+// A blocking client of one daemon's socket (no subscription: every line is a reply).
+class Control {
+ public:
+  explicit Control(const std::string& socket) {
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    for (;;) {
+      fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_un addr{};
+      addr.sun_family = AF_UNIX;
+      std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
+      if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) return;
+      ::close(fd_);
+      if (std::chrono::steady_clock::now() > deadline) {
+        throw std::runtime_error("cannot connect to " + socket);
+      }
+      std::this_thread::sleep_for(20ms);  // polling pace: the socket is the state
+    }
+  }
+  ~Control() { ::close(fd_); }
+  Control(const Control&) = delete;
+  Control& operator=(const Control&) = delete;
+
+  // Writes the request (with an id) and returns `result`; throws unless ok. `written` gets the
+  // CLOCK_MONOTONIC time just before the write.
+  json ok(json request, std::int64_t* written = nullptr) {
+    request["id"] = ++id_;
+    const std::string line = request.dump() + "\n";
+    if (written != nullptr) *written = monotonic_ns();
+    if (::send(fd_, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
+      throw std::runtime_error("send failed");
+    }
+    for (;;) {
+      const auto nl = buffer_.find('\n');
+      if (nl == std::string::npos) {
+        char chunk[65536];
+        const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+        if (n <= 0) throw std::runtime_error("the daemon closed its socket");
+        buffer_.append(chunk, static_cast<std::size_t>(n));
+        continue;
+      }
+      const json reply = json::parse(buffer_.substr(0, nl));
+      buffer_.erase(0, nl + 1);
+      if (reply.value("id", json()) != id_) continue;
+      if (reply.value("ok", false) != true) {
+        throw std::runtime_error(request.dump() + " failed: " + reply.dump());
+      }
+      return reply["result"];
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  std::int64_t id_ = 0;
+  std::string buffer_;
+};
+
+// One backend's figures, summed over its rounds.
+struct Backend {
+  std::string label;    // "native" or "jack"
+  std::string backend;  // clipd --backend
+  std::string client;   // node / JACK client name
+  std::uint64_t cycles = 0;
+  std::uint64_t cpu_ns = 0;   // every thread of the process
+  std::uint64_t data_ns = 0;  // its busiest thread but the main one: the process callback's
+  // Per round, CPU per cycle in microseconds: process, data thread.
+  std::vector<double> round_cpu_us, round_data_us;
+  std::vector<double> latency_us;
+  int lost = 0;                                  // triggers the recorder never heard
+  std::map<std::string, std::uint64_t> threads;  // "name" -> CPU ns over the windows
+};
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return std::nan("");
+  std::sort(v.begin(), v.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
+  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+template <typename Pred>
+bool wait_until(Pred done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(200us);  // polling pace: the recorder's atomics are the state
+  }
+  return true;
+}
+
+int usage() {
+  std::fputs(
+      "usage: bench_backend [--quick] [--voices N] [--quantum FRAMES] [--seconds S] "
+      "[--triggers N] [--rounds N] [--threads]\n",
+      stderr);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool threads = false;
+  int voices = 64;
+  std::uint32_t quantum = 256;
+  double seconds = 10;
+  int triggers = 200;
+  int rounds = 4;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--quick") {
+      seconds = 0.5;
+      triggers = 4;
+      rounds = 1;
+    } else if (a == "--threads") {
+      threads = true;
+    } else if (a == "--rounds" && i + 1 < argc) {
+      rounds = std::atoi(argv[++i]);
+    } else if (a == "--voices" && i + 1 < argc) {
+      voices = std::atoi(argv[++i]);
+    } else if (a == "--quantum" && i + 1 < argc) {
+      quantum = static_cast<std::uint32_t>(std::atoi(argv[++i]));
+    } else if (a == "--seconds" && i + 1 < argc) {
+      seconds = std::atof(argv[++i]);
+    } else if (a == "--triggers" && i + 1 < argc) {
+      triggers = std::atoi(argv[++i]);
+    } else {
+      return usage();
+    }
+  }
+  if (voices < 0 || quantum < 16 || seconds <= 0 || triggers <= 0 || rounds <= 0) return usage();
+
+  try {
+    clipd::test::PipewireServer server;
+    const EnvChanges server_env = server.env();
+    TempDir dir("clipd-bench-backend");
+    const auto metadata = [&](const char* key, std::uint32_t value) {
+      const auto r = clipd::test::run(
+          {"pw-metadata", "-n", "settings", "0", key, std::to_string(value)}, server_env, 10s);
+      if (r.status != 0) throw std::runtime_error("pw-metadata: " + r.output);
+    };
+    metadata("clock.force-quantum", quantum);
+
+    // The recorder is a client in this process: it reaches the private server the same way.
+    for (const std::string& e : server_env) {
+      const auto eq = e.find('=');
+      if (eq == std::string::npos) {
+        ::unsetenv(e.c_str());
+      } else {
+        ::setenv(e.substr(0, eq).c_str(), e.substr(eq + 1).c_str(), 1);
+      }
+    }
+    clipd::bench::OnsetProbe probe("bench-probe", 2);
+
+    // A second of stereo noise to loop, and a mono hit of 20 ms or four cycles, whichever is
+    // longer, whose every sample is 0.5: a cycle the recorder misses delays its onset instead of
+    // hiding it.
+    const std::uint32_t rate = 48000;  // PipewireServer's
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> noise(-0.5f, 0.5f);
+    std::vector<float> loop(2 * rate);
+    for (float& s : loop)
+      s = noise(rng);
+    write_wav(dir.file("loop.wav"), static_cast<int>(rate), 2, loop);
+    write_wav(dir.file("hit.wav"), static_cast<int>(rate), 1,
+              std::vector<float>(std::max(rate / 50, 4 * quantum), 0.5f));
+
+    // One daemon in the graph at a time (two at once would share the CPUs and the graph's
+    // wake-ups unevenly), the backends taking turns so that load on the machine falls on both.
+    std::vector<Backend> backends(2);
+    backends[0].label = "native";
+    backends[0].backend = "pipewire";
+    backends[0].client = "bench-native";
+    backends[1].label = "jack";
+    backends[1].backend = "jack";
+    backends[1].client = "bench-jack";
+    const int per_round = std::max(1, triggers / rounds);
+    for (int round = 0; round < 2 * rounds; ++round) {
+      Backend& b = backends[static_cast<std::size_t>(round % 2)];
+      const std::string tag = b.label + "-" + std::to_string(round);
+      const std::vector<std::string> argv_clipd{CLIPD_EXE,
+                                                "--backend",
+                                                b.backend,
+                                                "--client-name",
+                                                b.client,
+                                                "--socket",
+                                                dir.file(tag + ".sock"),
+                                                "--no-state",
+                                                "--no-midi",
+                                                "--max-voices",
+                                                "1024",
+                                                "--log-level",
+                                                "warning"};
+      // Native: no pw-jack, no pipewire-jack on the library path. JACK: under pw-jack.
+      EnvChanges env = server_env;
+      env.push_back("XDG_CONFIG_HOME=" + dir.path());
+      if (b.backend == "pipewire") env.push_back("LD_LIBRARY_PATH");
+      Process clipd(b.backend == "jack" ? server.wrap(argv_clipd) : argv_clipd, env,
+                    dir.file(tag + ".log"));
+      Control control(dir.file(tag + ".sock"));
+      const bool online = wait_until(
+          [&] {
+            const json st = control.ok({{"cmd", "status"}});
+            return st["engine"] == "online" && st["backend"] == b.backend;
+          },
+          15s);
+      if (!online) throw std::runtime_error(b.label + " did not come online:\n" + clipd.output());
+      for (int ch = 1; ch <= 2; ++ch) {
+        const std::string out = b.client + ":out_" + std::to_string(ch);
+        const std::string in = "bench-probe:in_" + std::to_string(ch);
+        const bool linked = wait_until(
+            [&] {
+              return clipd::test::run({"pw-link", out, in}, server_env, 10s).status == 0;
+            },
+            10s);
+        if (!linked) throw std::runtime_error("cannot link " + out + " to " + in);
+      }
+      const std::uint64_t from = probe.cycles();
+      if (!wait_until([&] { return probe.cycles() > from + 10 && probe.quantum() == quantum; },
+                      10s)) {
+        throw std::runtime_error(b.label + ": the recorder counted " +
+                                 std::to_string(probe.cycles() - from) + " cycles, of " +
+                                 std::to_string(probe.quantum()) + " frames (want " +
+                                 std::to_string(quantum) + ")\n" +
+                                 clipd::test::run({"pw-link", "-l"}, server_env, 10s).output);
+      }
+      control.ok({{"cmd", "load"}, {"name", "loop"}, {"path", dir.file("loop.wav")}});
+      control.ok({{"cmd", "load"}, {"name", "hit"}, {"path", dir.file("hit.wav")}});
+
+      // CPU per cycle with `voices` looping voices.
+      for (int v = 0; v < voices; ++v) {
+        control.ok({{"cmd", "play"}, {"clip", "loop"}, {"loop", true}, {"gain_db", -30.0}});
+      }
+      if (control.ok({{"cmd", "voices"}})["voices"].size() != static_cast<std::size_t>(voices)) {
+        throw std::runtime_error(b.label + " does not play " + std::to_string(voices) + " voices");
+      }
+      const clipd::bench::TaskCpu before = clipd::bench::read_task_cpu(clipd.pid());
+      const std::uint64_t c0 = probe.cycles();
+      std::this_thread::sleep_for(std::chrono::duration<double>(seconds / rounds));
+      const std::uint64_t c1 = probe.cycles();
+      const auto delta =
+          clipd::bench::cpu_delta(before, clipd::bench::read_task_cpu(clipd.pid()), clipd.pid());
+      b.cycles += c1 - c0;
+      if (c1 == c0) throw std::runtime_error(b.label + ": no cycles while measuring CPU");
+      b.round_cpu_us.push_back(static_cast<double>(delta.process_ns) / 1e3 /
+                               static_cast<double>(c1 - c0));
+      b.round_data_us.push_back(static_cast<double>(delta.busiest_ns) / 1e3 /
+                                static_cast<double>(c1 - c0));
+      b.cpu_ns += delta.process_ns;
+      b.data_ns += delta.busiest_ns;
+      for (const auto& [tid, ns] : delta.threads_ns) {
+        b.threads[(tid == clipd.pid() ? "main " : "") +
+                  clipd::bench::thread_name(clipd.pid(), tid)] += ns;
+      }
+
+      // Trigger latency, from silence.
+      control.ok({{"cmd", "stop"}, {"all", true}});
+      const auto silent = [&] {
+        const std::uint64_t now = probe.cycles();
+        return probe.last_sound_cycle(0) + 2 < now && probe.last_sound_cycle(1) + 2 < now;
+      };
+      const double cycle_us = 1e6 * quantum / rate;
+      std::uniform_real_distribution<double> phase(0.0, 2.0 * cycle_us);
+      for (int t = 0; t < per_round; ++t) {
+        if (!wait_until(silent, 5s)) throw std::runtime_error(b.label + " did not go silent");
+        std::this_thread::sleep_for(std::chrono::duration<double, std::micro>(phase(rng)));
+        probe.arm(0);
+        std::int64_t written = 0;
+        control.ok({{"cmd", "play"}, {"clip", "hit"}}, &written);
+        if (!wait_until([&] { return probe.onset(0).has_value(); }, 2s)) {
+          // Every cycle of the hit reached the recorder as silence, or not at all.
+          ++b.lost;
+          continue;
+        }
+        b.latency_us.push_back(static_cast<double>(*probe.onset(0) - written) / 1000.0);
+      }
+      if (clipd.stop() != 0) throw std::runtime_error(b.label + " failed:\n" + clipd.output());
+    }
+
+    const Backend& n = backends[0];
+    const Backend& j = backends[1];
+    const auto per_cycle = [](const Backend& b, std::uint64_t ns) {
+      return static_cast<double>(ns) / 1e3 / static_cast<double>(b.cycles);
+    };
+    if (n.cycles == 0 || j.cycles == 0) throw std::runtime_error("no cycles while measuring CPU");
+    if (n.latency_us.empty() || j.latency_us.empty()) {
+      throw std::runtime_error("the recorder heard no trigger of one backend");
+    }
+    std::printf(
+        "PipeWire %s, dummy driver, quantum %u at %u Hz (%.2f ms), %d looping stereo voices, "
+        "%d rounds each; cycles measured: native %llu, jack %llu; triggers heard: native %zu, jack "
+        "%zu (lost: %d, %d)\n",
+        pw_get_library_version(), quantum, rate, 1e3 * quantum / rate, voices, rounds,
+        static_cast<unsigned long long>(n.cycles), static_cast<unsigned long long>(j.cycles),
+        n.latency_us.size(), j.latency_us.size(), n.lost, j.lost);
+    // CPU: the figures over all rounds, their ratio, and the median of the ratios of rounds
+    // taken in turn (native round k against JACK round k, seconds apart), which drift in the
+    // machine's load between rounds does not move.
+    const auto paired = [&](const std::vector<double>& a, const std::vector<double>& b) {
+      std::vector<double> r;
+      for (std::size_t k = 0; k < a.size() && k < b.size(); ++k)
+        r.push_back(a[k] / b[k]);
+      return percentile(r, 0.5);
+    };
+    std::printf("%-32s %10s %10s %12s %14s\n", "figure", "native", "jack", "native/jack",
+                "paired median");
+    const auto row = [](const char* what, double a, double b, double median) {
+      std::printf("%-32s %10.1f %10.1f %11.2fx", what, a, b, a / b);
+      if (std::isnan(median)) {
+        std::printf("\n");
+      } else {
+        std::printf(" %13.2fx\n", median);
+      }
+    };
+    row("CPU per cycle, process (us)", per_cycle(n, n.cpu_ns), per_cycle(j, j.cpu_ns),
+        paired(n.round_cpu_us, j.round_cpu_us));
+    row("CPU per cycle, data thread (us)", per_cycle(n, n.data_ns), per_cycle(j, j.data_ns),
+        paired(n.round_data_us, j.round_data_us));
+    row("trigger latency p50 (us)", percentile(n.latency_us, 0.5), percentile(j.latency_us, 0.5),
+        std::nan(""));
+    row("trigger latency p99 (us)", percentile(n.latency_us, 0.99), percentile(j.latency_us, 0.99),
+        std::nan(""));
+    // Where the time went, thread by thread (--threads).
+    if (threads) {
+      for (const Backend& b : backends) {
+        for (const auto& [name, ns] : b.threads) {
+          std::printf("  %-6s %-24s %8.1f us/cycle\n", b.label.c_str(), name.c_str(),
+                      per_cycle(b, ns));
+        }
+      }
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_backend: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
