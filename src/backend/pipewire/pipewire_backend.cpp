@@ -240,6 +240,7 @@ class PipewireBackend final : public Backend {
   spa_hook filter_listener_{};
   std::vector<pw_proxy*> links_;
   std::vector<WantedLink> unresolved_;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> requested_;  // by link_locked()
   // The "default" metadata, bound while following the default sink; the links made to it, as
   // (port id pairs, remembered form).
   pw_proxy* default_metadata_ = nullptr;
@@ -520,7 +521,14 @@ OpenResult PipewireBackend::open(ProcessTarget target) {
 }
 
 void PipewireBackend::link_locked(std::uint32_t output, std::uint32_t input) {
-  if (graph_.linked(output, input)) return;
+  // Asked for once per connection: auto_connect and a remembered connection may name the same
+  // link, and the registry shows a new link only a round trip later.
+  const std::pair<std::uint32_t, std::uint32_t> link{output, input};
+  if (graph_.linked(output, input) ||
+      std::find(requested_.begin(), requested_.end(), link) != requested_.end()) {
+    return;
+  }
+  requested_.push_back(link);
   const std::string out = std::to_string(output);
   const std::string in = std::to_string(input);
   pw_properties* props =
@@ -777,6 +785,7 @@ void PipewireBackend::close() noexcept {
   target_ = {};
   graph_.clear();
   unresolved_.clear();
+  requested_.clear();
   default_metadata_id_ = SPA_ID_INVALID;
   default_sink_.clear();
   follow_pairs_.clear();
