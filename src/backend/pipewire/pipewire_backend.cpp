@@ -623,8 +623,7 @@ void PipewireBackend::follow_default_locked() {
   follow_connections_.clear();
   follow_pairs_ = want;
   for (const auto& [out, in] : want) {
-    follow_connections_.push_back(
-        {graph_.full_name(out).substr(options_.client_name.size() + 1), graph_.full_name(in)});
+    follow_connections_.push_back({out == *out_1 ? "out_1" : "out_2", graph_.full_name(in)});
     if (graph_.linked(out, in)) continue;  // linked by someone else: theirs to keep
     const std::string o = std::to_string(out);
     const std::string i = std::to_string(in);
