@@ -366,10 +366,20 @@ TEST_F(Native, SurvivesTheServerDyingFiveTimesAndMakesItsConnectLinksAgain) {
 // panned and faded on frames relative to `start`, scheduled ahead of time. Voice v feeds outputs
 // 2(v mod 4) + 1 and 2(v mod 4) + 2, and no two voices on those outputs overlap: what is compared
 // is each voice's samples (where voices mix, the order of the sum may differ with the cycle
-// split, at float rounding level). Returns the frame just after the show's end.
+// split, at float rounding level). The plays go through `c`; the sets and stops, whose replies
+// come only at their frames (clipd-protocol(7)), are sent all at once through `timed`, whose
+// replies are read once the show is over. Returns the frame just after the show's end, and
+// each voice's id and start frame.
 constexpr std::uint32_t kShowOutputs = 8;
-std::int64_t schedule_show(Client& c, std::int64_t start, int voices) {
-  std::int64_t end = start;
+struct ScheduledShow {
+  std::int64_t end = 0;
+  std::map<std::int64_t, std::int64_t> starts;  // voice id -> at_frame
+  std::vector<std::string> timed;               // the requests sent through `timed`
+};
+ScheduledShow schedule_show(Client& c, Client& timed, std::int64_t start, int voices) {
+  ScheduledShow show;
+  std::int64_t& end = show.end;
+  end = start;
   for (int v = 0; v < voices; ++v) {
     const std::int64_t at = start + 2000 * v + 37 * (v % 7);
     const int lane = v % 4;
@@ -382,18 +392,30 @@ std::int64_t schedule_show(Client& c, std::int64_t start, int voices) {
                        {"loop", v % 3 == 0},
                        {"outputs", {2 * lane + 1, 2 * lane + 2}}};
     const std::int64_t voice = c.ok(play)["voice"].get<std::int64_t>();
-    c.ok({{"cmd", "set"},
-          {"voice", voice},
-          {"gain_db", -3.0 - (v % 3)},
-          {"pan", 0.5 - 0.125 * (v % 9)},
-          {"ramp_s", 0.01 + 0.001 * (v % 5)},
-          {"at_frame", at + 2000 + 11 * (v % 16)}});
+    show.starts[voice] = at;
+    const json set = {{"id", "set-" + std::to_string(v)},
+                      {"cmd", "set"},
+                      {"voice", voice},
+                      {"gain_db", -3.0 - (v % 3)},
+                      {"pan", 0.5 - 0.125 * (v % 9)},
+                      {"ramp_s", 0.01 + 0.001 * (v % 5)},
+                      {"at_frame", at + 2000 + 11 * (v % 16)}};
     // Before the clip's end (6000 frames): every voice ends stopped, faded out over 20 ms.
     const std::int64_t stop_at = at + 5000 + 13 * (v % 16);
-    c.ok({{"cmd", "stop"}, {"voice", voice}, {"fade_s", 0.02}, {"at_frame", stop_at}});
+    const json stop = {{"id", "stop-" + std::to_string(v)},
+                       {"cmd", "stop"},
+                       {"voice", voice},
+                       {"fade_s", 0.02},
+                       {"at_frame", stop_at}};
+    show.timed.push_back(set.dump());
+    show.timed.push_back(stop.dump());
     end = std::max(end, stop_at + 960);
   }
-  return end;
+  std::string batch;
+  for (const std::string& line : show.timed)
+    batch += line + "\n";
+  timed.send_line(batch);
+  return show;
 }
 
 TEST_F(Native, AQuantumStormLeavesTheRecordingBitIdentical) {
@@ -420,12 +442,24 @@ TEST_F(Native, AQuantumStormLeavesTheRecordingBitIdentical) {
       const std::string name = "c" + std::to_string(i);
       c.ok({{"cmd", "load"}, {"name", name}, {"path", home_.file(name + ".wav")}});
     }
-    c.ok({{"cmd", "subscribe"}, {"events", {"voice-ended"}}});
+    c.ok({{"cmd", "subscribe"}, {"events", {"voice-started", "voice-ended"}}});
+    Client timed(clipd->socket_path());
     PwRecorder rec(*native_, home_.file("rec"), 48000 * 30, clipd_outputs(kShowOutputs));
     EXPECT_TRUE(rec.started()) << rec.output();
     const std::int64_t start = now(c) + 48000;  // a second to schedule it all
-    const std::int64_t end = schedule_show(c, start, kVoices);
+    const ScheduledShow scheduled = schedule_show(c, timed, start, kVoices);
+    const std::int64_t end = scheduled.end;
     during(start, c);
+    // Every voice started on its frame, and ended stopped.
+    for (int v = 0; v < kVoices; ++v) {
+      auto e = c.wait_event("voice-started", 20s);
+      if (!e) {
+        ADD_FAILURE() << "no voice-started for voice " << v << " of " << kVoices;
+        break;
+      }
+      EXPECT_EQ((*e)["frame"], scheduled.starts.at((*e)["voice"].get<std::int64_t>())) << e->dump();
+      EXPECT_EQ((*e)["late"], false) << e->dump();
+    }
     for (int v = 0; v < kVoices; ++v) {
       auto e = c.wait_event("voice-ended", 20s);
       if (!e) {
@@ -433,6 +467,15 @@ TEST_F(Native, AQuantumStormLeavesTheRecordingBitIdentical) {
         break;
       }
       EXPECT_EQ((*e)["reason"], "stopped") << e->dump();
+    }
+    // Every set and stop was taken.
+    for (std::size_t i = 0; i < scheduled.timed.size(); ++i) {
+      const auto reply = timed.read_message(5s);
+      if (!reply) {
+        ADD_FAILURE() << "no reply to " << scheduled.timed.size() - i << " timed requests";
+        break;
+      }
+      EXPECT_EQ((*reply)["ok"], true) << reply->dump();
     }
     rec.stop();
     const Recording r = read_recording(home_.file("rec"));
