@@ -1128,25 +1128,21 @@ void Engine::mix_segment(const Voice& x, const ClipSamples& clip, std::uint32_t 
     return;
   }
   if (!x.pan.ramping() && x.gain.ramping() != x.env.ramping()) {
-    // One ramp (a gain ramp or a fade) and nothing else: the per-sample gain is linear in the
-    // sample index, a + b * i, and is computed in registers inside the kernel.
-    const Ramp& r = x.gain.ramping() ? x.gain : x.env;
+    // One ramp (a gain ramp or a fade) and nothing else: the per-sample gain is the ramp's
+    // value at the sample's index in the ramp (whatever the chunk, so whatever the cycle size)
+    // times a constant, computed in registers inside the kernel.
+    const mix::Sweep r = sweep_of(x.gain.ramping() ? x.gain : x.env, k);
     const float other = x.gain.ramping() ? x.env.value : x.gain.value;
-    const float inv = 1.0f / static_cast<float>(r.length);
-    const float d = r.to - r.from;
-    const float a = (r.from + d * (static_cast<float>(r.done + k + 1) * inv)) * other;
-    const float b = d * inv * other;
-    const float lw = std::min(1.0f, 1.0f - x.pan.value);
-    const float rw = std::min(1.0f, 1.0f + x.pan.value);
+    const float lw = other * std::min(1.0f, 1.0f - x.pan.value);
+    const float rw = other * std::min(1.0f, 1.0f + x.pan.value);
     if (x.routes == 1) {
-      mix::add_linear(outs[x.out[0]] + at, in0, a * lw, b * lw, n);
+      mix::add_linear(outs[x.out[0]] + at, in0, r, lw, n);
       return;
     }
     const float* in1 = clip.channel(x.src[1]) + pos;
-    mix::add2_linear(outs[x.out[0]] + at, outs[x.out[1]] + at, in0, in1, a * lw, b * lw, a * rw,
-                     b * rw, n);
+    mix::add2_linear(outs[x.out[0]] + at, outs[x.out[1]] + at, in0, in1, r, lw, rw, n);
     for (std::uint32_t r2 = 2; r2 < x.routes; ++r2) {
-      mix::add_linear(outs[x.out[r2]] + at, clip.channel(x.src[r2]) + pos, a, b, n);
+      mix::add_linear(outs[x.out[r2]] + at, clip.channel(x.src[r2]) + pos, r, other, n);
     }
     return;
   }

@@ -88,22 +88,24 @@ void add2_gain(float* __restrict out0, float* __restrict out1, const float* in0,
 }
 
 CLIPD_CLONES
-void add_linear(float* __restrict out, const float* __restrict in, float a, float b,
+void add_linear(float* __restrict out, const float* __restrict in, Sweep r, float s,
                 std::size_t n) noexcept {
   // An int index: int32 → float conversions vectorise; 64-bit ones do not before AVX-512.
   const auto count = static_cast<std::int32_t>(n);
-  for (std::int32_t i = 0; i < count; ++i)
-    out[i] += in[i] * (a + b * static_cast<float>(i));
+  for (std::int32_t i = 0; i < count; ++i) {
+    const float g = r.base + r.delta * ((r.first + static_cast<float>(i)) * r.inv);
+    out[i] += in[i] * (g * s);
+  }
 }
 
 CLIPD_CLONES
 void add2_linear(float* __restrict out0, float* __restrict out1, const float* in0, const float* in1,
-                 float a0, float b0, float a1, float b1, std::size_t n) noexcept {
+                 Sweep r, float s0, float s1, std::size_t n) noexcept {
   const auto count = static_cast<std::int32_t>(n);
   for (std::int32_t i = 0; i < count; ++i) {
-    const float fi = static_cast<float>(i);
-    out0[i] += in0[i] * (a0 + b0 * fi);
-    out1[i] += in1[i] * (a1 + b1 * fi);
+    const float g = r.base + r.delta * ((r.first + static_cast<float>(i)) * r.inv);
+    out0[i] += in0[i] * (g * s0);
+    out1[i] += in1[i] * (g * s1);
   }
 }
 

@@ -37,10 +37,13 @@ void add2_const_loop(float* out0, float* out1, const float* ch0, const float* ch
                      std::uint64_t end) noexcept;
 void add2_gain(float* out0, float* out1, const float* in0, const float* in1, const float* g0,
                const float* g1, std::size_t n) noexcept;
-// out[i] += in[i] * (a + b * i): one ramp over the chunk, the gain computed in registers.
-void add_linear(float* out, const float* in, float a, float b, std::size_t n) noexcept;
-void add2_linear(float* out0, float* out1, const float* in0, const float* in1, float a0, float b0,
-                 float a1, float b1, std::size_t n) noexcept;
+// out[i] += in[i] * (r(i) * s), r(i) = r.base + r.delta * ((r.first + i) * r.inv): one ramp over
+// the chunk, the gain computed in registers. Each sample's gain depends on its index in the ramp
+// only, not on where the chunk starts, so any split of a ramp into chunks (cycles of any size)
+// gives the same samples.
+void add_linear(float* out, const float* in, Sweep r, float s, std::size_t n) noexcept;
+void add2_linear(float* out0, float* out1, const float* in0, const float* in1, Sweep r, float s0,
+                 float s1, std::size_t n) noexcept;
 // gain[i] = g(i) * e(i); left[i] = gain[i] * min(1, 1 - p(i)); right[i] = gain[i] * min(1, 1 +
 // p(i))
 void fill_gains(Sweep g, Sweep e, Sweep p, float* gain, float* left, float* right,

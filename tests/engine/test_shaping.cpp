@@ -261,5 +261,59 @@ TEST(Shaping, MetersReportPeakAndRmsOverTheLast100ms) {
   }
 }
 
+// The same voices, gains, pans, fades and stops rendered in cycles of one size and in cycles whose
+// size changes all the time give the same samples, bit for bit: each sample's gain depends on
+// its frame, never on where a cycle starts. Each voice has outputs of its own: where voices mix,
+// the order of the sum may differ by cycle split (at float rounding level).
+TEST(Shaping, TheSamplesDoNotDependOnTheCycleSizes) {
+  constexpr std::uint32_t kOutputs = 12;
+  TestClip mono(6000, 1, 31);
+  TestClip stereo(6000, 2, 32);
+  auto render = [&](const std::vector<std::uint32_t>& periods) {
+    Config config;
+    config.outputs = kOutputs;
+    Rig rig(config);
+    rig.add_clip(0, mono);
+    rig.add_clip(1, stereo);
+    for (std::uint64_t v = 1; v <= 6; ++v) {
+      const std::uint64_t at = Rig::kBase + 500 * v + 37 * v;
+      Message m = Message::play_default(v, v % 2);
+      m.play.at_frame = at;
+      m.play.fade_in = 100 * (v % 3);
+      m.play.outputs = std::uint64_t{3} << (2 * (v - 1));
+      if (v == 3) m.play.loops = kLoopForever;
+      rig.play(m);
+      // One ramp at a time (gain, then pan, then the stop's fade), and all at once.
+      rig.send(Message::set_gain(v, 0.125f * static_cast<float>(v), 700 + v, at + 900));
+      rig.send(Message::set_pan(v, v % 2 == 0 ? -0.5f : 0.75f, 300, at + 2000 + 13 * v));
+      rig.send(Message::stop_cmd(StopTarget::voice, v, 400 + v, at + 3000 + 7 * v));
+    }
+    rig.send(Message::set_gain(4, 2.0f, 900, Rig::kBase + 4 * 537 + 2950));  // during its fade
+    std::size_t i = 0;
+    while (rig.frame() < Rig::kBase + 12000)
+      rig.cycle(periods[i++ % periods.size()]);
+    std::vector<float> out;
+    for (std::uint32_t o = 0; o < kOutputs; ++o) {
+      for (std::uint64_t f = Rig::kBase; f < Rig::kBase + 12000; ++f)
+        out.push_back(rig.out(o, f));
+    }
+    return out;
+  };
+  const std::vector<float> fixed = render({256});
+  const std::vector<float> changing = render({32, 1024, 128, 8192, 64, 17, 512, 1, 2048, 96});
+  ASSERT_EQ(fixed.size(), changing.size());
+  std::size_t mismatches = 0;
+  std::size_t sounding = 0;
+  for (std::size_t i = 0; i < fixed.size(); ++i) {
+    sounding += fixed[i] != 0.0f;
+    if (fixed[i] != changing[i] && mismatches++ < 5) {
+      ADD_FAILURE() << "output " << i / 12000 << " frame " << i % 12000 << ": " << changing[i]
+                    << " != " << fixed[i];
+    }
+  }
+  EXPECT_EQ(mismatches, 0u);
+  EXPECT_GT(sounding, fixed.size() / 4);  // each output sounds for a part of the time
+}
+
 }  // namespace
 }  // namespace clipd::engine::test

@@ -264,6 +264,10 @@ void PipewireServer::stop() {
   if (dir_) {
     unlink(dir_->file("pipewire.pid").c_str());
     unlink(dir_->file("wireplumber.pid").c_str());
+    // A SIGKILLed pipewire leaves its socket behind: the start script would take it for the new
+    // server's and start wireplumber before pipewire listens.
+    unlink(dir_->file("pipewire-0").c_str());
+    unlink(dir_->file("pipewire-0-manager").c_str());
   }
 }
 

@@ -8,8 +8,9 @@ void Graph::add_node(std::uint32_t id, std::string name) {
   nodes_[id] = std::move(name);
 }
 
-void Graph::add_port(std::uint32_t id, std::uint32_t node, std::string name, bool output) {
-  ports_[id] = Port{node, std::move(name), output};
+void Graph::add_port(std::uint32_t id, std::uint32_t node, std::string name, bool output,
+                     std::string channel) {
+  ports_[id] = Port{node, std::move(name), output, std::move(channel)};
 }
 
 void Graph::add_link(std::uint32_t id, std::uint32_t output_port, std::uint32_t input_port) {
@@ -45,6 +46,17 @@ std::optional<std::uint32_t> Graph::find_node_port(std::uint32_t node, std::stri
                                                    bool output) const {
   for (const auto& [id, port] : ports_) {
     if (port.node == node && port.output == output && port.name == port_name) return id;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint32_t> Graph::find_channel_port(std::string_view node_name,
+                                                      std::string_view channel, bool output) const {
+  if (channel.empty()) return std::nullopt;
+  for (const auto& [id, port] : ports_) {
+    if (port.output != output || port.channel != channel) continue;
+    const auto node = nodes_.find(port.node);
+    if (node != nodes_.end() && node->second == node_name) return id;
   }
   return std::nullopt;
 }

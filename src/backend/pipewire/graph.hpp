@@ -23,7 +23,9 @@ namespace clipd::backend::pipewire {
 class Graph {
  public:
   void add_node(std::uint32_t id, std::string name);
-  void add_port(std::uint32_t id, std::uint32_t node, std::string name, bool output);
+  // `channel`: the port's audio.channel ("FL", "FR", "MONO"...), empty when it has none.
+  void add_port(std::uint32_t id, std::uint32_t node, std::string name, bool output,
+                std::string channel = {});
   void add_link(std::uint32_t id, std::uint32_t output_port, std::uint32_t input_port);
   // Removes the global; true when it was a link.
   bool remove(std::uint32_t id);
@@ -35,6 +37,10 @@ class Graph {
   // The port of node `node` named `port_name` going the given way.
   std::optional<std::uint32_t> find_node_port(std::uint32_t node, std::string_view port_name,
                                               bool output) const;
+  // The port of the node named `node_name` whose audio.channel is `channel`, going the given
+  // way; the lowest id when several match. An empty `channel` matches no port.
+  std::optional<std::uint32_t> find_channel_port(std::string_view node_name,
+                                                 std::string_view channel, bool output) const;
   // "node:port", or "" when the port or its node is unknown.
   std::string full_name(std::uint32_t port) const;
   bool linked(std::uint32_t output_port, std::uint32_t input_port) const;
@@ -49,6 +55,7 @@ class Graph {
     std::uint32_t node;
     std::string name;
     bool output;
+    std::string channel;
   };
   struct Link {
     std::uint32_t output_port;

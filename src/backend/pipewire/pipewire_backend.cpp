@@ -1,11 +1,13 @@
 #include "backend/pipewire/pipewire_backend.hpp"
 
+#include <pipewire/extensions/metadata.h>
 #include <pipewire/filter.h>
 #include <pipewire/pipewire.h>
 #include <spa/param/buffers.h>
 #include <spa/param/latency-utils.h>
 #include <spa/pod/builder.h>
 #include <pthread.h>
+#include <spa/utils/json.h>
 #include <spa/utils/result.h>
 #include <unistd.h>
 
@@ -87,6 +89,26 @@ int prefault_data_thread(spa_loop*, bool, std::uint32_t, const void*, std::size_
   return 0;
 }
 
+// The node name in a "default.audio.sink" metadata value ({"name": "alsa_output..."}), or "".
+std::string default_node_name(const char* value) {
+  if (value == nullptr) return {};
+  spa_json outer;
+  spa_json object;
+  spa_json_init(&outer, value, std::strlen(value));
+  if (spa_json_enter_object(&outer, &object) <= 0) return {};
+  char key[64];
+  while (spa_json_get_string(&object, key, sizeof key) > 0) {
+    if (std::strcmp(key, "name") == 0) {
+      char name[1024];
+      return spa_json_get_string(&object, name, sizeof name) > 0 ? std::string(name)
+                                                                 : std::string();
+    }
+    const char* skipped = nullptr;
+    if (spa_json_next(&object, &skipped) <= 0) break;
+  }
+  return {};
+}
+
 std::uint32_t parse_u32(const char* text, std::uint32_t fallback) {
   if (text == nullptr || *text == '\0') return fallback;
   char* end = nullptr;
@@ -156,6 +178,8 @@ class PipewireBackend final : public Backend {
   static void on_global(void* data, std::uint32_t id, std::uint32_t permissions, const char* type,
                         std::uint32_t version, const spa_dict* props) noexcept;
   static void on_global_remove(void* data, std::uint32_t id) noexcept;
+  static int on_metadata_property(void* data, std::uint32_t subject, const char* key,
+                                  const char* type, const char* value) noexcept;
 
   // Control thread, with the loop's lock held: waits for a signal of the loop thread until
   // `ready()` or the deadline; false on time-out.
@@ -166,7 +190,32 @@ class PipewireBackend final : public Backend {
   bool sync_locked();
   // Control thread, lock held: links `output` to `input` (global port ids) unless linked.
   void link_locked(std::uint32_t output, std::uint32_t input);
+  // A link open() asks for: one of our ports (short name) and the other end's full name.
+  struct WantedLink {
+    std::string own_port;
+    std::string other_port;
+    bool remembered = false;  // from connections(), not from the options
+  };
+  enum class Wanted { linked, missing, no_own_port };
+  // Control thread, lock held: links `w` (unless linked already); missing when the other end is
+  // not in the graph (yet).
+  Wanted link_wanted_locked(const WantedLink& w);
+  // Control thread, lock held: auto_connect, midi_auto_connect and the remembered connections;
+  // what cannot be linked yet goes to unresolved_.
   void connect_all_locked();
+  // Control thread, lock held: links what is in unresolved_ and has appeared since (a sink made
+  // after we connected, a device plugged in), once each.
+  void connect_unresolved_locked();
+  // Whether the backend itself links out_1/out_2 to the default sink (see the header).
+  bool follows_default() const noexcept {
+    return options_.autoconnect && options_.auto_connect.empty();
+  }
+  // Control thread, lock held: links out_1 and out_2 to the FL and FR inputs of the default
+  // sink (out_1 to both when it is the only output), replacing the links made for the previous
+  // default; nothing while the default sink or its ports are unknown.
+  void follow_default_locked();
+  // Control thread, lock held: the ports' links, less the ones follow_default_locked() made.
+  std::vector<PortConnection> remembered_locked() const;
   std::uint32_t node_id_locked() const;
   void close() noexcept;
 
@@ -190,11 +239,22 @@ class PipewireBackend final : public Backend {
   spa_hook registry_listener_{};
   spa_hook filter_listener_{};
   std::vector<pw_proxy*> links_;
+  std::vector<WantedLink> unresolved_;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> requested_;  // by link_locked()
+  // The "default" metadata, bound while following the default sink; the links made to it, as
+  // (port id pairs, remembered form).
+  pw_proxy* default_metadata_ = nullptr;
+  std::uint32_t default_metadata_id_ = SPA_ID_INVALID;
+  spa_hook metadata_listener_{};
+  std::vector<pw_proxy*> follow_links_;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> follow_pairs_;
+  std::vector<PortConnection> follow_connections_;
 
   // Under the loop's lock (loop thread writes, control thread reads).
   Graph graph_;
   int done_seq_ = -1;
   std::vector<std::string> request_errors_;  // core errors of our requests (links)
+  std::string default_sink_;                 // node.name in default.audio.sink, or ""
   std::string filter_error_;
   std::uint32_t default_rate_ = 0;         // core info: default.clock.rate
   std::uint32_t default_quantum_ = 0;      // core info: default.clock.quantum
@@ -226,6 +286,9 @@ class PipewireBackend final : public Backend {
   std::atomic<std::uint64_t> null_buffers_{0};
   std::atomic<std::uint64_t> link_events_{0};
   std::uint64_t link_events_seen_ = 0;
+  // Nodes, ports or the default sink changed (follow_default_locked() may have work).
+  std::atomic<std::uint64_t> graph_events_{0};
+  std::uint64_t graph_events_seen_ = 0;
   std::atomic<std::uint64_t> frame_now_{0};
   std::atomic<std::uint64_t> cycles_{0};
 
@@ -329,16 +392,14 @@ OpenResult PipewireBackend::open(ProcessTarget target) {
   }();
   pw_registry_add_listener(registry_, &registry_listener_, &registry_events, this);
 
-  const bool session_links = options_.autoconnect && options_.auto_connect.empty();
   filter_ = pw_filter_new(
       core_, options_.client_name.c_str(),
       pw_properties_new(PW_KEY_NODE_NAME, options_.client_name.c_str(), PW_KEY_NODE_DESCRIPTION,
                         description_.c_str(), PW_KEY_APP_NAME, options_.client_name.c_str(),
                         PW_KEY_MEDIA_TYPE, "Audio", PW_KEY_MEDIA_CATEGORY, "Playback",
                         PW_KEY_MEDIA_ROLE, options_.media_role.c_str(), PW_KEY_MEDIA_CLASS,
-                        "Stream/Output/Audio", PW_KEY_NODE_AUTOCONNECT,
-                        session_links ? "true" : "false", PW_KEY_NODE_ALWAYS_PROCESS, "true",
-                        nullptr));
+                        "Stream/Output/Audio", PW_KEY_NODE_AUTOCONNECT, "false",
+                        PW_KEY_NODE_ALWAYS_PROCESS, "true", nullptr));
   auto fail_locked = [&](std::string what) {
     last_error_ = std::move(what);
     pw_thread_loop_unlock(loop_);
@@ -453,12 +514,21 @@ OpenResult PipewireBackend::open(ProcessTarget target) {
   pending_valid_ = false;
   link_events_seen_ = link_events_.load(std::memory_order_relaxed);
   connect_all_locked();
+  graph_events_seen_ = graph_events_.load(std::memory_order_relaxed);
+  follow_default_locked();
   pw_thread_loop_unlock(loop_);
   return OpenResult::opened;
 }
 
 void PipewireBackend::link_locked(std::uint32_t output, std::uint32_t input) {
-  if (graph_.linked(output, input)) return;
+  // Asked for once per connection: auto_connect and a remembered connection may name the same
+  // link, and the registry shows a new link only a round trip later.
+  const std::pair<std::uint32_t, std::uint32_t> link{output, input};
+  if (graph_.linked(output, input) ||
+      std::find(requested_.begin(), requested_.end(), link) != requested_.end()) {
+    return;
+  }
+  requested_.push_back(link);
   const std::string out = std::to_string(output);
   const std::string in = std::to_string(input);
   pw_properties* props =
@@ -474,49 +544,114 @@ void PipewireBackend::link_locked(std::uint32_t output, std::uint32_t input) {
   links_.push_back(proxy);
 }
 
-void PipewireBackend::connect_all_locked() {
+PipewireBackend::Wanted PipewireBackend::link_wanted_locked(const WantedLink& w) {
   const std::uint32_t node = node_id_locked();
+  if (const auto own = graph_.find_node_port(node, w.own_port, true)) {
+    const auto other = graph_.find_port(w.other_port, false);
+    if (!other) return Wanted::missing;
+    link_locked(*own, *other);
+    return Wanted::linked;
+  }
+  if (const auto own = graph_.find_node_port(node, w.own_port, false)) {
+    const auto other = graph_.find_port(w.other_port, true);
+    if (!other) return Wanted::missing;
+    link_locked(*other, *own);
+    return Wanted::linked;
+  }
+  return Wanted::no_own_port;
+}
+
+void PipewireBackend::connect_all_locked() {
+  unresolved_.clear();
+  const std::size_t links_before = links_.size();
   for (std::size_t i = 0; i < options_.auto_connect.size() && i < out_ports_.size(); ++i) {
-    const std::string own = "out_" + std::to_string(i + 1);
-    const auto from = graph_.find_node_port(node, own, true);
-    const auto to = graph_.find_port(options_.auto_connect[i], false);
-    if (!from || !to) {
-      last_error_ = "cannot connect to " + options_.auto_connect[i] + ": no such input port";
-      continue;
+    const WantedLink w{"out_" + std::to_string(i + 1), options_.auto_connect[i], false};
+    if (link_wanted_locked(w) == Wanted::missing) {
+      last_error_ = "cannot connect to " + w.other_port + ": no such input port";
+      unresolved_.push_back(w);
     }
-    link_locked(*from, *to);
   }
   if (midi_port_ != nullptr) {
-    const auto to = graph_.find_node_port(node, "midi_in", false);
     for (const std::string& source : options_.midi_auto_connect) {
-      const auto from = graph_.find_port(source, true);
-      if (!from || !to) {
+      const WantedLink w{"midi_in", source, false};
+      if (link_wanted_locked(w) == Wanted::missing) {
         last_error_ = "cannot connect from " + source + ": no such output port";
-        continue;
+        unresolved_.push_back(w);
       }
-      link_locked(*from, *to);
     }
   }
   for (const PortConnection& c : connections_) {
     // A port this configuration does not have is skipped.
-    if (const auto own = graph_.find_node_port(node, c.own_port, true)) {
-      if (const auto other = graph_.find_port(c.other_port, false)) {
-        link_locked(*own, *other);
-      } else {
-        last_error_ = "cannot restore " + c.own_port + " - " + c.other_port;
-      }
-    } else if (const auto own_in = graph_.find_node_port(node, c.own_port, false)) {
-      if (const auto other = graph_.find_port(c.other_port, true)) {
-        link_locked(*other, *own_in);
-      } else {
-        last_error_ = "cannot restore " + c.other_port + " - " + c.own_port;
-      }
+    const WantedLink w{c.own_port, c.other_port, true};
+    if (link_wanted_locked(w) == Wanted::missing) {
+      last_error_ = "cannot restore " + c.own_port + " - " + c.other_port;
+      unresolved_.push_back(w);
     }
   }
-  if (links_.empty()) return;
+  if (links_.size() == links_before) return;
   request_errors_.clear();
   sync_locked();
   if (!request_errors_.empty()) last_error_ = "cannot link: " + request_errors_.back();
+}
+
+void PipewireBackend::connect_unresolved_locked() {
+  std::erase_if(unresolved_,
+                [&](const WantedLink& w) { return link_wanted_locked(w) != Wanted::missing; });
+}
+
+void PipewireBackend::follow_default_locked() {
+  if (!follows_default() || out_ports_.empty()) return;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> want;
+  const std::uint32_t node = node_id_locked();
+  const auto out_1 = graph_.find_node_port(node, "out_1", true);
+  const auto out_2 = graph_.find_node_port(node, "out_2", true);
+  const auto fl = graph_.find_channel_port(default_sink_, "FL", false);
+  const auto fr = graph_.find_channel_port(default_sink_, "FR", false);
+  const auto mono = graph_.find_channel_port(default_sink_, "MONO", false);
+  if (out_1 && fl && fr) {
+    want.emplace_back(*out_1, *fl);
+    want.emplace_back(out_2 ? *out_2 : *out_1, *fr);
+  } else if (out_1 && mono) {
+    want.emplace_back(*out_1, *mono);
+  }
+  // Unknown yet (the sink's ports come after its node and the metadata): the links made for the
+  // previous default stay until the new one can be linked.
+  if (want.empty() || want == follow_pairs_) return;
+  for (pw_proxy* link : follow_links_)
+    pw_proxy_destroy(link);
+  follow_links_.clear();
+  follow_connections_.clear();
+  follow_pairs_ = want;
+  for (const auto& [out, in] : want) {
+    follow_connections_.push_back({out == *out_1 ? "out_1" : "out_2", graph_.full_name(in)});
+    if (graph_.linked(out, in)) continue;  // linked by someone else: theirs to keep
+    const std::string o = std::to_string(out);
+    const std::string i = std::to_string(in);
+    pw_properties* props =
+        pw_properties_new(PW_KEY_LINK_OUTPUT_PORT, o.c_str(), PW_KEY_LINK_INPUT_PORT, i.c_str(),
+                          PW_KEY_OBJECT_LINGER, "false", nullptr);
+    auto* proxy = static_cast<pw_proxy*>(pw_core_create_object(
+        core_, "link-factory", PW_TYPE_INTERFACE_Link, PW_VERSION_LINK, &props->dict, 0));
+    pw_properties_free(props);
+    if (proxy == nullptr) {
+      last_error_ = std::string("cannot create a link: ") + std::strerror(errno);
+      continue;
+    }
+    follow_links_.push_back(proxy);
+  }
+}
+
+std::vector<PortConnection> PipewireBackend::remembered_locked() const {
+  std::vector<PortConnection> all = graph_.connections_of(node_id_locked());
+  std::erase_if(all, [&](const PortConnection& c) {
+    return std::find(follow_connections_.begin(), follow_connections_.end(), c) !=
+           follow_connections_.end();
+  });
+  // Remembered links waiting for their other end stay remembered.
+  for (const WantedLink& w : unresolved_) {
+    if (w.remembered) all.push_back({w.own_port, w.other_port});
+  }
+  return all;
 }
 
 OpenResult PipewireBackend::try_open(ProcessTarget target) {
@@ -564,11 +699,19 @@ Events PipewireBackend::poll() {
     }
     pending_connections_.clear();
   }
+  const std::uint64_t graph_events = graph_events_.load(std::memory_order_acquire);
+  if (graph_events != graph_events_seen_) {
+    graph_events_seen_ = graph_events;
+    pw_thread_loop_lock(loop_);
+    connect_unresolved_locked();
+    follow_default_locked();
+    pw_thread_loop_unlock(loop_);
+  }
   const std::uint64_t events = link_events_.load(std::memory_order_acquire);
   if (events != link_events_seen_) {
     link_events_seen_ = events;
     pw_thread_loop_lock(loop_);
-    pending_connections_ = graph_.connections_of(node_id_locked());
+    pending_connections_ = remembered_locked();
     pw_thread_loop_unlock(loop_);
     pending_valid_ = true;
   }
@@ -580,7 +723,7 @@ RetireResult PipewireBackend::retire(std::chrono::milliseconds bound) {
   // Links made since the last poll are remembered too, unless the server is gone.
   if (!server_gone_.load(std::memory_order_acquire)) {
     pw_thread_loop_lock(loop_);
-    connections_ = graph_.connections_of(node_id_locked());
+    connections_ = remembered_locked();
     pw_thread_loop_unlock(loop_);
     pending_valid_ = false;
   }
@@ -605,6 +748,14 @@ void PipewireBackend::close() noexcept {
     for (pw_proxy* link : links_)
       pw_proxy_destroy(link);
     links_.clear();
+    for (pw_proxy* link : follow_links_)
+      pw_proxy_destroy(link);
+    follow_links_.clear();
+    if (default_metadata_ != nullptr) {
+      spa_hook_remove(&metadata_listener_);
+      pw_proxy_destroy(default_metadata_);
+      default_metadata_ = nullptr;
+    }
     if (filter_ != nullptr) {
       spa_hook_remove(&filter_listener_);
       // Takes our node out of the data loop (a blocking invoke there) before it returns.
@@ -632,6 +783,12 @@ void PipewireBackend::close() noexcept {
   midi_port_ = nullptr;
   target_ = {};
   graph_.clear();
+  unresolved_.clear();
+  requested_.clear();
+  default_metadata_id_ = SPA_ID_INVALID;
+  default_sink_.clear();
+  follow_pairs_.clear();
+  follow_connections_.clear();
   request_errors_.clear();
   filter_error_.clear();
   done_seq_ = -1;
@@ -858,12 +1015,16 @@ void PipewireBackend::on_global(void* data, std::uint32_t id, std::uint32_t, con
     if (std::strcmp(type, PW_TYPE_INTERFACE_Node) == 0) {
       const char* name = spa_dict_lookup(props, PW_KEY_NODE_NAME);
       self->graph_.add_node(id, name != nullptr ? name : "");
+      self->graph_events_.fetch_add(1, std::memory_order_release);
     } else if (std::strcmp(type, PW_TYPE_INTERFACE_Port) == 0) {
       const char* name = spa_dict_lookup(props, PW_KEY_PORT_NAME);
       const char* direction = spa_dict_lookup(props, PW_KEY_PORT_DIRECTION);
       const std::uint32_t node = parse_u32(spa_dict_lookup(props, PW_KEY_NODE_ID), SPA_ID_INVALID);
       if (name == nullptr || direction == nullptr || node == SPA_ID_INVALID) return;
-      self->graph_.add_port(id, node, name, std::strcmp(direction, "out") == 0);
+      const char* channel = spa_dict_lookup(props, PW_KEY_AUDIO_CHANNEL);
+      self->graph_.add_port(id, node, name, std::strcmp(direction, "out") == 0,
+                            channel != nullptr ? channel : "");
+      self->graph_events_.fetch_add(1, std::memory_order_release);
       pw_thread_loop_signal(self->loop_, false);
     } else if (std::strcmp(type, PW_TYPE_INTERFACE_Link) == 0) {
       const std::uint32_t out =
@@ -873,6 +1034,22 @@ void PipewireBackend::on_global(void* data, std::uint32_t id, std::uint32_t, con
       if (out == SPA_ID_INVALID || in == SPA_ID_INVALID) return;
       self->graph_.add_link(id, out, in);
       self->link_events_.fetch_add(1, std::memory_order_release);
+    } else if (std::strcmp(type, PW_TYPE_INTERFACE_Metadata) == 0 && self->follows_default() &&
+               self->default_metadata_ == nullptr) {
+      const char* name = spa_dict_lookup(props, PW_KEY_METADATA_NAME);
+      if (name == nullptr || std::strcmp(name, "default") != 0) return;
+      self->default_metadata_ = static_cast<pw_proxy*>(
+          pw_registry_bind(self->registry_, id, type, PW_VERSION_METADATA, 0));
+      if (self->default_metadata_ == nullptr) return;
+      self->default_metadata_id_ = id;
+      static const pw_metadata_events metadata_events = [] {
+        pw_metadata_events e{};
+        e.version = PW_VERSION_METADATA_EVENTS;
+        e.property = &PipewireBackend::on_metadata_property;
+        return e;
+      }();
+      pw_metadata_add_listener(reinterpret_cast<pw_metadata*>(self->default_metadata_),
+                               &self->metadata_listener_, &metadata_events, self);
     }
   } catch (...) {
     // Out of memory on the loop thread: the mirror misses this object.
@@ -882,6 +1059,30 @@ void PipewireBackend::on_global(void* data, std::uint32_t id, std::uint32_t, con
 void PipewireBackend::on_global_remove(void* data, std::uint32_t id) noexcept {
   auto* self = static_cast<PipewireBackend*>(data);
   if (self->graph_.remove(id)) self->link_events_.fetch_add(1, std::memory_order_release);
+  if (id == self->default_metadata_id_ && self->default_metadata_ != nullptr) {
+    // The session manager went away: no default until its metadata comes back.
+    spa_hook_remove(&self->metadata_listener_);
+    pw_proxy_destroy(self->default_metadata_);
+    self->default_metadata_ = nullptr;
+    self->default_metadata_id_ = SPA_ID_INVALID;
+    self->default_sink_.clear();
+  }
+  self->graph_events_.fetch_add(1, std::memory_order_release);
+}
+
+int PipewireBackend::on_metadata_property(void* data, std::uint32_t subject, const char* key,
+                                          const char*, const char* value) noexcept {
+  auto* self = static_cast<PipewireBackend*>(data);
+  if (subject != PW_ID_CORE) return 0;
+  // A null key clears every property.
+  if (key != nullptr && std::strcmp(key, "default.audio.sink") != 0) return 0;
+  try {
+    self->default_sink_ = key != nullptr ? default_node_name(value) : std::string();
+  } catch (...) {
+    self->default_sink_.clear();  // out of memory on the loop thread: no default
+  }
+  self->graph_events_.fetch_add(1, std::memory_order_release);
+  return 0;
 }
 
 }  // namespace

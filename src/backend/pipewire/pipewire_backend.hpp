@@ -9,12 +9,23 @@
 // name, so pipewire-jack clients see our ports as "<client_name>:out_1"), media.type Audio,
 // media.category Playback, media.role Options::media_role, media.class Stream/Output/Audio,
 // node.always-process true (cycles run with nothing linked, as a JACK client's do) and
-// node.autoconnect: true only when Options::autoconnect is set and Options::auto_connect is
-// empty; with auto_connect entries the session manager leaves the node alone and the backend
-// makes the links itself. Note: WirePlumber 0.4 (Debian 12 has 0.4.13) links no pw_filter node,
-// whatever node.autoconnect says: it wraps Stream/* nodes in an audio adapter item that needs a
-// node-level EnumFormat, which a pw_filter does not advertise ("no usable format found for
-// node N" in its log). With it, give auto_connect (or link the ports yourself, pw-link).
+// node.autoconnect false: the backend makes every link itself, the session manager none.
+//
+// Routing. With Options::auto_connect entries, out_1.. go to those ports. Without them, and with
+// Options::autoconnect (the default), the backend follows the default sink as a player would:
+// it watches the "default" metadata's default.audio.sink (set by the session manager, changed
+// by the user: pw-metadata, pavucontrol, a desktop's sound settings) and links out_1 and out_2
+// to that node's input ports of audio.channel FL and FR (a single output to both; a mono sink's
+// MONO port otherwise), replacing those links whenever the default changes. Why not leave it to
+// the session manager: WirePlumber 0.4 (Debian 12 has 0.4.13) links no pw_filter node. It wraps
+// Stream/* nodes in an audio adapter item that needs a node-level EnumFormat ("no usable format
+// found for node N" in its log), and then configures the node's ports with a PortConfig param,
+// waiting for the ports to be made again; a pw_filter neither advertises formats nor handles
+// PortConfig (its ports are fixed DSP ports), so advertising a format would leave the item
+// waiting forever instead. The links made for the default sink are not among the remembered
+// connections (connections()): after a reconnection the backend follows whatever the default
+// is then. With Options::autoconnect false and no auto_connect, nothing is linked but what is
+// remembered.
 // PipeWire does not make node names unique: client_name() is always the requested name.
 //
 // Port names: a full port name is "<node.name>:<port.name>", as pw-link prints it:
@@ -23,7 +34,9 @@
 // midi_auto_connect and PortConnection::other_port use these names (split at the last ':').
 // Links are made through PipeWire's "link-factory" by port id, looked up in the registry; they
 // belong to our connection (not object.linger), so they go when it closes, and are made again on
-// the next open, like JACK connections.
+// the next open, like JACK connections. A port named there that is not in the graph at open()
+// (a sink made, a device plugged in, a session manager started after us) is linked by poll()
+// once it appears, once: a link someone removes later is not made again until the next open.
 //
 // Threads: the control thread calls every member function; a pw_thread_loop runs PipeWire's
 // control side (registry, core and filter events: they store into atomics or, under the loop's

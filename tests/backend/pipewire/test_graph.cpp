@@ -45,6 +45,24 @@ TEST(Graph, FindsPortsByFullNameAndDirection) {
   EXPECT_EQ(g.port_count(10), 3u);
 }
 
+TEST(Graph, FindsASinksPortsByChannel) {
+  Graph g;
+  g.add_node(10, "sink");
+  g.add_port(11, 10, "monitor_FL", true, "FL");  // a monitor output carries FL too
+  g.add_port(12, 10, "playback_FL", false, "FL");
+  g.add_port(13, 10, "playback_FR", false, "FR");
+  g.add_port(14, 10, "playback_aux", false);  // no audio.channel
+  g.add_node(20, "other");
+  g.add_port(21, 20, "in_left", false, "FL");
+  EXPECT_EQ(g.find_channel_port("sink", "FL", false), std::optional<std::uint32_t>(12));
+  EXPECT_EQ(g.find_channel_port("sink", "FR", false), std::optional<std::uint32_t>(13));
+  EXPECT_EQ(g.find_channel_port("sink", "FL", true), std::optional<std::uint32_t>(11));
+  EXPECT_EQ(g.find_channel_port("other", "FL", false), std::optional<std::uint32_t>(21));
+  EXPECT_EQ(g.find_channel_port("sink", "RL", false), std::nullopt);
+  EXPECT_EQ(g.find_channel_port("nobody", "FL", false), std::nullopt);
+  EXPECT_EQ(g.find_channel_port("sink", "", false), std::nullopt);  // no channel is no match
+}
+
 TEST(Graph, ReportsTheLinksOfOneNodeFromItsSide) {
   Graph g = sample();
   g.add_link(50, 11, 21);

@@ -161,6 +161,14 @@ class PipewireBackendTest : public ::testing::Test {
         },
         5s));
   }
+  // Makes `name` the default sink, as a user would (WirePlumber then sets default.audio.sink).
+  void set_default_sink(const std::string& name) {
+    const auto r =
+        clipd::test::run({"pw-metadata", "-n", "default", "0", "default.configured.audio.sink",
+                          "{ \"name\": \"" + name + "\" }", "Spa:String:JSON"},
+                         server_->env(), 10s);
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
   bool has_link(const std::string& out, const std::string& in) const {
     const auto l = links();
     return std::find(l.begin(), l.end(), out + " -> " + in) != l.end();
@@ -245,7 +253,8 @@ TEST_F(PipewireBackendTest, OpenMakesANativeNodeWithOutAndMidiPorts) {
   EXPECT_EQ(prop(props, "media.category"), "Playback");
   EXPECT_EQ(prop(props, "media.role"), "Music");
   EXPECT_EQ(prop(props, "node.description"), "clipd-pw-open");
-  EXPECT_EQ(prop(props, "node.autoconnect"), "true");
+  // The backend makes its links itself (pipewire_backend.hpp): the session manager makes none.
+  EXPECT_EQ(prop(props, "node.autoconnect"), "false");
   // Not a JACK client: neither the node nor its client says client.api = jack.
   EXPECT_EQ(prop(props, "client.api"), "<absent>");
   const int node_id = node.at("id").get<int>();
@@ -568,25 +577,27 @@ TEST_F(PipewireBackendTest, AutoConnectLinksTheOutputsItselfAndKeepsTheSessionMa
 
   // WirePlumber has looked at our node once it logged its verdict on it (0.4.13 wraps every
   // Stream/* node in an si-audio-adapter, which needs a node-level EnumFormat a pw_filter does
-  // not advertise: "no usable format found"; so it would not link this node in any case, and a
-  // node that asks it to, below, stays unlinked too).
+  // not advertise: "no usable format found"; why the backend links its node itself).
   const int node_id = node.at("id").get<int>();
   const std::string verdict = "no usable format found for node " + std::to_string(node_id);
   ASSERT_TRUE(wait_for([&] { return server().log().find(verdict) != std::string::npos; }, 10s))
       << server().log();
+  // The default sink is not where auto_connect goes: a backend without auto_connect follows
+  // it, this one stays where it was told.
+  ASSERT_NO_FATAL_FAILURE(set_default_sink("ac-sink"));
   StampTarget other_target(2);
-  auto other = clipd::backend::make_pipewire_backend(options("clipd-pw-managed"));
+  auto other = clipd::backend::make_pipewire_backend(options("clipd-pw-follow"));
   ASSERT_EQ(other->open(other_target.target()), OpenResult::opened) << other->last_error();
-  const json managed = node_named(dump(), "clipd-pw-managed");
-  ASSERT_FALSE(managed.is_null());
-  EXPECT_EQ(prop(managed.at("info").at("props"), "node.autoconnect"), "true");
-  const std::string managed_verdict =
-      "no usable format found for node " + std::to_string(managed.at("id").get<int>());
-  ASSERT_TRUE(
-      wait_for([&] { return server().log().find(managed_verdict) != std::string::npos; }, 10s))
-      << server().log();
-  EXPECT_TRUE(links_of(links(), "clipd-pw-managed").empty())
-      << "WirePlumber links pw_filter nodes now: " << ::testing::PrintToString(links());
+  const std::vector<std::string> follow = {"clipd-pw-follow:out_1 -> ac-sink:playback_FL",
+                                           "clipd-pw-follow:out_2 -> ac-sink:playback_FR"};
+  poll_until(*other, [&](const Events&) {
+    auto l = links_of(links(), "clipd-pw-follow");
+    std::sort(l.begin(), l.end());
+    return l == follow;
+  });
+  auto followed = links_of(links(), "clipd-pw-follow");
+  std::sort(followed.begin(), followed.end());
+  EXPECT_EQ(followed, follow);
 
   // Ours: exactly what auto_connect says (out_1 to FR, out_2 to FL; the third entry has no
   // output).
@@ -655,6 +666,72 @@ TEST_F(PipewireBackendTest, MidiAutoConnectLinksASourceToMidiIn) {
   // Remembered from midi_in's side.
   poll_until(*backend, [&](const Events&) { return !backend->connections().empty(); });
   EXPECT_EQ(backend->connections(), (std::vector<PortConnection>{{"midi_in", "seq:out"}}));
+}
+
+TEST_F(PipewireBackendTest, WithoutAutoConnectTheOutputsFollowTheDefaultSink) {
+  ASSERT_NO_FATAL_FAILURE(make_sink("first-sink"));
+  ASSERT_NO_FATAL_FAILURE(make_sink("second-sink"));
+  ASSERT_NO_FATAL_FAILURE(set_default_sink("first-sink"));
+  StampTarget target(2);
+  StampTarget unmanaged_target(2);
+  auto backend = clipd::backend::make_pipewire_backend(options("clipd-pw-def"));
+  ASSERT_EQ(backend->open(target.target()), OpenResult::opened) << backend->last_error();
+  // With autoconnect off, nothing links this one.
+  Options off = options("clipd-pw-off");
+  off.autoconnect = false;
+  auto unmanaged = clipd::backend::make_pipewire_backend(off);
+  ASSERT_EQ(unmanaged->open(unmanaged_target.target()), OpenResult::opened)
+      << unmanaged->last_error();
+  auto sorted_links = [&] {
+    auto l = links_of(links(), "clipd-pw-def");
+    std::sort(l.begin(), l.end());
+    return l;
+  };
+  for (const std::string sink : {"first-sink", "second-sink", "first-sink"}) {
+    SCOPED_TRACE(sink);
+    ASSERT_NO_FATAL_FAILURE(set_default_sink(sink));
+    const std::vector<std::string> want = {"clipd-pw-def:out_1 -> " + sink + ":playback_FL",
+                                           "clipd-pw-def:out_2 -> " + sink + ":playback_FR"};
+    poll_until(*backend, [&](const Events&) { return sorted_links() == want; });
+    EXPECT_EQ(sorted_links(), want);
+  }
+  unmanaged->poll();
+  EXPECT_TRUE(links_of(links(), "clipd-pw-off").empty()) << ::testing::PrintToString(links());
+  // What the backend made for the default sink is not remembered: after a reconnection it
+  // follows whatever the default is then.
+  poll_until(
+      *backend, [](const Events&) { return false; }, 200ms);
+  EXPECT_TRUE(backend->connections().empty())
+      << ::testing::PrintToString(backend->connections().size());
+}
+
+TEST_F(PipewireBackendTest, AnAutoConnectTargetThatAppearsLaterIsLinkedThen) {
+  Options o = options("clipd-pw-late");
+  o.auto_connect = {"late-sink:playback_FL", "late-sink:playback_FR"};
+  StampTarget target(2);
+  auto backend = clipd::backend::make_pipewire_backend(o);
+  ASSERT_EQ(backend->open(target.target()), OpenResult::opened) << backend->last_error();
+  EXPECT_NE(backend->last_error().find("late-sink:"), std::string::npos) << backend->last_error();
+  EXPECT_TRUE(links_of(links(), "clipd-pw-late").empty());
+  ASSERT_NO_FATAL_FAILURE(make_sink("late-sink"));
+  const std::vector<std::string> want = {"clipd-pw-late:out_1 -> late-sink:playback_FL",
+                                         "clipd-pw-late:out_2 -> late-sink:playback_FR"};
+  auto sorted_links = [&] {
+    auto l = links_of(links(), "clipd-pw-late");
+    std::sort(l.begin(), l.end());
+    return l;
+  };
+  poll_until(*backend, [&](const Events&) { return sorted_links() == want; });
+  EXPECT_EQ(sorted_links(), want);
+  // Once: a link removed afterwards stays removed until the next open.
+  const auto r = clipd::test::run({"pw-link", "-d", "clipd-pw-late:out_1", "late-sink:playback_FL"},
+                                  server().env(), 10s);
+  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_NO_FATAL_FAILURE(make_sink("late-other"));  // more graph events
+  poll_until(*backend, [&](const Events&) { return sorted_links().size() == 1; });
+  poll_until(
+      *backend, [](const Events&) { return false; }, 300ms);
+  EXPECT_EQ(sorted_links(), std::vector<std::string>{want[1]});
 }
 
 TEST_F(PipewireBackendTest, AnAutoConnectTargetThatDoesNotExistIsReportedAndSkipped) {
