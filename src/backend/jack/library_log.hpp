@@ -4,22 +4,21 @@
 // process-wide and may be called from any thread, JACK2's process thread included (a server
 // error found inside a cycle). The default hooks write to stderr, which locks; a hook that
 // builds a std::string allocates. These hooks copy the message into one of a fixed set of
-// preallocated slots (truncated to kMessageBytes) and publish it with an atomic; when every
-// slot is full the message is dropped and counted. The control thread drains the slots from
-// JackBackend::poll() and logs them.
+// preallocated slots (backend/message_slots.hpp, truncated to kMessageBytes) and publish it with
+// an atomic; when every slot is full the message is dropped and counted. The control thread drains
+// the slots from JackBackend::poll() and logs them.
 //
 // Thread contract: install() and drain() on the control thread (drain() allocates the strings it
-// returns); the hooks on any thread, wait-free: a bounded scan of kSlots slots and a copy of at
-// most kMessageBytes bytes.
+// returns); the hooks on any thread, wait-free: a bounded scan of MessageSlots::kSlots slots and a
+// copy of at most kMessageBytes bytes.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <string>
 #include <vector>
 
 #include "backend/backend.hpp"
+#include "backend/message_slots.hpp"
 
 namespace clipd::backend::jack {
 
@@ -27,8 +26,8 @@ namespace clipd::backend::jack {
 
 class LibraryLog {
  public:
-  static constexpr std::size_t kSlots = 32;
-  static constexpr std::size_t kMessageBytes = 256;  // with the terminating NUL
+  static constexpr std::size_t kSlots = MessageSlots::kSlots;
+  static constexpr std::size_t kMessageBytes = MessageSlots::kMessageBytes;  // with the NUL
 
   // Installs the hooks in libjack, once per process. Control thread.
   static void install();
@@ -37,23 +36,13 @@ class LibraryLog {
 
   // What a hook does: copies `text` into a free slot, or counts it as dropped. Any thread;
   // wait-free, never allocates.
-  void push(bool error, const char* text) noexcept;
+  void push(bool error, const char* text) noexcept { slots_.push(error, text); }
   // Takes every published message, oldest first, and adds the number dropped since the last
   // drain to `dropped`. Control thread (allocates the strings).
-  std::vector<LibraryMessage> drain(std::uint64_t& dropped);
+  std::vector<LibraryMessage> drain(std::uint64_t& dropped) { return slots_.drain(dropped); }
 
  private:
-  enum : std::uint32_t { kFree = 0, kWriting = 1, kReady = 2 };
-  struct Slot {
-    std::atomic<std::uint32_t> state{kFree};
-    std::uint64_t seq = 0;
-    bool error = false;
-    char text[kMessageBytes] = {};
-  };
-  Slot slots_[kSlots];
-  std::atomic<std::uint64_t> next_seq_{0};
-  std::atomic<std::uint64_t> dropped_{0};
-  std::uint64_t dropped_seen_ = 0;  // control thread
+  MessageSlots slots_;
 };
 
 }  // namespace clipd::backend::jack

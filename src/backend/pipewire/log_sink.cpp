@@ -3,11 +3,9 @@
 #include <pipewire/pipewire.h>
 #include <spa/support/log.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
-#include <string>
 
 #include "clipd/realtime.hpp"
 
@@ -87,64 +85,13 @@ void LogSink::install() {
   });
 }
 
-LogSink::Slot* LogSink::claim(bool error) noexcept {
-  const std::uint64_t seq = next_seq_.fetch_add(1, std::memory_order_relaxed);
-  for (std::size_t i = 0; i < kSlots; ++i) {
-    Slot& slot = slots_[(seq + i) % kSlots];
-    std::uint32_t expected = kFree;
-    if (slot.state.compare_exchange_strong(expected, kWriting, std::memory_order_acquire,
-                                           std::memory_order_relaxed)) {
-      slot.seq = seq;
-      slot.error = error;
-      return &slot;
-    }
-  }
-  dropped_.fetch_add(1, std::memory_order_relaxed);
-  return nullptr;
-}
-
 void LogSink::push(bool error, const char* fmt, va_list args) noexcept {
-  Slot* slot = claim(error);
+  MessageSlots::Slot* slot = slots_.claim(error);
   if (slot == nullptr) return;
   if (fmt == nullptr || std::vsnprintf(slot->text, kMessageBytes, fmt, args) < 0) {
     slot->text[0] = '\0';
   }
-  slot->state.store(kReady, std::memory_order_release);
-}
-
-void LogSink::push_text(bool error, const char* text) noexcept {
-  Slot* slot = claim(error);
-  if (slot == nullptr) return;
-  std::size_t n = 0;
-  if (text != nullptr) {
-    for (; n + 1 < kMessageBytes && text[n] != '\0'; ++n)
-      slot->text[n] = text[n];
-  }
-  slot->text[n] = '\0';
-  slot->state.store(kReady, std::memory_order_release);
-}
-
-std::vector<LibraryMessage> LogSink::drain(std::uint64_t& dropped) {
-  struct Taken {
-    std::uint64_t seq;
-    LibraryMessage message;
-  };
-  std::vector<Taken> taken;
-  for (Slot& slot : slots_) {
-    if (slot.state.load(std::memory_order_acquire) != kReady) continue;
-    taken.push_back({slot.seq, LibraryMessage{slot.error, std::string(slot.text)}});
-    slot.state.store(kFree, std::memory_order_release);
-  }
-  std::sort(taken.begin(), taken.end(),
-            [](const Taken& a, const Taken& b) { return a.seq < b.seq; });
-  std::vector<LibraryMessage> out;
-  out.reserve(taken.size());
-  for (Taken& t : taken)
-    out.push_back(std::move(t.message));
-  const std::uint64_t total = dropped_.load(std::memory_order_relaxed);
-  dropped += total - dropped_seen_;
-  dropped_seen_ = total;
-  return out;
+  MessageSlots::publish(*slot);
 }
 
 }  // namespace clipd::backend::pipewire

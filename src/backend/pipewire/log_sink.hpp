@@ -17,20 +17,20 @@
 // strings and integers, neither allocates nor locks).
 #pragma once
 
-#include <atomic>
 #include <cstdarg>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
 #include "backend/backend.hpp"
+#include "backend/message_slots.hpp"
 
 namespace clipd::backend::pipewire {
 
 class LogSink {
  public:
-  static constexpr std::size_t kSlots = 32;
-  static constexpr std::size_t kMessageBytes = 256;  // with the terminating NUL
+  static constexpr std::size_t kSlots = MessageSlots::kSlots;
+  static constexpr std::size_t kMessageBytes = MessageSlots::kMessageBytes;  // with the NUL
 
   // Makes the sink libpipewire's logger (pw_log_set) and sets the level, once per process;
   // calls pw_init() first if nobody has. Control thread.
@@ -42,26 +42,13 @@ class LogSink {
   // thread; wait-free, never allocates.
   void push(bool error, const char* fmt, va_list args) noexcept;
   // Same, with a plain string (tests).
-  void push_text(bool error, const char* text) noexcept;
+  void push_text(bool error, const char* text) noexcept { slots_.push(error, text); }
   // Takes every published message, oldest first, and adds the number dropped since the last
   // drain to `dropped`. Control thread (allocates the strings).
-  std::vector<LibraryMessage> drain(std::uint64_t& dropped);
+  std::vector<LibraryMessage> drain(std::uint64_t& dropped) { return slots_.drain(dropped); }
 
  private:
-  enum : std::uint32_t { kFree = 0, kWriting = 1, kReady = 2 };
-  struct Slot {
-    std::atomic<std::uint32_t> state{kFree};
-    std::uint64_t seq = 0;
-    bool error = false;
-    char text[kMessageBytes] = {};
-  };
-  // A free slot, marked kWriting, or null (the message is counted as dropped).
-  Slot* claim(bool error) noexcept;
-
-  Slot slots_[kSlots];
-  std::atomic<std::uint64_t> next_seq_{0};
-  std::atomic<std::uint64_t> dropped_{0};
-  std::uint64_t dropped_seen_ = 0;  // control thread
+  MessageSlots slots_;
 };
 
 }  // namespace clipd::backend::pipewire
