@@ -53,7 +53,6 @@ class StreamReader {
   bool produce(float* const* out, std::uint64_t n);
 
   std::shared_ptr<const StreamFile> file_;
-  int fd_ = -1;
   SNDFILE* sf_ = nullptr;
   soxr_t soxr_ = nullptr;
   std::vector<float> in_;        // interleaved input block
