@@ -170,6 +170,7 @@ class StreamRing {
   // Writes `n` planar frames (in[k][0..n)) at count `at`; n <= capacity - (at - consumed).
   void write_frames(std::uint64_t at, std::uint64_t n, std::uint32_t channels,
                     const float* const* in) noexcept {
+    if (n == 0) return;  // nothing to copy (and `in` may hold no buffers)
     const std::uint64_t cap = capacity(channels);
     for (std::uint32_t c = 0; c < channels; ++c) {
       float* ch = data_ + c * cap;

@@ -91,6 +91,13 @@ class PwRecorder {
     EXPECT_EQ(status, std::optional<int>(0)) << process_.output();
     return read_recording(prefix_);
   }
+  // Stops it and returns its exit status: 0, or 4 when the graph skipped a cycle (the recording
+  // is not contiguous).
+  std::optional<int> end() {
+    process_.signal(SIGTERM);
+    return process_.wait_for(20s);
+  }
+  Recording read() const { return read_recording(prefix_); }
   // Stops it; fails the test unless it exits 0 or 4 (periods not contiguous: see gaps).
   void stop() {
     process_.signal(SIGTERM);
@@ -584,26 +591,36 @@ TEST_F(Native, ClipsAreResampledWhenTheRateIsForced) {
   EXPECT_EQ(info["source_sample_rate"], 48000);
   EXPECT_EQ(info["frames"], 44100);
 
-  PwRecorder rec(*native_, home_.file("rec"), 44100 * 4);
-  ASSERT_TRUE(rec.started()) << rec.output();
-  const std::int64_t at = now(c) + 22050;
-  c.ok({{"cmd", "play"}, {"clip", "s"}, {"at_frame", at}});
-  auto started = c.wait_event("voice-started", 5s);
-  ASSERT_TRUE(started);
-  EXPECT_EQ((*started)["frame"], at);
-  auto ended = c.wait_event("voice-ended", 5s);
-  ASSERT_TRUE(ended);
-  EXPECT_EQ((*ended)["frame"].get<std::int64_t>() - at, 44100);
-  const Recording r = rec.finish();
-  EXPECT_EQ(r.rate, 44100u);
-  // Rising zero crossings over the middle half second: 1 kHz means 500 of them at any rate.
-  const std::uint64_t from = static_cast<std::uint64_t>(at) - r.first_frame + 11025;
-  ASSERT_LT(from + 22051, r.frames);
-  int crossings = 0;
-  for (std::uint64_t i = from; i < from + 22050; ++i) {
-    if (r.at(i, 0) < 0 && r.at(i + 1, 0) >= 0) ++crossings;
+  // A graph that skips a cycle (a loaded machine) leaves a gap in the recording, which would
+  // shift the frames counted below: the play is recorded again, up to three times, until one
+  // recording is contiguous.
+  for (int attempt = 1;; ++attempt) {
+    SCOPED_TRACE("attempt " + std::to_string(attempt));
+    PwRecorder rec(*native_, home_.file("rec"), 44100 * 4);
+    ASSERT_TRUE(rec.started()) << rec.output();
+    const std::int64_t at = now(c) + 22050;
+    c.ok({{"cmd", "play"}, {"clip", "s"}, {"at_frame", at}});
+    auto started = c.wait_event("voice-started", 5s);
+    ASSERT_TRUE(started);
+    EXPECT_EQ((*started)["frame"], at);
+    auto ended = c.wait_event("voice-ended", 5s);
+    ASSERT_TRUE(ended);
+    EXPECT_EQ((*ended)["frame"].get<std::int64_t>() - at, 44100);
+    const std::optional<int> status = rec.end();
+    if (status == std::optional<int>(4) && attempt < 3) continue;
+    ASSERT_EQ(status, std::optional<int>(0)) << rec.output();
+    const Recording r = rec.read();
+    EXPECT_EQ(r.rate, 44100u);
+    // Rising zero crossings over the middle half second: 1 kHz means 500 of them at any rate.
+    const std::uint64_t from = static_cast<std::uint64_t>(at) - r.first_frame + 11025;
+    ASSERT_LT(from + 22051, r.frames);
+    int crossings = 0;
+    for (std::uint64_t i = from; i < from + 22050; ++i) {
+      if (r.at(i, 0) < 0 && r.at(i + 1, 0) >= 0) ++crossings;
+    }
+    EXPECT_NEAR(crossings, 500, 1);
+    break;
   }
-  EXPECT_NEAR(crossings, 500, 1);
   EXPECT_EQ(clipd->stop(), 0) << clipd->log();
 }
 
