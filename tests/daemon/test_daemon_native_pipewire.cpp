@@ -369,6 +369,11 @@ TEST_F(Native, SurvivesTheServerDyingFiveTimesAndMakesItsConnectLinksAgain) {
   EXPECT_EQ(clipd->stop(), 0) << clipd->log();
 }
 
+// The quantum storm runs in the plain build only: whether the graph keeps every cycle down to
+// 32-frame quanta, and whether plays sent ahead arrive before their frames, is a question of
+// speed, which sanitizer builds change (tests/support/sanitizer.hpp). What it proves is about
+// the engine's samples, which are the same code in every build.
+#ifndef CLIPD_TEST_SANITIZED
 // A deterministic show on 8 outputs: `voices` voices of a few short clips, each started, ramped,
 // panned and faded on frames relative to `start`, scheduled ahead of time. Voice v feeds outputs
 // 2(v mod 4) + 1 and 2(v mod 4) + 2, and no two voices on those outputs overlap: what is compared
@@ -562,6 +567,7 @@ TEST_F(Native, AQuantumStormLeavesTheRecordingBitIdentical) {
   EXPECT_EQ(mismatches, 0u);
   EXPECT_GT(sounding, fixed.size() / 8);  // the show is not silence
 }
+#endif  // CLIPD_TEST_SANITIZED
 
 TEST_F(Native, ClipsAreResampledWhenTheRateIsForced) {
   auto clipd = start_clipd();
