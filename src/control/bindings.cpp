@@ -71,33 +71,34 @@ void Controller::top_up_spares(std::uint32_t n) {
   }
 }
 
-void Controller::cmd_bind(const SessionPtr& s, const Parsed& p, const protocol::BindRequest& r) {
-  if (!admit_own(s, p, 1)) return;  // the new binding table
+void Controller::cmd_bind(const RequesterPtr& from, const Parsed& p,
+                          const protocol::BindRequest& r) {
+  if (!admit_own(from, p, 1)) return;  // the new binding table
   const BindingKey key{r.channel.value_or(0), r.note};
   bindings_[key] = r;
   push_bindings();
   save_state();
-  s->send_reply(protocol::serialize_ok_empty(p.id));
+  from->reply_ok(p.id, protocol::Json::object());
 }
 
-void Controller::cmd_unbind(const SessionPtr& s, const Parsed& p,
+void Controller::cmd_unbind(const RequesterPtr& from, const Parsed& p,
                             const protocol::UnbindRequest& r) {
   const BindingKey key{r.channel.value_or(0), r.note};
-  if (bindings_.count(key) != 0 && !admit_own(s, p, 1)) return;  // the new binding table
+  if (bindings_.count(key) != 0 && !admit_own(from, p, 1)) return;  // the new binding table
   if (bindings_.erase(key) == 0) {
-    s->send_reply(protocol::serialize_error(
+    from->reply_error(
         p.id, protocol::ErrorCode::bad_request,
         "note: no binding for note " + std::to_string(r.note) +
-            (r.channel ? " on channel " + std::to_string(*r.channel) : " on any channel")));
+            (r.channel ? " on channel " + std::to_string(*r.channel) : " on any channel"));
     return;
   }
   push_bindings();
   save_state();
-  s->send_reply(protocol::serialize_ok_empty(p.id));
+  from->reply_ok(p.id, protocol::Json::object());
 }
 
-void Controller::cmd_bindings(const SessionPtr& s, const Parsed& p) {
-  s->send_reply(protocol::serialize_ok(p.id, protocol::Json{{"bindings", bindings_json()}}));
+void Controller::cmd_bindings(const RequesterPtr& from, const Parsed& p) {
+  from->reply_ok(p.id, protocol::Json{{"bindings", bindings_json()}});
 }
 
 protocol::Json Controller::bindings_json() const {

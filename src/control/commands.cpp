@@ -47,74 +47,40 @@ protocol::VoiceState to_protocol(engine::VoiceState s) noexcept {
 
 }  // namespace
 
-void Controller::on_line(const SessionPtr& session, std::string_view line) {
-  protocol::ParseLimits limits;
-  limits.max_outputs = options_.outputs;
-  protocol::ParseResult parsed = protocol::parse_request(line, limits);
-  if (auto* err = std::get_if<protocol::ParseError>(&parsed)) {
-    if (err->code == ErrorCode::unknown_command && run_debug_command(session, line, err->id)) {
-      return;
-    }
-    session->send_reply(protocol::serialize_error(*err));
-    return;
-  }
-  if (std::holds_alternative<protocol::BlankLine>(parsed)) {
-    // The server drops blank lines before they get here; answer anyway so the count holds.
-    session->send_reply(
-        protocol::serialize_error(protocol::RequestId{}, ErrorCode::bad_json, "empty line"));
-    return;
-  }
-  dispatch(session, std::move(std::get<protocol::ParsedRequest>(parsed)));
+void Controller::submit(const RequesterPtr& from, Parsed request) {
+  dispatch(from, std::move(request));
 }
 
-bool Controller::run_debug_command(const SessionPtr& session, std::string_view line,
-                                   const protocol::RequestId& id) {
-  if (options_.debug_commands.empty()) return false;
-  const Json request = Json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (!request.is_object() || !request.contains("cmd") || !request["cmd"].is_string()) {
-    return false;
-  }
-  for (const auto& field : request.items()) {
-    if (field.key() != "cmd" && field.key() != "id") return false;
-  }
-  const auto command = options_.debug_commands.find(request["cmd"].get<std::string>());
-  if (command == options_.debug_commands.end()) return false;
-  command->second();
-  session->send_reply(protocol::serialize_ok_empty(id));
-  return true;
+void Controller::fail(const RequesterPtr& to, const protocol::RequestId& id,
+                      const protocol::Error& error) {
+  to->reply_error(id, error.code, error.message);
 }
 
-void Controller::on_closed(const SessionPtr& /*session*/) {
-  // Nothing to undo: what the client sent still takes effect; replies to it are dropped.
-}
-
-void Controller::dispatch(const SessionPtr& s, Parsed p) {
+void Controller::dispatch(const RequesterPtr& from, Parsed p) {
   if (stopping_) {
-    s->send_reply(protocol::serialize_error(p.id, ErrorCode::internal, "clipd is shutting down"));
+    from->reply_error(p.id, ErrorCode::internal, "clipd is shutting down");
     return;
   }
   try {
     std::visit(
         Overloaded{
-            [&](const protocol::HelloRequest&) { cmd_hello(s, p); },
-            [&](const protocol::PingRequest&) {
-              s->send_reply(protocol::serialize_ok_empty(p.id));
-            },
-            [&](const protocol::LoadRequest& r) { cmd_load(s, p, r); },
-            [&](const protocol::UnloadRequest& r) { cmd_unload(s, p, r); },
-            [&](const protocol::ListRequest&) { cmd_list(s, p); },
-            [&](const protocol::InfoRequest& r) { cmd_info(s, p, r); },
-            [&](const protocol::PlayRequest& r) { cmd_play(s, p, r); },
-            [&](const protocol::StopRequest& r) { cmd_stop(s, p, r); },
-            [&](const protocol::PauseRequest& r) { cmd_pause(s, p, r.voice, r.fade_s, false); },
-            [&](const protocol::ResumeRequest& r) { cmd_pause(s, p, r.voice, r.fade_s, true); },
-            [&](const protocol::SetRequest& r) { cmd_set(s, p, r); },
-            [&](const protocol::MasterRequest& r) { cmd_master(s, p, r); },
-            [&](const protocol::VoicesRequest&) { cmd_voices(s, p); },
-            [&](const protocol::MetersRequest&) { cmd_meters(s, p); },
-            [&](const protocol::StatusRequest&) { cmd_status(s, p); },
+            [&](const protocol::HelloRequest&) { cmd_hello(from, p); },
+            [&](const protocol::PingRequest&) { from->reply_ok(p.id, Json::object()); },
+            [&](const protocol::LoadRequest& r) { cmd_load(from, p, r); },
+            [&](const protocol::UnloadRequest& r) { cmd_unload(from, p, r); },
+            [&](const protocol::ListRequest&) { cmd_list(from, p); },
+            [&](const protocol::InfoRequest& r) { cmd_info(from, p, r); },
+            [&](const protocol::PlayRequest& r) { cmd_play(from, p, r); },
+            [&](const protocol::StopRequest& r) { cmd_stop(from, p, r); },
+            [&](const protocol::PauseRequest& r) { cmd_pause(from, p, r.voice, r.fade_s, false); },
+            [&](const protocol::ResumeRequest& r) { cmd_pause(from, p, r.voice, r.fade_s, true); },
+            [&](const protocol::SetRequest& r) { cmd_set(from, p, r); },
+            [&](const protocol::MasterRequest& r) { cmd_master(from, p, r); },
+            [&](const protocol::VoicesRequest&) { cmd_voices(from, p); },
+            [&](const protocol::MetersRequest&) { cmd_meters(from, p); },
+            [&](const protocol::StatusRequest&) { cmd_status(from, p); },
             [&](const protocol::SubscribeRequest& r) {
-              auto& sub = s->subscription();
+              auto& sub = from->subscription();
               sub.active = true;
               sub.all = r.events == protocol::EventSet::all();
               sub.events.clear();
@@ -122,33 +88,33 @@ void Controller::dispatch(const SessionPtr& s, Parsed p) {
                 const auto kind = static_cast<protocol::EventKind>(k);
                 if (r.events.contains(kind)) sub.events.emplace(protocol::to_string(kind));
               }
-              s->send_reply(protocol::serialize_ok_empty(p.id));
+              from->reply_ok(p.id, Json::object());
             },
             [&](const protocol::UnsubscribeRequest&) {
-              s->subscription() = Subscription{};
-              s->send_reply(protocol::serialize_ok_empty(p.id));
+              from->subscription() = Subscription{};
+              from->reply_ok(p.id, Json::object());
             },
             [&](const protocol::ShutdownRequest&) {
-              s->send_reply(protocol::serialize_ok_empty(p.id));
+              from->reply_ok(p.id, Json::object());
               if (options_.on_shutdown_request) options_.on_shutdown_request();
             },
-            [&](const protocol::BindRequest& r) { cmd_bind(s, p, r); },
-            [&](const protocol::UnbindRequest& r) { cmd_unbind(s, p, r); },
-            [&](const protocol::BindingsRequest&) { cmd_bindings(s, p); },
+            [&](const protocol::BindRequest& r) { cmd_bind(from, p, r); },
+            [&](const protocol::UnbindRequest& r) { cmd_unbind(from, p, r); },
+            [&](const protocol::BindingsRequest&) { cmd_bindings(from, p); },
         },
         p.request);
   } catch (const std::exception& e) {
-    s->send_reply(protocol::internal_error_reply(p.id, e.what()));
+    fail(from, p.id, protocol::internal_error(e.what()));
   }
 }
 
-bool Controller::wait_if_loading(const std::string& clip, const SessionPtr& session,
+bool Controller::wait_if_loading(const std::string& clip, const RequesterPtr& from,
                                  const Parsed& parsed) {
   auto it = clips_.find(clip);
   if (it == clips_.end()) return false;
   ClipEntry& entry = *it->second;
   if (!is_waiting(entry)) return false;
-  entry.waiters.push_back([this, session, parsed]() { dispatch(session, parsed); });
+  entry.waiters.push_back([this, from, parsed]() { dispatch(from, parsed); });
   return true;
 }
 
@@ -173,39 +139,36 @@ std::uint64_t Controller::timed_frame(const protocol::When& when) const noexcept
   return at != engine::kNow && at <= now_frame() ? engine::kNow : at;
 }
 
-bool Controller::admit_nodes(const SessionPtr& s, const Parsed& p, std::uint32_t nodes) {
+bool Controller::admit_nodes(const RequesterPtr& from, const Parsed& p, std::uint32_t nodes) {
   auto room = [&] { return link_.client_room() >= nodes && link_.slab_available() >= nodes; };
   if (!room()) drain();
   if (room()) return true;
-  s->send_reply(protocol::serialize_error(
-      p.id, ErrorCode::limit,
-      "too many commands are in flight (all " + std::to_string(link_.client_share()) +
-          " of the engine's message nodes for commands are in use)"));
+  from->reply_error(p.id, ErrorCode::limit,
+                    "too many commands are in flight (all " + std::to_string(link_.client_share()) +
+                        " of the engine's message nodes for commands are in use)");
   return false;
 }
 
-bool Controller::admit_own(const SessionPtr& s, const Parsed& p, std::uint32_t nodes) {
+bool Controller::admit_own(const RequesterPtr& from, const Parsed& p, std::uint32_t nodes) {
   if (!online_) return true;  // nothing is sent while offline
   if (link_.slab_available() < nodes) drain();
   if (link_.slab_available() >= nodes) return true;
-  s->send_reply(
-      protocol::serialize_error(p.id, ErrorCode::limit,
-                                "too many commands are in flight (the engine's message nodes are "
-                                "all in use)"));
+  from->reply_error(p.id, ErrorCode::limit,
+                    "too many commands are in flight (the engine's message nodes are "
+                    "all in use)");
   return false;
 }
 
-bool Controller::admit_timed(const SessionPtr& s, const Parsed& p) {
+bool Controller::admit_timed(const RequesterPtr& from, const Parsed& p) {
   if (timed_in_flight_ >= options_.max_timed_commands) drain();
   if (timed_in_flight_ < options_.max_timed_commands) return true;
-  s->send_reply(
-      protocol::serialize_error(p.id, ErrorCode::limit,
-                                "too many timed commands are waiting (max_timed_commands: " +
-                                    std::to_string(options_.max_timed_commands) + ")"));
+  from->reply_error(p.id, ErrorCode::limit,
+                    "too many timed commands are waiting (max_timed_commands: " +
+                        std::to_string(options_.max_timed_commands) + ")");
   return false;
 }
 
-void Controller::cmd_hello(const SessionPtr& s, const Parsed& p) {
+void Controller::cmd_hello(const RequesterPtr& from, const Parsed& p) {
   protocol::HelloResult h;
   h.version = options_.version;
   h.client = backend_->client_name();
@@ -216,10 +179,10 @@ void Controller::cmd_hello(const SessionPtr& s, const Parsed& p) {
     h.buffer_size = buffer_size_;
     h.frame = static_cast<std::int64_t>(now_frame());
   }
-  s->send_reply(protocol::serialize_ok(p.id, to_json(h)));
+  from->reply_ok(p.id, to_json(h));
 }
 
-void Controller::cmd_status(const SessionPtr& s, const Parsed& p) {
+void Controller::cmd_status(const RequesterPtr& from, const Parsed& p) {
   protocol::StatusResult st;
   st.online = online_;
   if (online_) {
@@ -254,10 +217,11 @@ void Controller::cmd_status(const SessionPtr& s, const Parsed& p) {
   result["stream_bytes"] = disk_->bytes();
   result["midi_dropped"] =
       (online_ ? link_.engine()->midi_dropped() : 0) + backend_->midi_overflow();
-  s->send_reply(protocol::serialize_ok(p.id, result));
+  from->reply_ok(p.id, result);
 }
 
-void Controller::cmd_load(const SessionPtr& s, const Parsed& p, const protocol::LoadRequest& r) {
+void Controller::cmd_load(const RequesterPtr& from, const Parsed& p,
+                          const protocol::LoadRequest& r) {
   std::error_code ec;
   std::string path = std::filesystem::absolute(r.path, ec).lexically_normal().string();
   if (ec) path = r.path;
@@ -265,8 +229,8 @@ void Controller::cmd_load(const SessionPtr& s, const Parsed& p, const protocol::
   if (it != clips_.end() && !r.replace) {
     // A name still loading: this load waits for that one, then runs (clipd-protocol(7),
     // ORDERING): `clip-exists` if it loaded, a load of its own if it failed or was cancelled.
-    if (wait_if_loading(r.clip_name, s, p)) return;
-    s->send_reply(protocol::clip_exists_reply(p.id, r.clip_name));
+    if (wait_if_loading(r.clip_name, from, p)) return;
+    fail(from, p.id, protocol::clip_exists(r.clip_name));
     return;
   }
   ClipEntry* entry = nullptr;
@@ -291,63 +255,65 @@ void Controller::cmd_load(const SessionPtr& s, const Parsed& p, const protocol::
       entry->stream = clips::StreamMode::never;
       break;
   }
-  submit_load(*entry, s, p.id, false);
+  submit_load(*entry, from, p.id, false);
 }
 
-void Controller::cmd_unload(const SessionPtr& s, const Parsed& p,
+void Controller::cmd_unload(const RequesterPtr& from, const Parsed& p,
                             const protocol::UnloadRequest& r) {
   auto it = clips_.find(r.clip_name);
   if (it == clips_.end()) {
-    s->send_reply(protocol::clip_not_found_reply(p.id, r.clip_name));
+    fail(from, p.id, protocol::clip_not_found(r.clip_name));
     return;
   }
   // The clip's remove_clip and a new binding table.
-  if (!admit_own(s, p, 2)) return;
+  if (!admit_own(from, p, 2)) return;
   ClipEntry& entry = *it->second;
   cancel_pending(entry);
   auto waiters = std::move(entry.waiters);
   const bool freed_now = retire_clip(entry, true);
   const std::string name = entry.name;
   clips_.erase(it);
-  s->send_reply(protocol::serialize_ok_empty(p.id));
+  from->reply_ok(p.id, Json::object());
   if (freed_now) emit(protocol::ClipUnloadedEvent{name});
   save_state();
   run_waiters(std::move(waiters));
 }
 
-void Controller::cmd_list(const SessionPtr& s, const Parsed& p) {
+void Controller::cmd_list(const RequesterPtr& from, const Parsed& p) {
   Json list = Json::array();
   for (const auto& [name, entry] : clips_) {
     if (entry->loaded) list.push_back(to_json(clip_info(*entry)));
   }
-  s->send_reply(protocol::serialize_ok(p.id, Json{{"clips", std::move(list)}}));
+  from->reply_ok(p.id, Json{{"clips", std::move(list)}});
 }
 
-void Controller::cmd_info(const SessionPtr& s, const Parsed& p, const protocol::InfoRequest& r) {
-  if (wait_if_loading(r.clip_name, s, p)) return;
+void Controller::cmd_info(const RequesterPtr& from, const Parsed& p,
+                          const protocol::InfoRequest& r) {
+  if (wait_if_loading(r.clip_name, from, p)) return;
   auto it = clips_.find(r.clip_name);
   if (it == clips_.end() || !it->second->loaded) {
-    s->send_reply(protocol::clip_not_found_reply(p.id, r.clip_name));
+    fail(from, p.id, protocol::clip_not_found(r.clip_name));
     return;
   }
-  s->send_reply(protocol::serialize_ok(p.id, to_json(clip_info(*it->second))));
+  from->reply_ok(p.id, to_json(clip_info(*it->second)));
 }
 
-void Controller::cmd_play(const SessionPtr& s, const Parsed& p, const protocol::PlayRequest& r) {
+void Controller::cmd_play(const RequesterPtr& from, const Parsed& p,
+                          const protocol::PlayRequest& r) {
   if (!online_) {
-    s->send_reply(protocol::engine_offline_reply(p.id));
+    fail(from, p.id, protocol::engine_offline());
     return;
   }
-  if (wait_if_loading(r.clip, s, p)) return;
+  if (wait_if_loading(r.clip, from, p)) return;
   auto it = clips_.find(r.clip);
   if (it == clips_.end() || !it->second->loaded || it->second->slot == kNoSlot) {
-    s->send_reply(protocol::clip_not_found_reply(p.id, r.clip));
+    fail(from, p.id, protocol::clip_not_found(r.clip));
     return;
   }
   const ClipEntry& entry = *it->second;
   const std::uint64_t clip_frames = entry.loaded->info().frames;
   auto bad = [&](const std::string& message) {
-    s->send_reply(protocol::serialize_error(p.id, ErrorCode::bad_request, message));
+    from->reply_error(p.id, ErrorCode::bad_request, message);
   };
   const std::uint64_t offset = frames(r.offset_s);
   const std::uint64_t loop_start = frames(r.loop_start_s);
@@ -367,7 +333,7 @@ void Controller::cmd_play(const SessionPtr& s, const Parsed& p, const protocol::
                " must be at least " + std::to_string(engine::kMinLoopFrames) + " frames long");
   }
 
-  if (!admit_nodes(s, p, 2)) return;  // the play and its voice_end
+  if (!admit_nodes(from, p, 2)) return;  // the play and its voice_end
 
   engine::Message m;
   m.kind = engine::Kind::play;
@@ -410,29 +376,30 @@ void Controller::cmd_play(const SessionPtr& s, const Parsed& p, const protocol::
   // A streamed voice's ring was asked for its first frames: the disk threads look now.
   if (entry.loaded->info().streamed) disk_->wake();
   voices_[voice] = VoiceRecord{r.clip, r.group};
-  s->send_reply(protocol::serialize_ok(p.id, Json{{"voice", voice}}));
+  from->reply_ok(p.id, Json{{"voice", voice}});
 }
 
-void Controller::cmd_stop(const SessionPtr& s, const Parsed& p, const protocol::StopRequest& r) {
+void Controller::cmd_stop(const RequesterPtr& from, const Parsed& p,
+                          const protocol::StopRequest& r) {
   if (!online_) {
-    s->send_reply(protocol::engine_offline_reply(p.id));
+    fail(from, p.id, protocol::engine_offline());
     return;
   }
   if (auto* c = std::get_if<protocol::StopClip>(&r.target)) {
-    if (wait_if_loading(c->clip, s, p)) return;
+    if (wait_if_loading(c->clip, from, p)) return;
   }
   // Refused before anything else is looked at: a refused command changes nothing.
   const std::uint64_t at = timed_frame(r.when);
-  if (at != engine::kNow && !admit_timed(s, p)) return;
+  if (at != engine::kNow && !admit_timed(from, p)) return;
   if (auto* v = std::get_if<protocol::StopVoice>(&r.target); v && voices_.count(v->voice) == 0) {
-    s->send_reply(protocol::voice_not_found_reply(p.id, v->voice));
+    fail(from, p.id, protocol::voice_not_found(v->voice));
     return;
   }
   if (auto* c = std::get_if<protocol::StopClip>(&r.target); c && clips_.count(c->clip) == 0) {
-    s->send_reply(protocol::clip_not_found_reply(p.id, c->clip));
+    fail(from, p.id, protocol::clip_not_found(c->clip));
     return;
   }
-  if (!admit_nodes(s, p, 1)) return;
+  if (!admit_nodes(from, p, 1)) return;
   const std::uint64_t fade = r.fade_s ? frames(*r.fade_s) : declick_frames();
   engine::StopTarget target = engine::StopTarget::all;
   std::uint64_t id = 0;
@@ -459,7 +426,7 @@ void Controller::cmd_stop(const SessionPtr& s, const Parsed& p, const protocol::
              r.target);
   if (!send) {
     // A group never used, or a clip the engine does not hold: no voice to stop.
-    s->send_reply(protocol::serialize_ok(p.id, Json{{"stopped", 0}}));
+    from->reply_ok(p.id, Json{{"stopped", 0}});
     return;
   }
   // Answered when the engine has acted on it (on_stop_acted): only it knows which voices were
@@ -468,39 +435,39 @@ void Controller::cmd_stop(const SessionPtr& s, const Parsed& p, const protocol::
       engine::Message::stop_cmd(target, id, fade, at, engine::EndReason::stopped);
   (void)link_.send(m);  // admit_nodes() made room
   if (at != engine::kNow) ++timed_in_flight_;
-  stops_.push_back(PendingStop{m.stop, s, p.id});
+  stops_.push_back(PendingStop{m.stop, from, p.id});
 }
 
-void Controller::cmd_pause(const SessionPtr& s, const Parsed& p, std::int64_t voice,
+void Controller::cmd_pause(const RequesterPtr& from, const Parsed& p, std::int64_t voice,
                            std::optional<double> fade_s, bool resume) {
   if (!online_) {
-    s->send_reply(protocol::engine_offline_reply(p.id));
+    fail(from, p.id, protocol::engine_offline());
     return;
   }
   if (voices_.count(voice) == 0) {
-    s->send_reply(protocol::voice_not_found_reply(p.id, voice));
+    fail(from, p.id, protocol::voice_not_found(voice));
     return;
   }
-  if (!admit_nodes(s, p, 1)) return;
+  if (!admit_nodes(from, p, 1)) return;
   const std::uint64_t fade = fade_s ? frames(*fade_s) : declick_frames();
   const auto v = static_cast<std::uint64_t>(voice);
   (void)link_.send(resume ? engine::Message::resume_cmd(v, fade)
                           : engine::Message::pause_cmd(v, fade));
-  s->send_reply(protocol::serialize_ok_empty(p.id));
+  from->reply_ok(p.id, Json::object());
 }
 
-void Controller::cmd_set(const SessionPtr& s, const Parsed& p, const protocol::SetRequest& r) {
+void Controller::cmd_set(const RequesterPtr& from, const Parsed& p, const protocol::SetRequest& r) {
   if (!online_) {
-    s->send_reply(protocol::engine_offline_reply(p.id));
+    fail(from, p.id, protocol::engine_offline());
     return;
   }
   const std::uint64_t at = timed_frame(r.when);
-  if (at != engine::kNow && !admit_timed(s, p)) return;
+  if (at != engine::kNow && !admit_timed(from, p)) return;
   if (voices_.count(r.voice) == 0) {
-    s->send_reply(protocol::voice_not_found_reply(p.id, r.voice));
+    fail(from, p.id, protocol::voice_not_found(r.voice));
     return;
   }
-  if (!admit_nodes(s, p, 1)) return;
+  if (!admit_nodes(from, p, 1)) return;
   engine::Message m;
   m.kind = engine::Kind::set;
   m.set.voice = static_cast<std::uint64_t>(r.voice);
@@ -513,20 +480,20 @@ void Controller::cmd_set(const SessionPtr& s, const Parsed& p, const protocol::S
   m.set.found = false;
   (void)link_.send(m);
   if (at != engine::kNow) ++timed_in_flight_;
-  s->send_reply(protocol::serialize_ok_empty(p.id));
+  from->reply_ok(p.id, Json::object());
 }
 
-void Controller::cmd_master(const SessionPtr& s, const Parsed& p,
+void Controller::cmd_master(const RequesterPtr& from, const Parsed& p,
                             const protocol::MasterRequest& r) {
   if (!online_) {
-    s->send_reply(protocol::engine_offline_reply(p.id));
+    fail(from, p.id, protocol::engine_offline());
     return;
   }
-  if (!admit_nodes(s, p, 1)) return;
+  if (!admit_nodes(from, p, 1)) return;
   const std::uint64_t ramp = r.ramp_s ? frames(*r.ramp_s) : declick_frames();
   (void)link_.send(engine::Message::master_cmd(linear_gain(r.gain_db), ramp));
   master_gain_db_ = r.gain_db;
-  s->send_reply(protocol::serialize_ok_empty(p.id));
+  from->reply_ok(p.id, Json::object());
 }
 
 Json Controller::offline_voices() const {
@@ -540,13 +507,13 @@ Json Controller::offline_meters() const {
   return to_json(r);
 }
 
-void Controller::cmd_voices(const SessionPtr& s, const Parsed& p) {
+void Controller::cmd_voices(const RequesterPtr& from, const Parsed& p) {
   if (!online_) {
-    s->send_reply(protocol::serialize_ok(p.id, offline_voices()));
+    from->reply_ok(p.id, offline_voices());
     return;
   }
-  if (!voices_query_.in_flight && !admit_nodes(s, p, 1)) return;
-  voices_query_.waiting.push_back(QueryWaiter{s, p.id});
+  if (!voices_query_.in_flight && !admit_nodes(from, p, 1)) return;
+  voices_query_.waiting.push_back(QueryWaiter{from, p.id});
   if (!voices_query_.in_flight) send_voices_query();
 }
 
@@ -589,9 +556,9 @@ void Controller::on_voices_answer(const engine::Message& m) {
     list.push_back(to_json(out));
   }
   // Serialised once for every request this answer serves.
-  const auto result = protocol::share_result(Json{{"voices", std::move(list)}});
+  const auto result = make_shared_result(Json{{"voices", std::move(list)}});
   for (const QueryWaiter& w : voices_query_.answering) {
-    w.session->send_reply(protocol::serialize_ok_head(w.id), result);
+    w.requester->reply_shared(w.id, result);
   }
   voices_query_.answering.clear();
   if (voices_query_.waiting.empty()) return;
@@ -602,7 +569,7 @@ void Controller::on_voices_answer(const engine::Message& m) {
   // The engine went away while they waited (this is the retire's drain).
   const Json offline = offline_voices();
   for (const QueryWaiter& w : voices_query_.waiting) {
-    w.session->send_reply(protocol::serialize_ok(w.id, offline));
+    w.requester->reply_ok(w.id, offline);
   }
   voices_query_.waiting.clear();
 }
@@ -612,7 +579,7 @@ void Controller::end_queries_offline() {
     const Json offline = batch == &voices_query_ ? offline_voices() : offline_meters();
     for (auto* list : {&batch->answering, &batch->waiting}) {
       for (const QueryWaiter& w : *list) {
-        w.session->send_reply(protocol::serialize_ok(w.id, offline));
+        w.requester->reply_ok(w.id, offline);
       }
       list->clear();
     }
@@ -620,13 +587,13 @@ void Controller::end_queries_offline() {
   }
 }
 
-void Controller::cmd_meters(const SessionPtr& s, const Parsed& p) {
+void Controller::cmd_meters(const RequesterPtr& from, const Parsed& p) {
   if (!online_) {
-    s->send_reply(protocol::serialize_ok(p.id, offline_meters()));
+    from->reply_ok(p.id, offline_meters());
     return;
   }
-  if (!meters_query_.in_flight && !admit_nodes(s, p, 1)) return;
-  meters_query_.waiting.push_back(QueryWaiter{s, p.id});
+  if (!meters_query_.in_flight && !admit_nodes(from, p, 1)) return;
+  meters_query_.waiting.push_back(QueryWaiter{from, p.id});
   if (!meters_query_.in_flight) send_meters_query();
 }
 
@@ -643,8 +610,8 @@ void Controller::send_meters_query() {
 
 void Controller::refuse_all(std::vector<QueryWaiter>& waiters) {
   for (const QueryWaiter& w : waiters) {
-    w.session->send_reply(protocol::serialize_error(
-        w.id, ErrorCode::limit, "too many commands are in flight (no message node for a query)"));
+    w.requester->reply_error(w.id, ErrorCode::limit,
+                             "too many commands are in flight (no message node for a query)");
   }
   waiters.clear();
 }
@@ -658,9 +625,9 @@ void Controller::on_meters_answer(const engine::Message& m) {
     r.peak_db.push_back(have ? gain_db(meters_buffer_[c]) : -INFINITY);
     r.rms_db.push_back(have ? gain_db(meters_buffer_[outputs + c]) : -INFINITY);
   }
-  const auto result = protocol::share_result(to_json(r));
+  const auto result = make_shared_result(to_json(r));
   for (const QueryWaiter& w : meters_query_.answering) {
-    w.session->send_reply(protocol::serialize_ok_head(w.id), result);
+    w.requester->reply_shared(w.id, result);
   }
   meters_query_.answering.clear();
   if (meters_query_.waiting.empty()) return;
@@ -670,7 +637,7 @@ void Controller::on_meters_answer(const engine::Message& m) {
   }
   const Json offline = offline_meters();
   for (const QueryWaiter& w : meters_query_.waiting) {
-    w.session->send_reply(protocol::serialize_ok(w.id, offline));
+    w.requester->reply_ok(w.id, offline);
   }
   meters_query_.waiting.clear();
 }

@@ -234,7 +234,7 @@ void Controller::abandon_engine(engine::EndReason reason) {
   voices_.clear();
   // Stops the engine never acted on: answered as a retire would have answered them.
   for (const PendingStop& stop : std::exchange(stops_, {})) {
-    stop.session->send_reply(protocol::serialize_ok(stop.id, protocol::Json{{"stopped", 0}}));
+    stop.requester->reply_ok(stop.id, protocol::Json{{"stopped", 0}});
   }
   // Clips stay with their entries (the next engine gets them); the backend's retire() has closed
   // the connection, so no thread runs the abandoned engine that still points at them.
@@ -433,8 +433,7 @@ void Controller::on_stop_acted(const engine::StopPayload& stop) {
         sent.at_frame == stop.at_frame && sent.reason == stop.reason) {
       const PendingStop done = std::move(*it);
       stops_.erase(it);
-      done.session->send_reply(
-          protocol::serialize_ok(done.id, protocol::Json{{"stopped", stop.stopped}}));
+      done.requester->reply_ok(done.id, protocol::Json{{"stopped", stop.stopped}});
       return;
     }
   }
@@ -475,9 +474,8 @@ void Controller::on_stream_failed(std::uint64_t stream_id, const std::string& wh
 }
 
 void Controller::emit(const protocol::Event& event) {
-  if (server_ == nullptr) return;
-  const std::string line = protocol::serialize_event(event);
-  server_->broadcast_event(protocol::to_string(protocol::kind_of(event)), line);
+  for (EventSink* sink : sinks_)
+    sink->on_event(event);
 }
 
 // ---- Clips ------------------------------------------------------------------------------------
@@ -489,7 +487,7 @@ std::uint32_t Controller::target_rate() const noexcept {
   return rate_;
 }
 
-void Controller::submit_load(ClipEntry& entry, const SessionPtr& session,
+void Controller::submit_load(ClipEntry& entry, const RequesterPtr& from,
                              const protocol::RequestId& id, bool redecode) {
   const std::uint64_t serial = next_serial_++;
   clips::LoadRequest request;
@@ -505,14 +503,14 @@ void Controller::submit_load(ClipEntry& entry, const SessionPtr& session,
                                 [this, alive, name = entry.name, serial](clips::LoadResult result) {
                                   if (alive.lock()) on_loaded(name, serial, std::move(result));
                                 });
-  entry.pending = ClipEntry::Pending{serial, std::move(handle), session, id, redecode, rate};
+  entry.pending = ClipEntry::Pending{serial, std::move(handle), from, id, redecode, rate};
 }
 
 void Controller::resubmit(ClipEntry& entry) {
   ClipEntry::Pending old = std::move(*entry.pending);
   entry.pending.reset();
   old.handle.cancel();  // its completion finds another serial and is dropped
-  submit_load(entry, old.session, old.id, old.redecode);
+  submit_load(entry, old.requester, old.id, old.redecode);
 }
 
 void Controller::on_loaded(const std::string& name, std::uint64_t serial,
@@ -534,11 +532,10 @@ void Controller::on_loaded(const std::string& name, std::uint64_t serial,
 
   if (!result.ok()) {
     const clips::LoadError& err = *result.error;
-    if (pending.session) {
-      pending.session->send_reply(
-          protocol::serialize_error(pending.id, load_error_code(err.code), err.message));
+    if (pending.requester) {
+      pending.requester->reply_error(pending.id, load_error_code(err.code), err.message);
     }
-    if (pending.redecode || !pending.session) {
+    if (pending.redecode || !pending.requester) {
       emit(protocol::ClipFailedEvent{name, std::string(err.code_string()) + ": " + err.message});
       if (options_.on_warning) {
         options_.on_warning("clip '" + name + "' failed to load: " + err.message);
@@ -566,8 +563,8 @@ void Controller::on_loaded(const std::string& name, std::uint64_t serial,
         id, std::shared_ptr<void>(nullptr, [disk = disk_.get(), id](void*) { disk->remove(id); }));
   }
   const bool freed_old = install(entry, std::move(result.clip), !pending.redecode);
-  if (pending.session) {
-    pending.session->send_reply(protocol::serialize_ok(pending.id, to_json(clip_info(entry))));
+  if (pending.requester) {
+    pending.requester->reply_ok(pending.id, to_json(clip_info(entry)));
   }
   if (!pending.redecode) {
     emit(protocol::ClipLoadedEvent{name});
@@ -594,8 +591,8 @@ void Controller::next_redecode() {
 void Controller::cancel_pending(ClipEntry& entry) {
   if (!entry.pending) return;
   entry.pending->handle.cancel();
-  if (entry.pending->session) {
-    entry.pending->session->send_reply(protocol::cancelled_reply(entry.pending->id, entry.name));
+  if (entry.pending->requester) {
+    fail(entry.pending->requester, entry.pending->id, protocol::cancelled(entry.name));
   }
   entry.pending.reset();
 }

@@ -1,5 +1,8 @@
-// The control thread's brain: the clip registry, the voices' bookkeeping, the engine's lifecycle
-// across server connections, and every command of the protocol.
+// The command core: the clip registry, the voices' bookkeeping, the engine's lifecycle across
+// server connections, and every command of the protocol, as typed requests (protocol::Request)
+// answered through the Requester that sent them. Front ends (the JSON-lines socket, OSC) turn
+// their clients' messages into those requests and take the events through EventSink; the core
+// never sees wire text.
 //
 // Thread contract: everything runs on the control thread (the io_context's one thread). Loads
 // run on the loader's workers and come back through asio::post; the engine is reached only
@@ -27,8 +30,7 @@
 #include "clips/loader.hpp"
 #include "clips/memory_budget.hpp"
 #include "control/protocol/protocol.hpp"
-#include "control/server/server.hpp"
-#include "control/server/session_handler.hpp"
+#include "control/requester.hpp"
 
 namespace clipd::control {
 
@@ -70,10 +72,6 @@ struct ControllerOptions {
   // Called on the control thread with details worth a debug log line: the output ports'
   // connections once they are remembered for the next server (see Backend::poll()).
   std::function<void(const std::string&)> on_debug;
-  // Extra commands of a test build (clipd-rtsan, src/daemon/main.cpp): a request that is exactly
-  // {"cmd": NAME} plus an optional id runs the function on the control thread and is answered
-  // `{}`. Empty in the installed clipd, where such names are `unknown-command`.
-  std::map<std::string, std::function<void()>> debug_commands;
   // Given to every engine built (engine/config.hpp): runs on the audio thread at the end of each
   // cycle. Null in the installed clipd.
   void (*cycle_hook)(void* arg) noexcept = nullptr;
@@ -83,18 +81,19 @@ struct ControllerOptions {
   std::function<void(bool error, const std::string&)> on_library_message;
 };
 
-class Controller final : public SessionHandler {
+class Controller final {
  public:
   // `backend` (not open yet) is the controller's for its whole life; its Options::outputs must
   // equal options.outputs.
   Controller(boost::asio::io_context& io, ControllerOptions options,
              std::unique_ptr<backend::Backend> backend);
-  ~Controller() override;
+  ~Controller();
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
 
-  // Events go out through the server. Call once, before start().
-  void attach(Server& server) noexcept { server_ = &server; }
+  // Every event goes to each sink, in the order they were added. `sink` must outlive the
+  // controller. Call before start().
+  void add_event_sink(EventSink& sink) { sinks_.push_back(&sink); }
   // Loads `initial_clips` (name, path: from the state file), restores `initial_bindings` (`bind`
   // request lines) and starts connecting to the audio server.
   void start(std::vector<std::pair<std::string, std::string>> initial_clips,
@@ -109,12 +108,11 @@ class Controller final : public SessionHandler {
     disk_->set_block_delay(delay);
   }
 
-  // SessionHandler: control thread.
-  void on_line(const std::shared_ptr<Session>& session, std::string_view line) override;
-  void on_closed(const std::shared_ptr<Session>& session) override;
+  // A client's request, from any front end: answered exactly once through `from`, now or later
+  // (a reply to a client that is gone is dropped by its Requester). Control thread.
+  void submit(const RequesterPtr& from, protocol::ParsedRequest request);
 
  private:
-  using SessionPtr = std::shared_ptr<Session>;
   using Parsed = protocol::ParsedRequest;
 
   static constexpr std::uint32_t kNoSlot = ~std::uint32_t{0};
@@ -131,7 +129,7 @@ class Controller final : public SessionHandler {
     struct Pending {
       std::uint64_t serial = 0;
       clips::LoadHandle handle;
-      SessionPtr session;  // null for loads the daemon started itself
+      RequesterPtr requester;  // null for loads the daemon started itself
       protocol::RequestId id;
       bool redecode = false;   // a decode at a new engine rate
       std::uint32_t rate = 0;  // the rate asked of the loader (0: the file's own)
@@ -151,7 +149,7 @@ class Controller final : public SessionHandler {
   // knows which voices were already fading (choked, stolen, unloaded, stopped before).
   struct PendingStop {
     engine::StopPayload sent;
-    SessionPtr session;
+    RequesterPtr requester;
     protocol::RequestId id;
   };
 
@@ -163,28 +161,27 @@ class Controller final : public SessionHandler {
   };
 
   // commands.cpp
-  void dispatch(const SessionPtr& session, Parsed parsed);
-  // Runs `line` when it names one of options_.debug_commands; false when it does not.
-  bool run_debug_command(const SessionPtr& session, std::string_view line,
-                         const protocol::RequestId& id);
-  bool wait_if_loading(const std::string& clip, const SessionPtr& session, const Parsed& parsed);
+  void dispatch(const RequesterPtr& from, Parsed parsed);
+  static void fail(const RequesterPtr& to, const protocol::RequestId& id,
+                   const protocol::Error& error);
+  bool wait_if_loading(const std::string& clip, const RequesterPtr& from, const Parsed& parsed);
   // True while commands naming the clip must wait: a load of it runs, or it is loaded at another
   // rate than the engine's and waits for its turn to be decoded again.
   bool is_waiting(const ClipEntry& entry) const noexcept;
-  void cmd_hello(const SessionPtr& s, const Parsed& p);
-  void cmd_status(const SessionPtr& s, const Parsed& p);
-  void cmd_load(const SessionPtr& s, const Parsed& p, const protocol::LoadRequest& r);
-  void cmd_unload(const SessionPtr& s, const Parsed& p, const protocol::UnloadRequest& r);
-  void cmd_list(const SessionPtr& s, const Parsed& p);
-  void cmd_info(const SessionPtr& s, const Parsed& p, const protocol::InfoRequest& r);
-  void cmd_play(const SessionPtr& s, const Parsed& p, const protocol::PlayRequest& r);
-  void cmd_stop(const SessionPtr& s, const Parsed& p, const protocol::StopRequest& r);
-  void cmd_pause(const SessionPtr& s, const Parsed& p, std::int64_t voice,
+  void cmd_hello(const RequesterPtr& from, const Parsed& p);
+  void cmd_status(const RequesterPtr& from, const Parsed& p);
+  void cmd_load(const RequesterPtr& from, const Parsed& p, const protocol::LoadRequest& r);
+  void cmd_unload(const RequesterPtr& from, const Parsed& p, const protocol::UnloadRequest& r);
+  void cmd_list(const RequesterPtr& from, const Parsed& p);
+  void cmd_info(const RequesterPtr& from, const Parsed& p, const protocol::InfoRequest& r);
+  void cmd_play(const RequesterPtr& from, const Parsed& p, const protocol::PlayRequest& r);
+  void cmd_stop(const RequesterPtr& from, const Parsed& p, const protocol::StopRequest& r);
+  void cmd_pause(const RequesterPtr& from, const Parsed& p, std::int64_t voice,
                  std::optional<double> fade_s, bool resume);
-  void cmd_set(const SessionPtr& s, const Parsed& p, const protocol::SetRequest& r);
-  void cmd_master(const SessionPtr& s, const Parsed& p, const protocol::MasterRequest& r);
-  void cmd_voices(const SessionPtr& s, const Parsed& p);
-  void cmd_meters(const SessionPtr& s, const Parsed& p);
+  void cmd_set(const RequesterPtr& from, const Parsed& p, const protocol::SetRequest& r);
+  void cmd_master(const RequesterPtr& from, const Parsed& p, const protocol::MasterRequest& r);
+  void cmd_voices(const RequesterPtr& from, const Parsed& p);
+  void cmd_meters(const RequesterPtr& from, const Parsed& p);
   // Queries: at most one voices and one meters query in flight (the engine answers at most one
   // of each per cycle, engine/message.hpp). A request joins the next query to be sent, so its
   // answer always reflects every command that came before it.
@@ -202,16 +199,16 @@ class Controller final : public SessionHandler {
   void end_queries_offline();
 
   // bindings.cpp
-  void cmd_bind(const SessionPtr& s, const Parsed& p, const protocol::BindRequest& r);
-  void cmd_unbind(const SessionPtr& s, const Parsed& p, const protocol::UnbindRequest& r);
-  void cmd_bindings(const SessionPtr& s, const Parsed& p);
+  void cmd_bind(const RequesterPtr& from, const Parsed& p, const protocol::BindRequest& r);
+  void cmd_unbind(const RequesterPtr& from, const Parsed& p, const protocol::UnbindRequest& r);
+  void cmd_bindings(const RequesterPtr& from, const Parsed& p);
   void push_bindings();
   void top_up_spares(std::uint32_t n);
   protocol::Json bindings_json() const;
   void restore_bindings(const std::vector<std::string>& lines);
 
   // controller.cpp: clips
-  void submit_load(ClipEntry& entry, const SessionPtr& session, const protocol::RequestId& id,
+  void submit_load(ClipEntry& entry, const RequesterPtr& from, const protocol::RequestId& id,
                    bool redecode);
   // Starts the pending load again at target_rate(), for the same request (or none).
   void resubmit(ClipEntry& entry);
@@ -263,13 +260,13 @@ class Controller final : public SessionHandler {
   std::uint64_t timed_frame(const protocol::When& when) const noexcept;
   // Whether one more command may wait for its frame; answers `limit` when not. Drains the
   // engine's returned nodes first, so a refusal reflects the latest count.
-  bool admit_timed(const SessionPtr& s, const Parsed& p);
+  bool admit_timed(const RequesterPtr& from, const Parsed& p);
   // Whether the slab has `nodes` nodes for a client command; answers `limit` when not. Drains
   // the engine's returned nodes first, so a refusal reflects the latest count.
-  bool admit_nodes(const SessionPtr& s, const Parsed& p, std::uint32_t nodes);
+  bool admit_nodes(const RequesterPtr& from, const Parsed& p, std::uint32_t nodes);
   // The same for requests whose effects make control send its own messages at once (unload,
   // bind, unbind): the slab must have room for `nodes` of them.
-  bool admit_own(const SessionPtr& s, const Parsed& p, std::uint32_t nodes);
+  bool admit_own(const RequesterPtr& from, const Parsed& p, std::uint32_t nodes);
   // Sends one of control's own messages. The slab's sizing keeps room for them; if it ever ran
   // out, the message is not sent and a warning is logged. Returns whether it was sent.
   bool send_own(const engine::Message& m);
@@ -279,7 +276,7 @@ class Controller final : public SessionHandler {
 
   boost::asio::io_context& io_;
   ControllerOptions options_;
-  Server* server_ = nullptr;
+  std::vector<EventSink*> sinks_;
   clips::MemoryBudget budget_;
   // Declared before the engine link and the clips: the rings outlive every engine, and the
   // disk threads every clip that names them.
@@ -330,7 +327,7 @@ class Controller final : public SessionHandler {
   std::uint32_t timed_in_flight_ = 0;
 
   struct QueryWaiter {
-    SessionPtr session;
+    RequesterPtr requester;
     protocol::RequestId id;
   };
   // One kind of query: the requests the query in flight answers, and those that arrived since,

@@ -18,6 +18,7 @@
 #include "backend/select.hpp"
 #include "clipd/realtime.hpp"
 #include "control/controller.hpp"
+#include "control/json_front_end.hpp"
 #include "control/server/server.hpp"
 #include "daemon/config.hpp"
 #include "daemon/log.hpp"
@@ -70,6 +71,8 @@ int run(const Config& config) {
 
   [[maybe_unused]] control::Controller* controller_ptr = nullptr;  // the test build's hooks
   control::ControllerOptions options;
+  control::JsonFrontEndOptions json_options;
+  json_options.limits.max_outputs = config.outputs;
   options.version = CLIPD_VERSION;
   options.outputs = config.outputs;
   backend::Options backend_options;
@@ -107,16 +110,16 @@ int run(const Config& config) {
   options.on_warning = [](const std::string& warning) { log_warning(warning); };
   options.on_debug = [](const std::string& message) { log_debug(message); };
 #ifdef CLIPD_RTSAN_BUILD
-  options.debug_commands["debug-rt-alloc"] = [] {
+  json_options.debug_commands["debug-rt-alloc"] = [] {
     rt_alloc_requested.store(true, std::memory_order_release);
   };
   // A slow disk: every block the disk threads read takes 200 ms (about 85 ms of audio), so
   // streamed voices underrun; `debug-fast-disk` ends it.
-  options.debug_commands["debug-slow-disk"] = [&controller_ptr] {
+  json_options.debug_commands["debug-slow-disk"] = [&controller_ptr] {
     if (controller_ptr != nullptr)
       controller_ptr->set_stream_test_delay(std::chrono::milliseconds(200));
   };
-  options.debug_commands["debug-fast-disk"] = [&controller_ptr] {
+  json_options.debug_commands["debug-fast-disk"] = [&controller_ptr] {
     if (controller_ptr != nullptr) controller_ptr->set_stream_test_delay({});
   };
   options.cycle_hook = rt_alloc_hook;
@@ -154,8 +157,10 @@ int run(const Config& config) {
   server_config.line_limit = config.line_limit;
   server_config.event_backlog_cap = config.event_backlog;
   server_config.log = [](std::string_view line) { log_info(line); };
-  control::Server server(io, server_config, controller);
-  controller.attach(server);
+  control::JsonFrontEnd json_front_end(controller, std::move(json_options));
+  controller.add_event_sink(json_front_end);
+  control::Server server(io, server_config, json_front_end);
+  json_front_end.attach(server);
   try {
     server.start();
   } catch (const control::ServerError& e) {

@@ -74,7 +74,7 @@ TEST(ProtocolSerialize, ASharedResultIsSplicedIntoEachReply) {
 }
 
 TEST(ProtocolSerialize, ErrorReplies) {
-  EXPECT_EQ(clip_not_found_reply(std::int64_t{7}, "kick"),
+  EXPECT_EQ(serialize_error(std::int64_t{7}, clip_not_found("kick")),
             "{\"id\":7,\"ok\":false,\"error\":{\"code\":\"clip-not-found\",\"message\":\"no clip "
             "named 'kick'\"}}\n");
   EXPECT_EQ(line_too_long_reply(1048576),
@@ -83,24 +83,28 @@ TEST(ProtocolSerialize, ErrorReplies) {
   EXPECT_EQ(
       serialize_error(std::string("q\""), ErrorCode::internal, "a\nb"),
       "{\"id\":\"q\\\"\",\"ok\":false,\"error\":{\"code\":\"internal\",\"message\":\"a\\nb\"}}\n");
+  // The typed errors the command core answers with, and the contract's wording of each.
   const struct {
-    std::string line;
+    Error error;
     std::string code;
-  } helpers[] = {
-      {clip_exists_reply(std::int64_t{1}, "k"), "clip-exists"},
-      {voice_not_found_reply(std::int64_t{1}, 9), "voice-not-found"},
-      {engine_offline_reply(std::int64_t{1}), "engine-offline"},
-      {cancelled_reply(std::int64_t{1}, "k"), "cancelled"},
-      {internal_error_reply(std::int64_t{1}, "boom"), "internal"},
+    std::string message;
+  } errors[] = {
+      {clip_not_found("k"), "clip-not-found", "no clip named 'k'"},
+      {clip_exists("k"), "clip-exists", "a clip named 'k' exists (use replace)"},
+      {voice_not_found(9), "voice-not-found", "no voice 9"},
+      {engine_offline(), "engine-offline", "the engine is offline (no audio server)"},
+      {cancelled("k"), "cancelled", "load of 'k' cancelled"},
+      {internal_error("boom"), "internal", "boom"},
   };
-  for (const auto& h : helpers) {
-    const auto line = parse_server_line(h.line);
-    ASSERT_TRUE(line.has_value()) << h.line;
+  for (const auto& e : errors) {
+    const std::string text = serialize_error(std::int64_t{1}, e.error);
+    const auto line = parse_server_line(text);
+    ASSERT_TRUE(line.has_value()) << text;
     const auto& reply = std::get<ReplyLine>(*line);
     EXPECT_FALSE(reply.ok);
     EXPECT_EQ(reply.id, Json(1));
-    EXPECT_EQ(reply.error_code, h.code);
-    EXPECT_FALSE(reply.error_message.empty());
+    EXPECT_EQ(reply.error_code, e.code);
+    EXPECT_EQ(reply.error_message, e.message);
   }
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "control/protocol/error_code.hpp"
+#include "control/protocol/errors.hpp"
 #include "control/protocol/events.hpp"
 #include "control/protocol/json.hpp"
 #include "control/protocol/parse.hpp"

@@ -194,34 +194,13 @@ std::string serialize_error(const ParseError& error) {
   return serialize_error(error.id, error.code, error.message);
 }
 
+std::string serialize_error(const RequestId& id, const Error& error) {
+  return serialize_error(id, error.code, error.message);
+}
+
 std::string line_too_long_reply(std::size_t limit) {
   return error_with(std::monostate{}, ErrorCode::line_too_long,
                     "line longer than " + std::to_string(limit) + " bytes");
-}
-
-std::string clip_not_found_reply(const RequestId& id, std::string_view clip) {
-  return error_with(id, ErrorCode::clip_not_found, "no clip named '" + std::string(clip) + "'");
-}
-
-std::string clip_exists_reply(const RequestId& id, std::string_view clip) {
-  return error_with(id, ErrorCode::clip_exists,
-                    "a clip named '" + std::string(clip) + "' exists (use replace)");
-}
-
-std::string voice_not_found_reply(const RequestId& id, std::int64_t voice) {
-  return error_with(id, ErrorCode::voice_not_found, "no voice " + std::to_string(voice));
-}
-
-std::string engine_offline_reply(const RequestId& id) {
-  return error_with(id, ErrorCode::engine_offline, "the engine is offline (no audio server)");
-}
-
-std::string cancelled_reply(const RequestId& id, std::string_view clip) {
-  return error_with(id, ErrorCode::cancelled, "load of '" + std::string(clip) + "' cancelled");
-}
-
-std::string internal_error_reply(const RequestId& id, std::string_view message) {
-  return error_with(id, ErrorCode::internal, std::string(message));
 }
 
 Json request_to_json(const Request& request) {

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "control/protocol/error_code.hpp"
+#include "control/protocol/errors.hpp"
 #include "control/protocol/json.hpp"
 #include "control/protocol/parse.hpp"
 #include "control/protocol/request_id.hpp"
@@ -32,21 +33,10 @@ std::string serialize_error(const RequestId& id, ErrorCode code, std::string_vie
 void append_error(std::string& out, const RequestId& id, ErrorCode code, std::string_view message);
 std::string serialize_error(const ParseError& error);
 void append_error(std::string& out, const ParseError& error);
+std::string serialize_error(const RequestId& id, const Error& error);
 
-// The common error replies, with the contract's wording where it gives one.
 // `line-too-long` (id null: the line was never parsed); `limit` in bytes.
 std::string line_too_long_reply(std::size_t limit);
-// "no clip named 'kick'"
-std::string clip_not_found_reply(const RequestId& id, std::string_view clip);
-// "a clip named 'kick' exists (use replace)"
-std::string clip_exists_reply(const RequestId& id, std::string_view clip);
-// "no voice 12"
-std::string voice_not_found_reply(const RequestId& id, std::int64_t voice);
-// "the engine is offline (no audio server)"
-std::string engine_offline_reply(const RequestId& id);
-// "load of 'kick' cancelled"
-std::string cancelled_reply(const RequestId& id, std::string_view clip);
-std::string internal_error_reply(const RequestId& id, std::string_view message);
 
 // A request line in canonical form: `id` (when not null), `cmd`, then the fields that differ from
 // their defaults, in the order of the contract's table. parse_request() of the result gives back
