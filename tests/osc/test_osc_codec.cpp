@@ -282,6 +282,16 @@ TEST(OscRequest, RefusalsNameTheProblemAndKeepTheId) {
   EXPECT_EQ(e.id, protocol::RequestId{std::int64_t{5}});
   EXPECT_EQ(e.message, "field 'gain_db' has no value");
 
+  // A trailing id pair is the id even when what comes before it is wrong.
+  e = error_of(msg("/clipd/play", {std::string("kick"), std::string("gain_db"), std::string("id"),
+                                   std::int64_t{6}}));
+  EXPECT_EQ(e.id, protocol::RequestId{std::int64_t{6}});
+  EXPECT_EQ(e.message, "field 'gain_db' has no value");
+  EXPECT_EQ(request_of(msg("/clipd/play", {std::string("id"), std::int64_t{8}})),
+            Json::parse(R"({"cmd":"play","id":8})"));
+  EXPECT_TRUE(std::holds_alternative<Release>(to_request_object(
+      msg("/clipd/clip/a/play", {0.0, std::string("id"), std::int64_t{9}}))));
+
   e = error_of(msg("/clipd/play", {std::string("kick"), 3.0, 4.0}));
   EXPECT_EQ(e.code, ErrorCode::bad_request);
   EXPECT_NE(e.message.find("argument 2 must be a field name"), std::string::npos);

@@ -128,9 +128,11 @@ class OscClient final : public Requester {
                    std::string_view message) override {
     (void)deliver(encode_error(id, code, message));
   }
+  // A sender has no connection to lose: it is there while the front end runs (a UNIX sender
+  // without a path is acted on, its answers dropped in deliver()).
   bool open() const noexcept override {
     auto state = state_.lock();
-    return state && state->running && peer_.can_reply;
+    return state && state->running;
   }
   Subscription& subscription() noexcept override { return subscription_; }
 

@@ -152,7 +152,9 @@ bool parse_voice(std::string_view text, std::int64_t& voice) {
 
 }  // namespace
 
-std::variant<Json, Release, RequestError> to_request_object(const Message& message) {
+namespace {
+
+std::variant<Json, Release, RequestError> map_message(const Message& message) {
   const std::string_view address = message.address;
   Builder b(message);
   if (!address.starts_with(kRoot) || address.size() == kRoot.size()) {
@@ -247,6 +249,37 @@ std::variant<Json, Release, RequestError> to_request_object(const Message& messa
   b.fail("address '" + message.address + "' is not one of clipd's (see clipd-osc(7))");
   (void)b.take(0, {});
   return b.error(ErrorCode::unknown_command);
+}
+
+}  // namespace
+
+std::variant<Json, Release, RequestError> to_request_object(const Message& message) {
+  // A trailing `id VALUE` pair is the id whatever comes before it, so that an error in the
+  // arguments (a missing main argument, a name without its value) still names its request.
+  const auto& args = message.args;
+  if (args.size() < 2 || args[args.size() - 2] != Arg{std::string("id")}) {
+    return map_message(message);
+  }
+  Message trimmed{message.address, {args.begin(), args.end() - 2}, message.timetag};
+  auto mapped = map_message(trimmed);
+  auto id = to_json(args.back(), "id");
+  protocol::RequestId request_id;
+  if (auto* value = std::get_if<Json>(&id); value && (value->is_number_integer() ||
+                                                      value->is_string())) {
+    request_id = protocol::request_id_from_token(protocol::dump_json(*value));
+  }
+  if (auto* err = std::get_if<RequestError>(&mapped)) {
+    if (std::holds_alternative<std::monostate>(err->id)) err->id = request_id;
+    return mapped;
+  }
+  if (auto* object = std::get_if<Json>(&mapped)) {
+    if (auto* f = std::get_if<Fail>(&id)) return RequestError{{}, ErrorCode::bad_request, f->message};
+    if (object->contains("id")) {
+      return RequestError{request_id, ErrorCode::bad_request, "field 'id' is given twice"};
+    }
+    (*object)["id"] = std::move(std::get<Json>(id));
+  }
+  return mapped;
 }
 
 Arg id_arg(const protocol::RequestId& id) {
