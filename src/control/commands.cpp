@@ -339,7 +339,7 @@ void Controller::cmd_play(const RequesterPtr& from, const Parsed& p,
   engine::Message m;
   m.kind = engine::Kind::play;
   engine::PlayPayload& play = m.play;
-  const std::int64_t voice = next_voice_++;
+  const std::int64_t voice = voices_.next_id();
   play.voice = static_cast<std::uint64_t>(voice);
   play.at_frame = engine_frame(r.when);
   play.offset = offset;
@@ -354,7 +354,7 @@ void Controller::cmd_play(const RequesterPtr& from, const Parsed& p,
       play.outputs |= std::uint64_t{1} << (o - 1);
   }
   play.clip = entry.slot;
-  play.group = r.group ? group_id(*r.group) : 0;
+  play.group = r.group ? voices_.group_id(*r.group) : 0;
   switch (r.loop.mode) {
     case protocol::Loop::Mode::off:
       play.loops = 0;
@@ -376,7 +376,7 @@ void Controller::cmd_play(const RequesterPtr& from, const Parsed& p,
   (void)link_.send(m);
   // A streamed voice's ring was asked for its first frames: the disk threads look now.
   if (entry.loaded->info().streamed) disk_->wake();
-  voices_[voice] = VoiceRecord{r.clip, r.group};
+  voices_.add(voice, VoiceBook::Voice{r.clip, r.group});
   from->reply_ok(p.id, Json{{"voice", voice}});
 }
 
@@ -392,7 +392,7 @@ void Controller::cmd_stop(const RequesterPtr& from, const Parsed& p,
   // Refused before anything else is looked at: a refused command changes nothing.
   const std::uint64_t at = timed_frame(r.when);
   if (at != engine::kNow && !admit_timed(from, p)) return;
-  if (auto* v = std::get_if<protocol::StopVoice>(&r.target); v && voices_.count(v->voice) == 0) {
+  if (auto* v = std::get_if<protocol::StopVoice>(&r.target); v && !voices_.contains(v->voice)) {
     fail(from, p.id, protocol::voice_not_found(v->voice));
     return;
   }
@@ -418,9 +418,9 @@ void Controller::cmd_stop(const RequesterPtr& from, const Parsed& p,
                  },
                  [&](const protocol::StopGroup& g) {
                    target = engine::StopTarget::group;
-                   auto it = groups_.find(g.group);
-                   send = it != groups_.end();
-                   if (send) id = it->second;
+                   const std::optional<std::uint32_t> group = voices_.find_group(g.group);
+                   send = group.has_value();
+                   if (send) id = *group;
                  },
                  [&](const protocol::StopAll&) {},
              },
@@ -436,7 +436,7 @@ void Controller::cmd_stop(const RequesterPtr& from, const Parsed& p,
       engine::Message::stop_cmd(target, id, fade, at, engine::EndReason::stopped);
   (void)link_.send(m);  // admit_nodes() made room
   if (at != engine::kNow) ++timed_in_flight_;
-  stops_.push_back(PendingStop{m.stop, from, p.id});
+  voices_.add_stop(VoiceBook::PendingStop{m.stop, from, p.id});
 }
 
 void Controller::cmd_pause(const RequesterPtr& from, const Parsed& p, std::int64_t voice,
@@ -445,7 +445,7 @@ void Controller::cmd_pause(const RequesterPtr& from, const Parsed& p, std::int64
     fail(from, p.id, protocol::engine_offline());
     return;
   }
-  if (voices_.count(voice) == 0) {
+  if (!voices_.contains(voice)) {
     fail(from, p.id, protocol::voice_not_found(voice));
     return;
   }
@@ -464,7 +464,7 @@ void Controller::cmd_set(const RequesterPtr& from, const Parsed& p, const protoc
   }
   const std::uint64_t at = timed_frame(r.when);
   if (at != engine::kNow && !admit_timed(from, p)) return;
-  if (voices_.count(r.voice) == 0) {
+  if (!voices_.contains(r.voice)) {
     fail(from, p.id, protocol::voice_not_found(r.voice));
     return;
   }
@@ -537,10 +537,9 @@ void Controller::on_voices_answer(const engine::Message& m) {
     const engine::VoiceInfo& v = voices_buffer_[i];
     protocol::VoiceInfo out;
     out.voice = static_cast<std::int64_t>(v.voice);
-    auto rec = voices_.find(out.voice);
-    if (rec != voices_.end()) {
-      out.clip = rec->second.clip;
-      out.group = rec->second.group;
+    if (const VoiceBook::Voice* rec = voices_.find(out.voice)) {
+      out.clip = rec->clip;
+      out.group = rec->group;
     } else {
       // A voice a MIDI note started while the engine had no node to announce it.
       for (const auto& [name, entry] : clips_) {

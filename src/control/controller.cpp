@@ -223,18 +223,13 @@ void Controller::abandon_engine(engine::EndReason reason) {
   drain();
   link_.abandon();
   // What the engine would have said when retired: every voice ends now.
-  std::vector<std::int64_t> ids;
-  ids.reserve(voices_.size());
-  for (const auto& [id, v] : voices_)
-    ids.push_back(id);
-  std::sort(ids.begin(), ids.end());
-  for (std::int64_t id : ids) {
-    emit(protocol::VoiceEndedEvent{id, voices_[id].clip, static_cast<std::int64_t>(last_end_frame_),
+  for (auto& [id, voice] : voices_.take_all()) {
+    emit(protocol::VoiceEndedEvent{id, std::move(voice.clip),
+                                   static_cast<std::int64_t>(last_end_frame_),
                                    to_protocol(reason)});
   }
-  voices_.clear();
   // Stops the engine never acted on: answered as a retire would have answered them.
-  for (const PendingStop& stop : std::exchange(stops_, {})) {
+  for (const VoiceBook::PendingStop& stop : voices_.take_all_stops()) {
     stop.requester->reply_ok(stop.id, protocol::Json{{"stopped", 0}});
   }
   // Clips stay with their entries (the next engine gets them); the backend's retire() has closed
@@ -282,7 +277,7 @@ void Controller::go_offline(engine::EndReason reason) {
     link_.destroy();
   }
   end_queries_offline();
-  reclaim_binding_tables();
+  bindings_.reclaim_all();
   timed_in_flight_ = 0;
   in_engine_.clear();
   for (auto& [name, entry] : clips_)
@@ -309,7 +304,7 @@ void Controller::schedule_tick() {
 void Controller::tick() {
   drain();
   report_underruns();
-  if (bindings_dirty_ && !free_binding_tables_.empty()) push_bindings();
+  if (bindings_.change_waiting()) push_bindings();
   const backend::Events ev = backend_->poll();
   if (options_.on_library_message) {
     for (const backend::LibraryMessage& m : ev.library_messages)
@@ -358,29 +353,26 @@ void Controller::on_engine_message(const engine::Message& m) {
       const auto id = static_cast<std::int64_t>(m.started.voice);
       if (m.started.midi) {
         // A voice a note started: control learns of it here.
-        VoiceRecord rec;
+        VoiceBook::Voice rec;
         for (const auto& [name, entry] : clips_) {
           if (entry->slot == m.started.clip) rec.clip = name;
         }
-        for (const auto& [name, gid] : groups_) {
-          if (gid == m.started.group && gid != 0) rec.group = name;
-        }
-        voices_[id] = rec;
+        rec.group = voices_.group_name(m.started.group);
+        voices_.add(id, std::move(rec));
         if (online_) top_up_spares(1);
       }
       if (!m.started.started) break;  // its voice_ended follows
-      auto it = voices_.find(id);
+      const VoiceBook::Voice* voice = voices_.find(id);
       emit(protocol::VoiceStartedEvent{
-          id, it != voices_.end() ? it->second.clip : std::string(),
+          id, voice != nullptr ? voice->clip : std::string(),
           static_cast<std::int64_t>(m.started.frame), m.started.late,
           m.started.midi ? protocol::Trigger::midi : protocol::Trigger::command});
       break;
     }
     case engine::Kind::voice_ended: {
       const auto id = static_cast<std::int64_t>(m.ended.voice);
-      auto it = voices_.find(id);
-      std::string clip = it != voices_.end() ? std::move(it->second.clip) : std::string();
-      if (it != voices_.end()) voices_.erase(it);
+      std::optional<VoiceBook::Voice> voice = voices_.remove(id);
+      std::string clip = voice ? std::move(voice->clip) : std::string();
       if (m.ended.midi && online_) top_up_spares(1);
       emit(protocol::VoiceEndedEvent{id, std::move(clip), static_cast<std::int64_t>(m.ended.frame),
                                      to_protocol(m.ended.reason)});
@@ -412,7 +404,7 @@ void Controller::on_engine_message(const engine::Message& m) {
       delete[] m.table.table;
       break;
     case engine::Kind::bindings_released:
-      return_binding_table(m.bindings.table);
+      bindings_.give_back(m.bindings.table);
       break;
     case engine::Kind::query_voices:
       on_voices_answer(m);
@@ -426,17 +418,8 @@ void Controller::on_engine_message(const engine::Message& m) {
 }
 
 void Controller::on_stop_acted(const engine::StopPayload& stop) {
-  // The engine acts on stops in the order they were sent, timed ones on their frame, so the first
-  // pending stop with the same fields is this one. The shutdown's stop matches none.
-  for (auto it = stops_.begin(); it != stops_.end(); ++it) {
-    const engine::StopPayload& sent = it->sent;
-    if (sent.target == stop.target && sent.id == stop.id && sent.fade == stop.fade &&
-        sent.at_frame == stop.at_frame && sent.reason == stop.reason) {
-      const PendingStop done = std::move(*it);
-      stops_.erase(it);
-      done.requester->reply_ok(done.id, protocol::Json{{"stopped", stop.stopped}});
-      return;
-    }
+  if (auto done = voices_.take_stop(stop)) {
+    done->requester->reply_ok(done->id, protocol::Json{{"stopped", stop.stopped}});
   }
 }
 
@@ -453,8 +436,8 @@ void Controller::report_underruns() {
     if (missed == 0) continue;
     const auto id = static_cast<std::int64_t>(r.voice);
     std::string clip;
-    if (auto v = voices_.find(id); v != voices_.end()) {
-      clip = v->second.clip;
+    if (const VoiceBook::Voice* v = voices_.find(id)) {
+      clip = v->clip;
     } else {
       for (const auto& [name, entry] : clips_) {
         if (entry->slot == r.clip) clip = name;
@@ -719,7 +702,7 @@ void Controller::save_state() {
       list.emplace_back(name, entry->path);
     }
   }
-  options_.on_state_changed(list, bindings_json());
+  options_.on_state_changed(list, bindings_.json());
 }
 
 // ---- Shutdown ---------------------------------------------------------------------------------
@@ -807,11 +790,6 @@ std::uint64_t Controller::frames(double seconds) const noexcept {
 
 std::uint64_t Controller::declick_frames() const noexcept {
   return frames(options_.declick_s);
-}
-
-std::uint32_t Controller::group_id(const std::string& group) {
-  auto [it, inserted] = groups_.try_emplace(group, static_cast<std::uint32_t>(groups_.size() + 1));
-  return it->second;
 }
 
 }  // namespace clipd::control

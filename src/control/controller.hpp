@@ -31,7 +31,9 @@
 #include "clips/memory_budget.hpp"
 #include "control/clock_reading.hpp"
 #include "control/protocol/protocol.hpp"
+#include "control/midi_bindings.hpp"
 #include "control/requester.hpp"
+#include "control/voice_book.hpp"
 
 namespace clipd::control {
 
@@ -149,19 +151,6 @@ class Controller final {
     std::vector<std::function<void()>> waiters;
   };
 
-  struct VoiceRecord {
-    std::string clip;
-    std::optional<std::string> group;
-  };
-
-  // A `stop` the engine has not acted on yet: its reply carries the engine's count, which alone
-  // knows which voices were already fading (choked, stolen, unloaded, stopped before).
-  struct PendingStop {
-    engine::StopPayload sent;
-    RequesterPtr requester;
-    protocol::RequestId id;
-  };
-
   // A clip the engine still holds after its name was unloaded or replaced; freed on release.
   struct Zombie {
     std::string name;
@@ -213,7 +202,6 @@ class Controller final {
   void cmd_bindings(const RequesterPtr& from, const Parsed& p);
   void push_bindings();
   void top_up_spares(std::uint32_t n);
-  protocol::Json bindings_json() const;
   void restore_bindings(const std::vector<std::string>& lines);
 
   // controller.cpp: clips
@@ -281,7 +269,6 @@ class Controller final {
   bool send_own(const engine::Message& m);
   std::uint64_t frames(double seconds) const noexcept;
   std::uint64_t declick_frames() const noexcept;
-  std::uint32_t group_id(const std::string& group);
 
   boost::asio::io_context& io_;
   ControllerOptions options_;
@@ -309,25 +296,9 @@ class Controller final {
   std::uint64_t next_token_ = 1;
   std::uint64_t next_serial_ = 1;
 
-  std::unordered_map<std::int64_t, VoiceRecord> voices_;
-  std::vector<PendingStop> stops_;  // in the order sent
-  std::int64_t next_voice_ = 1;
-  std::map<std::string, std::uint32_t, std::less<>> groups_;
+  VoiceBook voices_;
 
-  // MIDI bindings by (channel, note); channel 0 is "any".
-  using BindingKey = std::pair<std::int64_t, std::int64_t>;
-  std::map<BindingKey, protocol::BindRequest> bindings_;
-  // The engine's two binding tables, allocated with the controller so that they are locked with
-  // everything else before an engine runs (the audio thread reads them; a table allocated later
-  // could page-fault there). The engine holds at most one; the other is rebuilt and swapped in. A
-  // change made while neither is free waits for the engine to hand one back (bindings_dirty_).
-  std::array<std::unique_ptr<engine::BindingTable>, 2> binding_tables_{
-      std::make_unique<engine::BindingTable>(), std::make_unique<engine::BindingTable>()};
-  std::vector<engine::BindingTable*> free_binding_tables_{binding_tables_[0].get(),
-                                                          binding_tables_[1].get()};
-  bool bindings_dirty_ = false;
-  void return_binding_table(engine::BindingTable* table);
-  void reclaim_binding_tables();
+  MidiBindings bindings_;
   // Nodes the engine keeps for the voices MIDI notes start (two per voice).
   static constexpr std::uint32_t kSpareNodes = 256;
 
