@@ -386,6 +386,9 @@ TEST(OscClock, TimetagsMapThroughTheServerClock) {
   c.sample_rate = 48000;
   c.buffer_size = 256;
   EXPECT_EQ(frame_of(Timetag{}, c), 480256u);
+  // 2 ms into a 5.33 ms period: a margin of 3 ms still reaches the next cycle, 4 ms does not.
+  EXPECT_EQ(frame_of(Timetag{}, c, 3000), 480256u);
+  EXPECT_EQ(frame_of(Timetag{}, c, 4000), 480512u);
   // Wall-clock now is 2 ms after the last cycle: 96 frames; one second later: 48000 more.
   EXPECT_EQ(frame_of(timetag_of_unix_usecs(c.realtime_usecs), c), 480096u);
   EXPECT_EQ(frame_of(timetag_of_unix_usecs(c.realtime_usecs + 1'000'000), c), 528096u);
