@@ -12,9 +12,9 @@ void Controller::push_bindings() {
   if (!online_) return;
   engine::BindingTable* table = bindings_.build(
       [this](const std::string& clip) -> std::optional<std::uint32_t> {
-        auto it = clips_.find(clip);
-        if (it == clips_.end() || it->second->slot == kNoSlot) return std::nullopt;
-        return it->second->slot;
+        const ClipEntry* entry = clips_.find(clip);
+        if (entry == nullptr || entry->slot == kNoSlot) return std::nullopt;
+        return entry->slot;
       },
       [this](const std::string& group) { return voices_.group_id(group); });
   if (table == nullptr) return;  // sent when the engine hands a table back

@@ -1,8 +1,14 @@
-// The command core: the clip registry, the voices' bookkeeping, the engine's lifecycle across
-// server connections, and every command of the protocol, as typed requests (protocol::Request)
-// answered through the Requester that sent them. Front ends (the JSON-lines socket, OSC) turn
-// their clients' messages into those requests and take the events through EventSink; the core
-// never sees wire text.
+// The command core: every command of the protocol, as typed requests (protocol::Request)
+// answered through the Requester that sent them, and the engine's lifecycle across server
+// connections. Front ends (the JSON-lines socket, OSC) turn their clients' messages into those
+// requests and take the events through EventSink; the core never sees wire text.
+//
+// Its records, each in its own class: the clips (clip_registry.hpp: loads, replaces,
+// cancellations, clips waiting to come back from the engine), the voices (voice_book.hpp: ids,
+// groups, stops waiting for the engine's count) and the MIDI bindings (midi_bindings.hpp). The
+// controller ties them to the loader, the engine link and the backend: commands.cpp (dispatch and
+// the commands), bindings.cpp (bind, unbind, bindings), controller.cpp (the engine's lifecycle,
+// its returned nodes, loads).
 //
 // Thread contract: everything runs on the control thread (the io_context's one thread). Loads
 // run on the loader's workers and come back through asio::post; the engine is reached only
@@ -31,6 +37,7 @@
 #include "clips/memory_budget.hpp"
 #include "control/clock_reading.hpp"
 #include "control/protocol/protocol.hpp"
+#include "control/clip_registry.hpp"
 #include "control/midi_bindings.hpp"
 #include "control/requester.hpp"
 #include "control/voice_book.hpp"
@@ -126,46 +133,11 @@ class Controller final {
  private:
   using Parsed = protocol::ParsedRequest;
 
-  static constexpr std::uint32_t kNoSlot = ~std::uint32_t{0};
-
-  // A name in the registry. `loaded` is null until the first load completes; `pending` is set
-  // while a load (first load, replace, or a decode at a new rate) runs.
-  struct ClipEntry {
-    std::string name;
-    std::string path;
-    std::unique_ptr<clips::LoadedClip> loaded;
-    std::uint32_t slot = kNoSlot;  // engine slot while the engine holds `loaded`
-    clips::StreamMode stream = clips::StreamMode::automatic;  // load's `stream`
-    std::uint64_t token = 0;                                  // the engine's token for `loaded`
-    struct Pending {
-      std::uint64_t serial = 0;
-      clips::LoadHandle handle;
-      RequesterPtr requester;  // null for loads the daemon started itself
-      protocol::RequestId id;
-      bool redecode = false;   // a decode at a new engine rate
-      std::uint32_t rate = 0;  // the rate asked of the loader (0: the file's own)
-    };
-    std::optional<Pending> pending;
-    // Commands naming this clip that arrived while it made them wait (is_waiting), run when
-    // that ends: its load ends, or the engine goes offline or comes up at the clip's rate.
-    std::vector<std::function<void()>> waiters;
-  };
-
-  // A clip the engine still holds after its name was unloaded or replaced; freed on release.
-  struct Zombie {
-    std::string name;
-    std::unique_ptr<clips::LoadedClip> clip;
-    bool announce = false;  // send clip-unloaded when freed
-  };
-
   // commands.cpp
   void dispatch(const RequesterPtr& from, Parsed parsed);
   static void fail(const RequesterPtr& to, const protocol::RequestId& id,
                    const protocol::Error& error);
   bool wait_if_loading(const std::string& clip, const RequesterPtr& from, const Parsed& parsed);
-  // True while commands naming the clip must wait: a load of it runs, or it is loaded at another
-  // rate than the engine's and waits for its turn to be decoded again.
-  bool is_waiting(const ClipEntry& entry) const noexcept;
   void cmd_hello(const RequesterPtr& from, const Parsed& p);
   void cmd_status(const RequesterPtr& from, const Parsed& p);
   void cmd_load(const RequesterPtr& from, const Parsed& p, const protocol::LoadRequest& r);
@@ -224,7 +196,6 @@ class Controller final {
   // freed now.
   bool retire_clip(ClipEntry& entry, bool announce);
   std::uint32_t alloc_slot();
-  protocol::ClipInfo clip_info(const ClipEntry& entry) const;
   void save_state();
   std::uint32_t target_rate() const noexcept;
 
@@ -287,14 +258,7 @@ class Controller final {
   boost::asio::steady_timer connect_timer_;
   std::chrono::steady_clock::time_point started_at_;
 
-  std::map<std::string, std::unique_ptr<ClipEntry>, std::less<>> clips_;
-  std::unordered_map<std::uint64_t, Zombie> zombies_;        // by engine token
-  std::unordered_map<std::uint64_t, ClipEntry*> in_engine_;  // by engine token
-  std::vector<std::uint32_t> free_slots_;
-  std::uint32_t slot_capacity_ = 0;
-  std::uint32_t next_slot_ = 0;
-  std::uint64_t next_token_ = 1;
-  std::uint64_t next_serial_ = 1;
+  ClipRegistry clips_;
 
   VoiceBook voices_;
 
