@@ -181,8 +181,8 @@ int run(const Config& config) {
     for (const auto& network : config.osc_allow)
       osc_config.allow.push_back(*control::osc::parse_network(network));  // checked by config
     osc_config.socket_path = config.osc_socket;
-    osc_config.subscription_lapse = std::chrono::milliseconds(
-        static_cast<std::int64_t>(config.osc_subscription_s * 1000));
+    osc_config.subscription_lapse =
+        std::chrono::milliseconds(static_cast<std::int64_t>(config.osc_subscription_s * 1000));
     osc_config.max_outputs = config.outputs;
     osc_config.log = [](std::string_view line) { log_info(line); };
     osc.emplace(

@@ -138,14 +138,12 @@ class Peer {
   }
 
   void send(const std::vector<std::byte>& bytes) {
-    ASSERT_EQ(::sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to_),
-                       to_len_),
-              static_cast<ssize_t>(bytes.size()))
+    ASSERT_EQ(
+        ::sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to_), to_len_),
+        static_cast<ssize_t>(bytes.size()))
         << std::strerror(errno);
   }
-  void send(const std::string& path, const std::vector<V>& args) {
-    send(lo_serialise(path, args));
-  }
+  void send(const std::string& path, const std::vector<V>& args) { send(lo_serialise(path, args)); }
 
   std::optional<osc::Message> receive(std::chrono::milliseconds timeout) {
     pollfd p{fd_, POLLIN, 0};
@@ -200,11 +198,12 @@ class Peer {
     const osc::Message m = call(path, std::move(args));
     EXPECT_EQ(m.address, "/clipd/error") << path;
     return m.address == "/clipd/error" && m.args.size() == 3 ? std::get<std::string>(m.args[1])
-                                                              : std::string();
+                                                             : std::string();
   }
   static std::string error_text(const osc::Message& m) {
     std::string s;
-    for (const auto& a : m.args) s += to_json(a).dump() + " ";
+    for (const auto& a : m.args)
+      s += to_json(a).dump() + " ";
     return s;
   }
   std::deque<osc::Message>& events() { return events_; }
@@ -277,7 +276,7 @@ Clipd* Osc::clipd_ = nullptr;
 std::uint16_t Osc::port_ = 0;
 
 TEST_F(Osc, UnixSocketIsPrivateAndAnswersItsSender) {
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(osc_socket().c_str(), &st), 0) << osc_socket();
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -514,8 +513,8 @@ class JackClock {
  public:
   explicit JackClock(const std::string& server) {
     jack_status_t status{};
-    client_ = jack_client_open("osc-clock", static_cast<jack_options_t>(JackNoStartServer |
-                                                                        JackServerName),
+    client_ = jack_client_open("osc-clock",
+                               static_cast<jack_options_t>(JackNoStartServer | JackServerName),
                                &status, server.c_str());
     if (client_ != nullptr) jack_activate(client_);
   }
@@ -540,8 +539,8 @@ class JackClock {
         server = now;
       }
     }
-    const auto when = static_cast<jack_time_t>(static_cast<std::int64_t>(server) +
-                                               (unix_usecs - real));
+    const auto when =
+        static_cast<jack_time_t>(static_cast<std::int64_t>(server) + (unix_usecs - real));
     return jack_time_to_frames(client_, when);
   }
 
@@ -589,8 +588,8 @@ TEST_F(Osc, BundlesSentAheadStartOnTheFrameTheirTimetagMapsTo) {
   for (int i = 0; i < 24; ++i) {
     // 150 to 380 ms ahead, at an arbitrary sub-period offset.
     const std::int64_t at = realtime_usecs() + 150000 + i * 10000 + (i * 7919) % 21000;
-    p->send(lo_bundle_bytes(timetag_at(at), {{"/clipd/clip/tt/play", {"gain_db", -40.0f,
-                                                                      "id", 2000 + i}}}));
+    p->send(lo_bundle_bytes(timetag_at(at),
+                            {{"/clipd/clip/tt/play", {"gain_db", -40.0f, "id", 2000 + i}}}));
     const osc::Message reply = p->answer(2000 + i);
     // Read right after the reply, so that both sides extrapolate from (nearly) the same cycle:
     // under load, the dummy driver's frames lag the wall clock (a cycle waits for slow
@@ -604,12 +603,14 @@ TEST_F(Osc, BundlesSentAheadStartOnTheFrameTheirTimetagMapsTo) {
   }
   std::sort(differences.begin(), differences.end());
   std::string all;
-  for (auto d : differences) all += std::to_string(d) + " ";
-  std::printf("bundle start frame minus expected frame (24 bundles, 48 kHz, 1024-frame periods): "
-              "min %lld, median %lld, max %lld; all: %s\n",
-              static_cast<long long>(differences.front()),
-              static_cast<long long>(differences[differences.size() / 2]),
-              static_cast<long long>(differences.back()), all.c_str());
+  for (auto d : differences)
+    all += std::to_string(d) + " ";
+  std::printf(
+      "bundle start frame minus expected frame (24 bundles, 48 kHz, 1024-frame periods): "
+      "min %lld, median %lld, max %lld; all: %s\n",
+      static_cast<long long>(differences.front()),
+      static_cast<long long>(differences[differences.size() / 2]),
+      static_cast<long long>(differences.back()), all.c_str());
   // Two processes read the two clocks at different moments, and the daemon extrapolates from
   // its last cycle at the nominal rate where jack_time_to_frames uses JACK's filtered one. On an
   // idle machine every start is within a few frames; a loaded one delays cycles of the dummy
@@ -641,7 +642,8 @@ TEST(OscAllow, DatagramsFromOutsideTheAllowListAreDroppedAndCounted) {
 
   auto outsider = Peer::udp("127.0.0.1", port);
   auto insider = Peer::udp("127.0.0.2", port);
-  for (int i = 0; i < 3; ++i) outsider->send("/clipd/ping", {"id", i});
+  for (int i = 0; i < 3; ++i)
+    outsider->send("/clipd/ping", {"id", i});
   // The insider's answer comes after the outsider's datagrams were read (one socket, in order).
   EXPECT_EQ(insider->ok("/clipd/ping"), json::object());
   const json status = insider->ok("/clipd/status");
@@ -654,13 +656,13 @@ TEST(OscAllow, DatagramsFromOutsideTheAllowListAreDroppedAndCounted) {
   // A second daemon that names the same OSC socket refuses to start (the socket is live).
   const std::string osc_sock = home.file("run") + "/clipd/osc.sock";
   EnvChanges env = jackd.env();
-  for (auto& e : clipd.env()) env.push_back(e);
-  const auto second = run({clipd_binary(), "--instance", "second", "--no-state", "--osc-socket",
-                           osc_sock},
-                          env, 20s);
+  for (auto& e : clipd.env())
+    env.push_back(e);
+  const auto second = run(
+      {clipd_binary(), "--instance", "second", "--no-state", "--osc-socket", osc_sock}, env, 20s);
   EXPECT_EQ(second.status, 1) << second.output;
   EXPECT_NE(second.output.find("in use"), std::string::npos) << second.output;
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(::stat(osc_sock.c_str(), &st), 0) << "the second daemon removed the live socket";
   EXPECT_EQ(insider->ok("/clipd/ping"), json::object());
 

@@ -36,8 +36,8 @@ std::uint64_t frame_of(Timetag tag, const ClockReading& clock,
   // Server time of the tag, then its distance from the last cycle's first frame.
   const long double server = static_cast<long double>(clock.server_usecs) +
                              static_cast<long double>(unix_usecs(tag) - clock.realtime_usecs);
-  const long double frames = (server - static_cast<long double>(clock.last_usecs)) *
-                             clock.sample_rate / 1e6L;
+  const long double frames =
+      (server - static_cast<long double>(clock.last_usecs)) * clock.sample_rate / 1e6L;
   const long double frame = static_cast<long double>(clock.last_frame) + std::round(frames);
   if (frame < 0) return 0;
   if (frame > 1.8e19L) return ~std::uint64_t{0} >> 1;

@@ -52,14 +52,13 @@ enum class SendResult { sent, too_big, failed };
 
 std::string text_of(const udp::endpoint& endpoint) {
   const auto address = endpoint.address();
-  const std::string host =
-      address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
   return host + ":" + std::to_string(endpoint.port());
 }
 
 void make_private_folders(const std::filesystem::path& dir) {
   if (dir.empty()) return;
-  struct stat st{};
+  struct stat st {};
   if (::stat(dir.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode)) throw OscError("'" + dir.native() + "' is not a folder");
     return;
@@ -189,9 +188,9 @@ class OscClient final : public Requester {
 
   void send_reply(const protocol::RequestId& id, const std::vector<std::byte>& bytes) {
     if (deliver(bytes) == SendResult::too_big) {
-      (void)deliver(encode_error(id, protocol::ErrorCode::limit,
-                                 "the reply (" + std::to_string(bytes.size()) +
-                                     " bytes) does not fit in one datagram"));
+      (void)deliver(encode_error(
+          id, protocol::ErrorCode::limit,
+          "the reply (" + std::to_string(bytes.size()) + " bytes) does not fit in one datagram"));
     }
   }
 
@@ -272,9 +271,9 @@ void OscFrontEnd::State::read_unix() {
           if (n == kMaxDatagram) {
             ++self->counters.malformed;
             auto client = self->client_for(peer);
-            client->reply_error({}, protocol::ErrorCode::bad_request,
-                                "datagram too large (at most " + std::to_string(kMaxDatagram - 1) +
-                                    " bytes)");
+            client->reply_error(
+                {}, protocol::ErrorCode::bad_request,
+                "datagram too large (at most " + std::to_string(kMaxDatagram - 1) + " bytes)");
           } else {
             self->handle(peer, std::span(self->unix_buffer.data(), n));
           }
@@ -356,8 +355,7 @@ void OscFrontEnd::State::schedule_sweep() {
   });
 }
 
-OscFrontEnd::OscFrontEnd(boost::asio::io_context& io, OscConfig config, Submit submit,
-                         Clock clock)
+OscFrontEnd::OscFrontEnd(boost::asio::io_context& io, OscConfig config, Submit submit, Clock clock)
     : state_(std::make_shared<State>(io, std::move(config), std::move(submit), std::move(clock))) {}
 
 OscFrontEnd::~OscFrontEnd() {
@@ -384,7 +382,7 @@ void OscFrontEnd::start() {
   if (!s.config.socket_path.empty()) {
     const std::filesystem::path path(s.config.socket_path);
     make_private_folders(path.parent_path());
-    struct stat st{};
+    struct stat st {};
     boost::system::error_code ec;
     if (::lstat(path.c_str(), &st) == 0) {
       if (!S_ISSOCK(st.st_mode)) {
