@@ -224,6 +224,11 @@ std::uint64_t AutoBackend::cycles() const noexcept {
   return cur != nullptr ? cur->cycles() : 0;
 }
 
+std::uint64_t AutoBackend::server_usecs() const noexcept {
+  const Backend* cur = current();
+  return cur != nullptr ? cur->server_usecs() : 0;
+}
+
 std::string AutoBackend::port_name(std::uint32_t output_index) const {
   const Backend* cur = current();
   return cur != nullptr ? cur->port_name(output_index)

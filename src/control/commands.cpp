@@ -208,6 +208,7 @@ void Controller::cmd_status(const RequesterPtr& from, const Parsed& p) {
   result["stream_bytes"] = disk_->bytes();
   result["midi_dropped"] =
       (online_ ? link_.engine()->midi_dropped() : 0) + backend_->midi_overflow();
+  if (options_.extend_status) options_.extend_status(result);
   from->reply_ok(p.id, result);
 }
 

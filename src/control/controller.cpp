@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <ctime>
 #include <stdexcept>
 #include <utility>
 
@@ -453,6 +454,41 @@ void Controller::finish_stop_if_ready() {
 }
 
 // ---- Units --------------------------------------------------------------------------------------
+
+std::optional<ClockReading> Controller::clock_reading() const {
+  engine::Engine* e = link_.engine();
+  if (!online_ || e == nullptr || e->cycles() == 0 || rate_ == 0) return std::nullopt;
+  ClockReading r;
+  r.sample_rate = rate_;
+  r.buffer_size = buffer_size_;
+  // The engine publishes the frame last, with release, after the time (engine.cpp): a frame read
+  // before and after the time that did not change means both are of one cycle (up to the few
+  // stores between them on the audio thread).
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    const std::uint64_t before = e->last_frame();
+    r.last_usecs = e->last_usecs();
+    r.last_frame = e->last_frame();
+    if (before == r.last_frame) break;
+  }
+  // CLOCK_REALTIME on both sides of the server clock; of a few tries, the one that took least,
+  // taken at its middle.
+  std::int64_t best_gap = INT64_MAX;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    timespec a{};
+    timespec b{};
+    ::clock_gettime(CLOCK_REALTIME, &a);
+    const std::uint64_t server = backend_->server_usecs();
+    ::clock_gettime(CLOCK_REALTIME, &b);
+    const std::int64_t ua = std::int64_t{a.tv_sec} * 1000000 + a.tv_nsec / 1000;
+    const std::int64_t ub = std::int64_t{b.tv_sec} * 1000000 + b.tv_nsec / 1000;
+    if (ub - ua < best_gap) {
+      best_gap = ub - ua;
+      r.realtime_usecs = ua + (ub - ua) / 2;
+      r.server_usecs = server;
+    }
+  }
+  return r;
+}
 
 std::uint64_t Controller::now_frame() const noexcept {
   engine::Engine* e = link_.engine();

@@ -33,6 +33,7 @@
 #include "clips/loader.hpp"
 #include "clips/memory_budget.hpp"
 #include "control/clip_registry.hpp"
+#include "control/clock_reading.hpp"
 #include "control/midi_bindings.hpp"
 #include "control/protocol/protocol.hpp"
 #include "control/requester.hpp"
@@ -85,6 +86,9 @@ struct ControllerOptions {
   // Called on the control thread with the server library's own messages (libjack's error and
   // info hooks, PipeWire's log: backend::LibraryMessage).
   std::function<void(bool error, const std::string&)> on_library_message;
+  // Called on the control thread with `status`'s result before it is sent: the front ends add
+  // their own counters (the OSC front end's osc_dropped, ...).
+  std::function<void(protocol::Json& status)> extend_status;
 };
 
 class Controller final {
@@ -117,6 +121,11 @@ class Controller final {
   // A client's request, from any front end: answered exactly once through `from`, now or later
   // (a reply to a client that is gone is dropped by its Requester). Control thread.
   void submit(const RequesterPtr& from, protocol::ParsedRequest request);
+
+  // The engine's clocks read together (control/clock_reading.hpp): its last cycle's first frame
+  // and the server clock's time there, the server clock and CLOCK_REALTIME now. nullopt while no
+  // engine has run a cycle. Control thread.
+  std::optional<ClockReading> clock_reading() const;
 
  private:
   using Parsed = protocol::ParsedRequest;

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "control/osc/network.hpp"
 #include "daemon/paths.hpp"
 
 namespace clipd {
@@ -109,6 +110,19 @@ void check_log_level(const std::string& level, const std::string& origin) {
   fail(origin, "log_level", "expected error, warning, notice, info or debug");
 }
 
+void check_osc_bind(const std::string& address, const std::string& origin, const std::string& key) {
+  boost::system::error_code ec;
+  (void)boost::asio::ip::make_address(address, ec);
+  if (ec) fail(origin, key, "'" + address + "' is not an IPv4 or IPv6 address");
+}
+
+void check_network(const std::string& network, const std::string& origin, const std::string& key) {
+  if (!control::osc::parse_network(network)) {
+    fail(origin, key,
+         "'" + network + "' is not a network (an address, or address/prefix: 192.168.1.0/24)");
+  }
+}
+
 void check_backend(const std::string& backend, const std::string& origin, const std::string& key) {
   if (backend == "auto" || backend == "jack" || backend == "pipewire") return;
   fail(origin, key, "expected auto, jack or pipewire");
@@ -195,6 +209,26 @@ void apply_config_json(Config& c, const std::string& text, const std::string& or
       c.state_file = json_string(v, origin, key);
     } else if (key == "save_state") {
       c.save_state = json_bool(v, origin, key);
+    } else if (key == "osc_port") {
+      c.osc_port = static_cast<std::uint32_t>(json_uint(v, 1, 65535, origin, key));
+    } else if (key == "osc_socket") {
+      c.osc_socket = json_string(v, origin, key);
+    } else if (key == "osc_bind") {
+      c.osc_bind = json_string(v, origin, key);
+      check_osc_bind(c.osc_bind, origin, key);
+    } else if (key == "osc_allow") {
+      if (!v.is_array()) fail(origin, key, "expected a list of networks");
+      c.osc_allow.clear();
+      for (const auto& n : v) {
+        c.osc_allow.push_back(json_string(n, origin, key));
+        check_network(c.osc_allow.back(), origin, key);
+      }
+    } else if (key == "osc_subscription_s") {
+      if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0.1 ||
+          v.get<double>() > 3600) {
+        fail(origin, key, "expected a number of seconds in [0.1, 3600]");
+      }
+      c.osc_subscription_s = v.get<double>();
     } else if (key == "log_level") {
       c.log_level = json_string(v, origin, key);
       check_log_level(c.log_level, origin);
@@ -278,6 +312,10 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     } else if (arg == "--no-midi") {
       flag();
       cl.config.midi = false;
+    } else if (arg == "--osc-port") {
+      cl.config.osc_port = static_cast<std::uint32_t>(parse_uint(next(), 1, 65535, origin, arg));
+    } else if (arg == "--osc-socket") {
+      cl.config.osc_socket = next();
     } else if (arg == "--state-file") {
       cl.config.state_file = next();
     } else if (arg == "--no-state") {
@@ -303,6 +341,7 @@ void resolve_defaults(Config& c) {
   }
   if (c.socket_path.empty()) c.socket_path = default_socket_path(c.instance);
   if (c.client_name.empty()) c.client_name = c.instance.empty() ? "clipd" : "clipd-" + c.instance;
+  if (c.osc_port != 0 && c.osc_socket.empty()) c.osc_socket = default_osc_socket_path(c.instance);
   if (c.state_file.empty()) c.state_file = default_state_path(c.instance);
   if (c.memory_budget == 0) {
     const long pages = ::sysconf(_SC_PHYS_PAGES);
@@ -327,6 +366,9 @@ const char* usage_text() noexcept {
          "  --max-channels N       most channels a clip may have (default 8)\n"
          "  --connect PORT         connect out_1, out_2, ... to these ports (repeat)\n"
          "  --no-midi              no midi_in port\n"
+         "  --osc-port N           take OSC over UDP on port N (see clipd-osc(7))\n"
+         "  --osc-socket PATH      take OSC on this UNIX datagram socket (default, with\n"
+         "                         --osc-port: $XDG_RUNTIME_DIR/clipd/osc.sock)\n"
          "  --state-file PATH      where the loaded clips are remembered\n"
          "  --no-state             neither read nor write the state file\n"
          "  --log-level LEVEL      error, warning, notice, info or debug\n"

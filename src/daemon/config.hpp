@@ -56,6 +56,16 @@ struct Config {
   std::vector<std::string> auto_connect;
   bool midi = true;
   double declick_s = 0.005;
+  // OSC (clipd-osc(7)), off unless osc_port or osc_socket is set: UDP on osc_port (0: none),
+  // bound to osc_bind, taking datagrams only from the osc_allow networks; the UNIX datagram
+  // socket osc_socket (the instance's default path when only the port is set). A sender's
+  // subscription lapses osc_subscription_s seconds after its last /clipd/subscribe.
+  std::uint32_t osc_port = 0;
+  std::string osc_socket;
+  std::string osc_bind = "127.0.0.1";
+  std::vector<std::string> osc_allow = {"127.0.0.0/8", "::1"};
+  double osc_subscription_s = 30;
+  bool osc_enabled() const noexcept { return osc_port != 0 || !osc_socket.empty(); }
   // State file; empty means the default for the instance.
   std::string state_file;
   bool save_state = true;

@@ -19,6 +19,7 @@
 #include "clipd/realtime.hpp"
 #include "control/controller.hpp"
 #include "control/json_front_end.hpp"
+#include "control/osc/front_end.hpp"
 #include "control/server/server.hpp"
 #include "daemon/config.hpp"
 #include "daemon/log.hpp"
@@ -149,6 +150,15 @@ int run(const Config& config) {
   std::function<void()> begin_shutdown;
   options.on_shutdown_request = [&] { boost::asio::post(io, [&] { begin_shutdown(); }); };
 
+  // The OSC front end, when configured; declared before the controller, which holds it as an
+  // event sink until it is gone. Its counters join `status` (zero while OSC is off).
+  std::optional<control::osc::OscFrontEnd> osc;
+  options.extend_status = [&osc](protocol::Json& status) {
+    const control::osc::OscCounters counters = osc ? osc->counters() : control::osc::OscCounters{};
+    status["osc_dropped"] = counters.dropped;
+    status["osc_malformed"] = counters.malformed;
+  };
+
   control::Controller controller(io, std::move(options), std::move(audio));
   controller_ptr = &controller;
 
@@ -161,6 +171,36 @@ int run(const Config& config) {
   controller.add_event_sink(json_front_end);
   control::Server server(io, server_config, json_front_end);
   json_front_end.attach(server);
+  // OSC opens its sockets before the control socket listens: a client that finds the control
+  // socket answering finds OSC ready too.
+  if (config.osc_enabled()) {
+    control::osc::OscConfig osc_config;
+    if (config.osc_port != 0) osc_config.udp_port = static_cast<std::uint16_t>(config.osc_port);
+    osc_config.bind_address = config.osc_bind;
+    osc_config.allow.clear();
+    for (const auto& network : config.osc_allow)
+      osc_config.allow.push_back(*control::osc::parse_network(network));  // checked by config
+    osc_config.socket_path = config.osc_socket;
+    osc_config.subscription_lapse =
+        std::chrono::milliseconds(static_cast<std::int64_t>(config.osc_subscription_s * 1000));
+    osc_config.max_outputs = config.outputs;
+    osc_config.log = [](std::string_view line) { log_info(line); };
+    osc.emplace(
+        io, std::move(osc_config),
+        [&controller](const control::RequesterPtr& from, protocol::ParsedRequest request) {
+          controller.submit(from, std::move(request));
+        },
+        [&controller] { return controller.clock_reading(); });
+    controller.add_event_sink(*osc);
+    try {
+      osc->start();
+    } catch (const control::osc::OscError& e) {
+      log_error(e.what());
+      return 1;
+    }
+    log_notice("OSC on " + osc->describe());
+  }
+
   try {
     server.start();
   } catch (const control::ServerError& e) {
@@ -168,6 +208,7 @@ int run(const Config& config) {
     return 1;
   }
   log_notice("listening on " + server.socket_path().string());
+
 
   std::vector<std::pair<std::string, std::string>> initial;
   for (const auto& c : state.clips)
@@ -192,6 +233,7 @@ int run(const Config& config) {
     log_notice("stopping");
     notifier.stopping();
     controller.stop([&] {
+      if (osc) osc->stop();
       server.stop();
       io.stop();
     });

@@ -42,6 +42,10 @@ std::string default_socket_path(const std::string& instance) {
   return runtime_dir() + "/clipd/" + (instance.empty() ? "control" : instance) + ".sock";
 }
 
+std::string default_osc_socket_path(const std::string& instance) {
+  return runtime_dir() + "/clipd/" + (instance.empty() ? "osc" : instance + "-osc") + ".sock";
+}
+
 std::string default_state_path(const std::string& instance) {
   return state_home() + "/clipd/" + (instance.empty() ? "state" : instance) + ".json";
 }

@@ -14,6 +14,8 @@ std::string state_home();
 
 // $XDG_RUNTIME_DIR/clipd/control.sock, or …/clipd/NAME.sock for an instance.
 std::string default_socket_path(const std::string& instance);
+// $XDG_RUNTIME_DIR/clipd/osc.sock, or …/clipd/NAME-osc.sock for an instance.
+std::string default_osc_socket_path(const std::string& instance);
 // $XDG_STATE_HOME/clipd/state.json, or …/clipd/NAME.json for an instance.
 std::string default_state_path(const std::string& instance);
 

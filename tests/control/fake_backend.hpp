@@ -90,6 +90,8 @@ class FakeBackend final : public backend::Backend {
   std::optional<double> dsp_load() const override { return std::nullopt; }
   std::uint64_t frame_now() const noexcept override { return frame_; }
   std::uint64_t cycles() const noexcept override { return cycles_; }
+  // The fake's clock: 20 us a frame, as cycle() reports it, at the frame after the last cycle.
+  std::uint64_t server_usecs() const noexcept override { return frame_ * 20; }
   std::string port_name(std::uint32_t output_index) const override {
     return name_ + ":out_" + std::to_string(output_index + 1);
   }

@@ -92,6 +92,42 @@ TEST_F(ConfigTest, StreamingKeys) {
   EXPECT_EQ(d.max_streamed_voices, 32u);
 }
 
+TEST_F(ConfigTest, OscIsOffUntilAPortOrSocketIsGiven) {
+  Config off = parse({}).config;
+  resolve_defaults(off);
+  EXPECT_FALSE(off.osc_enabled());
+  EXPECT_TRUE(off.osc_socket.empty());
+  EXPECT_EQ(off.osc_bind, "127.0.0.1");
+  EXPECT_EQ(off.osc_allow, (std::vector<std::string>{"127.0.0.0/8", "::1"}));
+  EXPECT_DOUBLE_EQ(off.osc_subscription_s, 30.0);
+
+  // A port alone: UDP and the UNIX socket at the instance's default path.
+  Config port = parse({"--osc-port", "9000", "--instance", "deck2"}).config;
+  resolve_defaults(port);
+  EXPECT_TRUE(port.osc_enabled());
+  EXPECT_EQ(port.osc_port, 9000u);
+  EXPECT_EQ(port.osc_socket, dir_ + "/run/clipd/deck2-osc.sock");
+  Config plain = parse({"--osc-port=9001"}).config;
+  resolve_defaults(plain);
+  EXPECT_EQ(plain.osc_socket, dir_ + "/run/clipd/osc.sock");
+
+  // A socket alone: no UDP.
+  Config sock = parse({"--osc-socket", "/tmp/x.sock"}).config;
+  resolve_defaults(sock);
+  EXPECT_TRUE(sock.osc_enabled());
+  EXPECT_EQ(sock.osc_port, 0u);
+  EXPECT_EQ(sock.osc_socket, "/tmp/x.sock");
+
+  const std::string path = write("osc.json", R"({"osc_port": 9100, "osc_bind": "0.0.0.0",
+      "osc_allow": ["192.168.1.0/24", "fd00::/8"], "osc_subscription_s": 5})");
+  const Config file = parse({"--config", path.c_str(), "--osc-port", "9200"}).config;
+  EXPECT_EQ(file.osc_port, 9200u);
+  EXPECT_EQ(file.osc_bind, "0.0.0.0");
+  EXPECT_EQ(file.osc_allow, (std::vector<std::string>{"192.168.1.0/24", "fd00::/8"}));
+  EXPECT_DOUBLE_EQ(file.osc_subscription_s, 5.0);
+  EXPECT_THROW(parse({"--osc-port", "0"}), ConfigError);
+}
+
 TEST_F(ConfigTest, InstanceNamesSocketClientAndState) {
   Config c = parse({"--instance", "deck2"}).config;
   resolve_defaults(c);
@@ -127,6 +163,12 @@ TEST_F(ConfigTest, BadInputIsAClearErrorNamingTheKey) {
       {R"({"log_level": "loud"})", "log_level"},
       {R"({"backend": "alsa"})", "backend"},
       {R"({"backend": 1})", "backend"},
+      {R"({"osc_port": 0})", "osc_port"},
+      {R"({"osc_port": 70000})", "osc_port"},
+      {R"({"osc_bind": "localhost"})", "osc_bind"},
+      {R"({"osc_allow": "10.0.0.0/8"})", "osc_allow"},
+      {R"({"osc_allow": ["10.0.0.0/33"]})", "osc_allow"},
+      {R"({"osc_subscription_s": 0})", "osc_subscription_s"},
       {R"([1, 2])", "object"},
       {R"({"outputs": )", "JSON"},
   };

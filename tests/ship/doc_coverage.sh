@@ -4,13 +4,14 @@
 # for every subcommand and option; clipd.conf(5) has an entry for every key that
 # src/daemon/config.cpp accepts, and clipd(1) for every option it parses, so a new key or option
 # without documentation fails here.
-# usage: doc_coverage.sh CLIPD.1 CLIPCTL.1 CLIPD.CONF.5 CLIPD-PROTOCOL.7 (the built pages)
+# clipd-osc(7) has an address for every command of the protocol.
+# usage: doc_coverage.sh CLIPD.1 CLIPCTL.1 CLIPD.CONF.5 CLIPD-PROTOCOL.7 CLIPD-OSC.7 (the built pages)
 set -eu
 here=$(dirname "$0")
 . "$here/lib.sh"
 . "$here/contract.sh"
 
-[ $# -eq 4 ] || fail "usage: $0 CLIPD.1 CLIPCTL.1 CLIPD.CONF.5 CLIPD-PROTOCOL.7"
+[ $# -eq 5 ] || fail "usage: $0 CLIPD.1 CLIPCTL.1 CLIPD.CONF.5 CLIPD-PROTOCOL.7 CLIPD-OSC.7"
 [ -n "${CLIPD_SOURCE_ROOT:-}" ] || fail "CLIPD_SOURCE_ROOT is not set (run through meson test)"
 config_cpp=$CLIPD_SOURCE_ROOT/src/daemon/config.cpp
 [ -f "$config_cpp" ] || fail "$config_cpp not found"
@@ -24,6 +25,7 @@ render_man "$1" >"$work/clipd"
 render_man "$2" >"$work/clipctl"
 render_man "$3" >"$work/conf"
 render_man "$4" >"$work/protocol"
+render_man "$5" >"$work/osc"
 
 missing=0
 # expect_terms FILE SECTION WHAT NAMES...: each name is an entry of that section.
@@ -73,6 +75,9 @@ expect_terms protocol EVENTS event $contract_events
 expect_terms protocol ERRORS 'error code' $contract_errors
 # shellcheck disable=SC2086
 expect_words protocol 'protocol word' $contract_words
+
+# shellcheck disable=SC2086
+expect_words osc 'OSC address' $(printf '/clipd/%s\n' $contract_commands)
 
 # shellcheck disable=SC2086
 expect_terms clipctl COMMANDS 'clipctl subcommand' $clipctl_subcommands

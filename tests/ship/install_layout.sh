@@ -51,7 +51,7 @@ grep -qx 'ListenStream=%t/clipd/control.sock' "$root$unitdir/clipd.socket" ||
 grep -qx 'ListenStream=%t/clipd/%i.sock' "$root$unitdir/clipd@.socket" ||
     fail "clipd@.socket does not listen on %t/clipd/%i.sock"
 
-for page in clipd.1 clipctl.1 clipd.conf.5 clipd-protocol.7; do
+for page in clipd.1 clipctl.1 clipd.conf.5 clipd-protocol.7 clipd-osc.7; do
     section=${page##*.}
     f=$root$mandir/man$section/$page
     [ -f "$f" ] || fail "$mandir/man$section/$page was not installed"

@@ -444,4 +444,8 @@ std::optional<double> JackBackend::dsp_load() const {
   return static_cast<double>(jack_cpu_load(client_));
 }
 
+std::uint64_t JackBackend::server_usecs() const noexcept {
+  return jack_get_time();
+}
+
 }  // namespace clipd::backend::jack

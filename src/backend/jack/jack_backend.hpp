@@ -123,6 +123,8 @@ class JackBackend final : public Backend {
     return frame_now_.load(std::memory_order_acquire);
   }
   std::uint64_t cycles() const noexcept override { return cycles_.load(std::memory_order_acquire); }
+  // jack_get_time(): the clock jack_get_cycle_times() reports the cycles on.
+  std::uint64_t server_usecs() const noexcept override;
   // How many times JACK ran the thread-init callback since the object was made.
   std::uint32_t thread_inits() const noexcept {
     return thread_inits_.load(std::memory_order_relaxed);

@@ -7,6 +7,7 @@
 #include <spa/param/latency-utils.h>
 #include <spa/pod/builder.h>
 #include <pthread.h>
+#include <time.h>
 #include <spa/utils/json.h>
 #include <spa/utils/result.h>
 #include <unistd.h>
@@ -156,6 +157,13 @@ class PipewireBackend final : public Backend {
     return frame_now_.load(std::memory_order_acquire);
   }
   std::uint64_t cycles() const noexcept override { return cycles_.load(std::memory_order_acquire); }
+  // CLOCK_MONOTONIC: the clock of the driver position's nsec, which the cycles report.
+  std::uint64_t server_usecs() const noexcept override {
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    return static_cast<std::uint64_t>(now.tv_sec) * 1000000u +
+           static_cast<std::uint64_t>(now.tv_nsec) / 1000u;
+  }
   std::string port_name(std::uint32_t output_index) const override {
     return options_.client_name + ":out_" + std::to_string(output_index + 1);
   }

@@ -1,0 +1,20 @@
+// control/clock_reading.hpp: the engine's clocks as one reading (Controller::clock_reading()),
+// for front ends that turn wall-clock times into engine frames (OSC bundles' timetags).
+//
+// Thread contract: a plain value.
+#pragma once
+
+#include <cstdint>
+
+namespace clipd::control {
+
+struct ClockReading {
+  std::uint64_t last_frame = 0;     // the first frame of the engine's last cycle
+  std::uint64_t last_usecs = 0;     // the server's microsecond clock at that frame
+  std::uint64_t server_usecs = 0;   // the server's microsecond clock now
+  std::int64_t realtime_usecs = 0;  // CLOCK_REALTIME now (microseconds since 1970)
+  std::uint32_t sample_rate = 0;
+  std::uint32_t buffer_size = 0;
+};
+
+}  // namespace clipd::control
