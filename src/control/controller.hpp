@@ -102,8 +102,9 @@ class Controller final {
   Controller& operator=(const Controller&) = delete;
 
   // Every event goes to each sink, in the order they were added. `sink` must outlive the
-  // controller. Call before start().
+  // controller or be removed before it goes. Call before start().
   void add_event_sink(EventSink& sink) { sinks_.push_back(&sink); }
+  void remove_event_sink(EventSink& sink) noexcept { std::erase(sinks_, &sink); }
   // Loads `initial_clips` (name, path: from the state file), restores `initial_bindings` (`bind`
   // request lines) and starts connecting to the audio server.
   void start(std::vector<std::pair<std::string, std::string>> initial_clips,

@@ -38,6 +38,10 @@ class SessionRequester final : public Requester {
 JsonFrontEnd::JsonFrontEnd(Controller& core, JsonFrontEndOptions options)
     : core_(core), options_(std::move(options)) {}
 
+JsonFrontEnd::~JsonFrontEnd() {
+  core_.remove_event_sink(*this);
+}
+
 RequesterPtr JsonFrontEnd::requester_of(const std::shared_ptr<Session>& session) {
   std::any& slot = session->user_data();
   if (auto* kept = std::any_cast<RequesterPtr>(&slot)) return *kept;

@@ -38,6 +38,8 @@ class JsonFrontEnd final : public SessionHandler, public EventSink {
  public:
   // `core` must outlive the front end.
   JsonFrontEnd(Controller& core, JsonFrontEndOptions options);
+  // Leaves the controller's event sinks (the front end may go before the controller).
+  ~JsonFrontEnd() override;
   JsonFrontEnd(const JsonFrontEnd&) = delete;
   JsonFrontEnd& operator=(const JsonFrontEnd&) = delete;
 
