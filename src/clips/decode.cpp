@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "clips/sndfile_open.hpp"
 #include "clips/stream_load.hpp"
 
 namespace clipd::clips {
@@ -31,11 +32,6 @@ namespace {
 // Input frames per block: large enough that per-call overhead vanishes, small enough that the
 // interleaved scratch (at most 8 channels: 512 KiB) stays far below any clip worth loading.
 constexpr sf_count_t block_frames = 16384;
-
-// libsndfile reports a failed open through one process-wide error slot (sf_error(NULL)), so an
-// open and the reading of its reason happen under one lock; parallel loads would otherwise read
-// each other's reasons.
-std::mutex sf_open_mutex;
 
 struct FileDescriptor {
   int fd = -1;
@@ -169,19 +165,6 @@ bool log_reports_corruption(const std::string& log) {
          log.find("ERROR_STATUS_LOST_SYNC", lost + 1) != std::string::npos;
 }
 
-// Containers whose length is a header field of a compressed stream (or no field at all): the
-// count libsndfile reports is a claim, not derived from the file's size.
-bool length_is_a_claim(int format) noexcept {
-  switch (format & SF_FORMAT_TYPEMASK) {
-    case SF_FORMAT_FLAC:
-    case SF_FORMAT_OGG:
-    case SF_FORMAT_MPEG:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // Bytes per sample of the subformats libsndfile can read headerless (SF_FORMAT_RAW); 0 for the
 // others (block-coded ones such as ADPCM or GSM).
 unsigned raw_sample_bytes(int format) noexcept {
@@ -305,7 +288,7 @@ LoadResult decode(const LoadRequest& request, MemoryBudget& budget, const std::s
   SndFile sf;
   SF_INFO info{};
   {
-    std::lock_guard lock(sf_open_mutex);
+    std::lock_guard lock(sndfile_open_mutex());
     sf.file = sf_open_fd(fd.fd, SFM_READ, &info, SF_FALSE);
     if (sf.file == nullptr) {
       return failure(LoadErrorCode::unsupported_format,
@@ -359,7 +342,7 @@ LoadResult decode(const LoadRequest& request, MemoryBudget& budget, const std::s
         raw.channels = info.channels;
         raw.format = SF_FORMAT_RAW | (info.format & SF_FORMAT_SUBMASK) | SF_ENDIAN_LITTLE;
         sf_close(std::exchange(sf.file, nullptr));
-        std::lock_guard lock(sf_open_mutex);
+        std::lock_guard lock(sndfile_open_mutex());
         auto start = static_cast<sf_count_t>(offset);
         if (::lseek(fd.fd, 0, SEEK_SET) != 0 ||
             (sf.file = sf_open_fd(fd.fd, SFM_READ, &raw, SF_FALSE)) == nullptr ||

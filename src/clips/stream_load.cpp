@@ -15,29 +15,17 @@
 #include <vector>
 
 #include "clips/decode.hpp"
+#include "clips/sndfile_open.hpp"
 #include "clips/stream_reader.hpp"
 
 namespace clipd::clips {
 
 namespace {
 
-std::mutex open_mutex;  // sf_strerror(NULL) is one process-wide slot
-
 LoadResult failure(LoadErrorCode code, std::string message) {
   LoadResult result;
   result.error = LoadError{code, std::move(message)};
   return result;
-}
-
-bool length_is_a_claim(int format) noexcept {
-  switch (format & SF_FORMAT_TYPEMASK) {
-    case SF_FORMAT_FLAC:
-    case SF_FORMAT_OGG:
-    case SF_FORMAT_MPEG:
-      return true;
-    default:
-      return false;
-  }
 }
 
 }  // namespace
@@ -59,7 +47,7 @@ std::optional<LoadResult> load_streamed(const LoadRequest& request, MemoryBudget
   SF_INFO info{};
   SNDFILE* sf = nullptr;
   {
-    std::lock_guard lock(open_mutex);
+    std::lock_guard lock(sndfile_open_mutex());
     sf = sf_open_fd(fd, SFM_READ, &info, SF_TRUE);
   }
   if (sf == nullptr) {

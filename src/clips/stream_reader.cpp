@@ -10,15 +10,14 @@
 #include <cstring>
 #include <mutex>
 
+#include "clips/sndfile_open.hpp"
+
 namespace clipd::clips {
 
 namespace {
 
 // Input frames per read: a few milliseconds of work, so a ring is topped up in small steps.
 constexpr std::uint64_t kBlock = 4096;
-
-// libsndfile reports a failed open through one process-wide slot (sf_strerror(NULL)).
-std::mutex open_mutex;
 
 }  // namespace
 
@@ -64,7 +63,7 @@ std::unique_ptr<StreamReader> StreamReader::open(std::shared_ptr<const StreamFil
   }
   SF_INFO info{};
   {
-    std::lock_guard lock(open_mutex);
+    std::lock_guard lock(sndfile_open_mutex());
     r->sf_ = sf_open_fd(fd, SFM_READ, &info, SF_TRUE);
     if (r->sf_ == nullptr) {
       ::close(fd);

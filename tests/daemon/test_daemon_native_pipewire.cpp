@@ -462,15 +462,15 @@ TEST_F(Native, AQuantumStormLeavesTheRecordingBitIdentical) {
     const ScheduledShow scheduled = schedule_show(c, timed, start, kVoices);
     const std::int64_t end = scheduled.end;
     during(start, c);
-    // Every voice started on its frame, and ended stopped.
+    // Every voice started, and ended stopped.
+    std::vector<json> started;
     for (int v = 0; v < kVoices; ++v) {
       auto e = c.wait_event("voice-started", 20s);
       if (!e) {
         ADD_FAILURE() << "no voice-started for voice " << v << " of " << kVoices;
         break;
       }
-      EXPECT_EQ((*e)["frame"], scheduled.starts.at((*e)["voice"].get<std::int64_t>())) << e->dump();
-      EXPECT_EQ((*e)["late"], false) << e->dump();
+      started.push_back(*e);
     }
     for (int v = 0; v < kVoices; ++v) {
       auto e = c.wait_event("voice-ended", 20s);
@@ -495,7 +495,14 @@ TEST_F(Native, AQuantumStormLeavesTheRecordingBitIdentical) {
     out.skipped = r.gaps != 0 || xruns != 0;
     out.why = "recorder gaps " + std::to_string(r.gaps) + ", clipd xruns " + xruns.dump();
     EXPECT_EQ(clipd->stop(), 0) << clipd->log();
-    if (out.skipped) return out;  // frames are missing: nothing to compare
+    // A cycle the graph skipped moves its clock past the frames it skipped, so a voice due in
+    // them starts late, rightly, and the frames recorded are missing: nothing to compare.
+    if (out.skipped) return out;
+    // Every voice started on its frame.
+    for (const json& e : started) {
+      EXPECT_EQ(e["frame"], scheduled.starts.at(e["voice"].get<std::int64_t>())) << e.dump();
+      EXPECT_EQ(e["late"], false) << e.dump();
+    }
     EXPECT_EQ(r.channels, kShowOutputs);
     EXPECT_LE(r.first_frame, static_cast<std::uint64_t>(start));
     EXPECT_GE(r.first_frame + r.frames, static_cast<std::uint64_t>(end));

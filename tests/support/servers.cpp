@@ -1,10 +1,16 @@
 #include "servers.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/sem.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 #include <stdexcept>
@@ -145,6 +151,47 @@ bool reclaim_jack_registry() {
   return !any_jackd_running() && ::unlink("/dev/shm/jack-shm-registry") == 0;
 }
 
+// The same leak while other servers run (other suites on the machine): frees the slots of servers
+// whose process is gone, under the lock JACK2 itself takes around the registry (common/shm.c: a
+// System V semaphore of key 0x282929 holding one unit, taken with SEM_UNDO). The layout is
+// JACK2's jack_shm_header_t on Linux: a 24-byte header, then eight slots of a pid and a 257-byte
+// name, 264 bytes each; the header's own length field is checked first and nothing is touched
+// when it differs. True when a slot was freed.
+bool reclaim_dead_jack_servers() {
+  constexpr std::size_t kSlots = 8, kSlotsAt = 24, kSlotSize = 264;
+  constexpr std::size_t kHeaderSize = kSlotsAt + kSlots * kSlotSize;
+  const int fd = ::open("/dev/shm/jack-shm-registry", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  void* map = MAP_FAILED;
+  if (::fstat(fd, &st) == 0 && static_cast<std::size_t>(st.st_size) >= kHeaderSize) {
+    map = ::mmap(nullptr, kHeaderSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  }
+  ::close(fd);
+  if (map == MAP_FAILED) return false;
+  auto* bytes = static_cast<unsigned char*>(map);
+  std::uint32_t header_size = 0;
+  std::memcpy(&header_size, bytes + 16, sizeof header_size);
+  bool freed = false;
+  const int semaphore = ::semget(0x282929, 0, 0);
+  sembuf take{0, -1, SEM_UNDO};
+  if (header_size == kHeaderSize && semaphore >= 0 && ::semop(semaphore, &take, 1) == 0) {
+    for (std::size_t i = 0; i < kSlots; ++i) {
+      unsigned char* slot = bytes + kSlotsAt + i * kSlotSize;
+      std::int32_t pid = 0;
+      std::memcpy(&pid, slot, sizeof pid);
+      if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) {
+        std::memset(slot, 0, kSlotSize);
+        freed = true;
+      }
+    }
+    sembuf give{0, 1, SEM_UNDO};
+    ::semop(semaphore, &give, 1);
+  }
+  ::munmap(map, kHeaderSize);
+  return freed;
+}
+
 }  // namespace
 
 void JackdServer::start() {
@@ -167,7 +214,7 @@ void JackdServer::start() {
     process_->stop();
     const std::string why = log();
     if (attempt == 0 && why.find("Too many servers already active") != std::string::npos &&
-        reclaim_jack_registry()) {
+        (reclaim_jack_registry() || reclaim_dead_jack_servers())) {
       continue;
     }
     throw std::runtime_error("jackd " + options_.name + " did not start:\n" + why);
