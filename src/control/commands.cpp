@@ -110,16 +110,10 @@ void Controller::dispatch(const RequesterPtr& from, Parsed p) {
 
 bool Controller::wait_if_loading(const std::string& clip, const RequesterPtr& from,
                                  const Parsed& parsed) {
-  auto it = clips_.find(clip);
-  if (it == clips_.end()) return false;
-  ClipEntry& entry = *it->second;
-  if (!is_waiting(entry)) return false;
-  entry.waiters.push_back([this, from, parsed]() { dispatch(from, parsed); });
+  ClipEntry* entry = clips_.find(clip);
+  if (entry == nullptr || !ClipRegistry::is_waiting(*entry, online_)) return false;
+  entry->waiters.push_back([this, from, parsed]() { dispatch(from, parsed); });
   return true;
-}
-
-bool Controller::is_waiting(const ClipEntry& entry) const noexcept {
-  return entry.pending.has_value() || !entry.loaded || (online_ && entry.slot == kNoSlot);
 }
 
 std::uint64_t Controller::engine_frame(const protocol::When& when) const noexcept {
@@ -199,10 +193,7 @@ void Controller::cmd_status(const RequesterPtr& from, const Parsed& p) {
   st.voices = static_cast<std::uint32_t>(voices_.size());
   st.max_voices = options_.max_voices;
   // `clips` counts loaded clips; names still on their first load are `clips_loading`.
-  std::uint32_t loaded = 0;
-  for (const auto& [name, entry] : clips_) {
-    if (entry->loaded) ++loaded;
-  }
+  const std::uint32_t loaded = clips_.loaded_count();
   st.clips = loaded;
   // The rings are reserved from the budget for the daemon's life: reported on their own.
   st.memory_bytes = budget_.used() - std::min<std::uint64_t>(budget_.used(), disk_->bytes());
@@ -226,23 +217,18 @@ void Controller::cmd_load(const RequesterPtr& from, const Parsed& p,
   std::error_code ec;
   std::string path = std::filesystem::absolute(r.path, ec).lexically_normal().string();
   if (ec) path = r.path;
-  auto it = clips_.find(r.clip_name);
-  if (it != clips_.end() && !r.replace) {
+  ClipEntry* entry = clips_.find(r.clip_name);
+  if (entry != nullptr && !r.replace) {
     // A name still loading: this load waits for that one, then runs (clipd-protocol(7),
     // ORDERING): `clip-exists` if it loaded, a load of its own if it failed or was cancelled.
     if (wait_if_loading(r.clip_name, from, p)) return;
     fail(from, p.id, protocol::clip_exists(r.clip_name));
     return;
   }
-  ClipEntry* entry = nullptr;
-  if (it != clips_.end()) {
-    entry = it->second.get();
+  if (entry != nullptr) {
     cancel_pending(*entry);  // its load gets `cancelled`; waiters wait for this one
   } else {
-    auto fresh = std::make_unique<ClipEntry>();
-    fresh->name = r.clip_name;
-    entry = fresh.get();
-    clips_.emplace(r.clip_name, std::move(fresh));
+    entry = &clips_.add(r.clip_name);
   }
   entry->path = path;
   switch (r.stream) {
@@ -261,19 +247,19 @@ void Controller::cmd_load(const RequesterPtr& from, const Parsed& p,
 
 void Controller::cmd_unload(const RequesterPtr& from, const Parsed& p,
                             const protocol::UnloadRequest& r) {
-  auto it = clips_.find(r.clip_name);
-  if (it == clips_.end()) {
+  ClipEntry* found = clips_.find(r.clip_name);
+  if (found == nullptr) {
     fail(from, p.id, protocol::clip_not_found(r.clip_name));
     return;
   }
   // The clip's remove_clip and a new binding table.
   if (!admit_own(from, p, 2)) return;
-  ClipEntry& entry = *it->second;
+  ClipEntry& entry = *found;
   cancel_pending(entry);
   auto waiters = std::move(entry.waiters);
   const bool freed_now = retire_clip(entry, true);
   const std::string name = entry.name;
-  clips_.erase(it);
+  clips_.erase(name);
   from->reply_ok(p.id, Json::object());
   if (freed_now) emit(protocol::ClipUnloadedEvent{name});
   save_state();
@@ -282,7 +268,7 @@ void Controller::cmd_unload(const RequesterPtr& from, const Parsed& p,
 
 void Controller::cmd_list(const RequesterPtr& from, const Parsed& p) {
   Json list = Json::array();
-  for (const auto& [name, entry] : clips_) {
+  for (const auto& [name, entry] : clips_.entries()) {
     if (entry->loaded) list.push_back(to_json(clip_info(*entry)));
   }
   from->reply_ok(p.id, Json{{"clips", std::move(list)}});
@@ -291,12 +277,12 @@ void Controller::cmd_list(const RequesterPtr& from, const Parsed& p) {
 void Controller::cmd_info(const RequesterPtr& from, const Parsed& p,
                           const protocol::InfoRequest& r) {
   if (wait_if_loading(r.clip_name, from, p)) return;
-  auto it = clips_.find(r.clip_name);
-  if (it == clips_.end() || !it->second->loaded) {
+  const ClipEntry* entry = clips_.find(r.clip_name);
+  if (entry == nullptr || !entry->loaded) {
     fail(from, p.id, protocol::clip_not_found(r.clip_name));
     return;
   }
-  from->reply_ok(p.id, to_json(clip_info(*it->second)));
+  from->reply_ok(p.id, to_json(clip_info(*entry)));
 }
 
 void Controller::cmd_play(const RequesterPtr& from, const Parsed& p,
@@ -306,12 +292,12 @@ void Controller::cmd_play(const RequesterPtr& from, const Parsed& p,
     return;
   }
   if (wait_if_loading(r.clip, from, p)) return;
-  auto it = clips_.find(r.clip);
-  if (it == clips_.end() || !it->second->loaded || it->second->slot == kNoSlot) {
+  const ClipEntry* found = clips_.find(r.clip);
+  if (found == nullptr || !found->loaded || found->slot == kNoSlot) {
     fail(from, p.id, protocol::clip_not_found(r.clip));
     return;
   }
-  const ClipEntry& entry = *it->second;
+  const ClipEntry& entry = *found;
   const std::uint64_t clip_frames = entry.loaded->info().frames;
   auto bad = [&](const std::string& message) {
     from->reply_error(p.id, ErrorCode::bad_request, message);
@@ -339,7 +325,7 @@ void Controller::cmd_play(const RequesterPtr& from, const Parsed& p,
   engine::Message m;
   m.kind = engine::Kind::play;
   engine::PlayPayload& play = m.play;
-  const std::int64_t voice = next_voice_++;
+  const std::int64_t voice = voices_.next_id();
   play.voice = static_cast<std::uint64_t>(voice);
   play.at_frame = engine_frame(r.when);
   play.offset = offset;
@@ -354,7 +340,7 @@ void Controller::cmd_play(const RequesterPtr& from, const Parsed& p,
       play.outputs |= std::uint64_t{1} << (o - 1);
   }
   play.clip = entry.slot;
-  play.group = r.group ? group_id(*r.group) : 0;
+  play.group = r.group ? voices_.group_id(*r.group) : 0;
   switch (r.loop.mode) {
     case protocol::Loop::Mode::off:
       play.loops = 0;
@@ -376,7 +362,7 @@ void Controller::cmd_play(const RequesterPtr& from, const Parsed& p,
   (void)link_.send(m);
   // A streamed voice's ring was asked for its first frames: the disk threads look now.
   if (entry.loaded->info().streamed) disk_->wake();
-  voices_[voice] = VoiceRecord{r.clip, r.group};
+  voices_.add(voice, VoiceBook::Voice{r.clip, r.group});
   from->reply_ok(p.id, Json{{"voice", voice}});
 }
 
@@ -392,11 +378,11 @@ void Controller::cmd_stop(const RequesterPtr& from, const Parsed& p,
   // Refused before anything else is looked at: a refused command changes nothing.
   const std::uint64_t at = timed_frame(r.when);
   if (at != engine::kNow && !admit_timed(from, p)) return;
-  if (auto* v = std::get_if<protocol::StopVoice>(&r.target); v && voices_.count(v->voice) == 0) {
+  if (auto* v = std::get_if<protocol::StopVoice>(&r.target); v && !voices_.contains(v->voice)) {
     fail(from, p.id, protocol::voice_not_found(v->voice));
     return;
   }
-  if (auto* c = std::get_if<protocol::StopClip>(&r.target); c && clips_.count(c->clip) == 0) {
+  if (auto* c = std::get_if<protocol::StopClip>(&r.target); c && clips_.find(c->clip) == nullptr) {
     fail(from, p.id, protocol::clip_not_found(c->clip));
     return;
   }
@@ -412,15 +398,15 @@ void Controller::cmd_stop(const RequesterPtr& from, const Parsed& p,
                  },
                  [&](const protocol::StopClip& c) {
                    target = engine::StopTarget::clip;
-                   auto it = clips_.find(c.clip);
-                   send = it != clips_.end() && it->second->slot != kNoSlot;
-                   if (send) id = it->second->slot;
+                   const ClipEntry* entry = clips_.find(c.clip);
+                   send = entry != nullptr && entry->slot != kNoSlot;
+                   if (send) id = entry->slot;
                  },
                  [&](const protocol::StopGroup& g) {
                    target = engine::StopTarget::group;
-                   auto it = groups_.find(g.group);
-                   send = it != groups_.end();
-                   if (send) id = it->second;
+                   const std::optional<std::uint32_t> group = voices_.find_group(g.group);
+                   send = group.has_value();
+                   if (send) id = *group;
                  },
                  [&](const protocol::StopAll&) {},
              },
@@ -436,7 +422,7 @@ void Controller::cmd_stop(const RequesterPtr& from, const Parsed& p,
       engine::Message::stop_cmd(target, id, fade, at, engine::EndReason::stopped);
   (void)link_.send(m);  // admit_nodes() made room
   if (at != engine::kNow) ++timed_in_flight_;
-  stops_.push_back(PendingStop{m.stop, from, p.id});
+  voices_.add_stop(VoiceBook::PendingStop{m.stop, from, p.id});
 }
 
 void Controller::cmd_pause(const RequesterPtr& from, const Parsed& p, std::int64_t voice,
@@ -445,7 +431,7 @@ void Controller::cmd_pause(const RequesterPtr& from, const Parsed& p, std::int64
     fail(from, p.id, protocol::engine_offline());
     return;
   }
-  if (voices_.count(voice) == 0) {
+  if (!voices_.contains(voice)) {
     fail(from, p.id, protocol::voice_not_found(voice));
     return;
   }
@@ -464,7 +450,7 @@ void Controller::cmd_set(const RequesterPtr& from, const Parsed& p, const protoc
   }
   const std::uint64_t at = timed_frame(r.when);
   if (at != engine::kNow && !admit_timed(from, p)) return;
-  if (voices_.count(r.voice) == 0) {
+  if (!voices_.contains(r.voice)) {
     fail(from, p.id, protocol::voice_not_found(r.voice));
     return;
   }
@@ -537,15 +523,12 @@ void Controller::on_voices_answer(const engine::Message& m) {
     const engine::VoiceInfo& v = voices_buffer_[i];
     protocol::VoiceInfo out;
     out.voice = static_cast<std::int64_t>(v.voice);
-    auto rec = voices_.find(out.voice);
-    if (rec != voices_.end()) {
-      out.clip = rec->second.clip;
-      out.group = rec->second.group;
+    if (const VoiceBook::Voice* rec = voices_.find(out.voice)) {
+      out.clip = rec->clip;
+      out.group = rec->group;
     } else {
       // A voice a MIDI note started while the engine had no node to announce it.
-      for (const auto& [name, entry] : clips_) {
-        if (entry->slot == v.clip) out.clip = name;
-      }
+      out.clip = clips_.name_of_slot(v.clip);
     }
     out.state = to_protocol(v.state);
     out.position_s = static_cast<double>(v.position) / rate;

@@ -126,12 +126,9 @@ void Controller::start(std::vector<std::pair<std::string, std::string>> initial_
   // Connect first: with a server running, the clips below are decoded once, at its rate.
   try_connect();
   for (auto& [name, path] : initial_clips) {
-    if (clips_.count(name) != 0) continue;
-    auto entry = std::make_unique<ClipEntry>();
-    entry->name = name;
-    entry->path = path;
-    ClipEntry& e = *entry;
-    clips_.emplace(name, std::move(entry));
+    if (clips_.find(name) != nullptr) continue;
+    ClipEntry& e = clips_.add(name);
+    e.path = path;
     submit_load(e, nullptr, protocol::RequestId{}, false);
   }
   schedule_tick();
@@ -180,13 +177,11 @@ void Controller::go_online() {
   cfg.stream_channels = options_.max_channels;
   link_.build(cfg);
   lock_memory();
-  slot_capacity_ = capacity;
+  clips_.reset_slots(capacity);
   timed_in_flight_ = 0;
-  next_slot_ = 0;
-  free_slots_.clear();
   online_ = true;
   announced_online_ = false;
-  for (auto& [name, entry] : clips_) {
+  for (auto& [name, entry] : clips_.entries()) {
     ClipEntry& e = *entry;
     if (e.pending && e.pending->rate != rate_) {
       // A load running for another rate (the last server's, or the file's own before the first
@@ -223,18 +218,13 @@ void Controller::abandon_engine(engine::EndReason reason) {
   drain();
   link_.abandon();
   // What the engine would have said when retired: every voice ends now.
-  std::vector<std::int64_t> ids;
-  ids.reserve(voices_.size());
-  for (const auto& [id, v] : voices_)
-    ids.push_back(id);
-  std::sort(ids.begin(), ids.end());
-  for (std::int64_t id : ids) {
-    emit(protocol::VoiceEndedEvent{id, voices_[id].clip, static_cast<std::int64_t>(last_end_frame_),
+  for (auto& [id, voice] : voices_.take_all()) {
+    emit(protocol::VoiceEndedEvent{id, std::move(voice.clip),
+                                   static_cast<std::int64_t>(last_end_frame_),
                                    to_protocol(reason)});
   }
-  voices_.clear();
   // Stops the engine never acted on: answered as a retire would have answered them.
-  for (const PendingStop& stop : std::exchange(stops_, {})) {
+  for (const VoiceBook::PendingStop& stop : voices_.take_all_stops()) {
     stop.requester->reply_ok(stop.id, protocol::Json{{"stopped", 0}});
   }
   // Clips stay with their entries (the next engine gets them); the backend's retire() has closed
@@ -282,16 +272,11 @@ void Controller::go_offline(engine::EndReason reason) {
     link_.destroy();
   }
   end_queries_offline();
-  reclaim_binding_tables();
+  bindings_.reclaim_all();
   timed_in_flight_ = 0;
-  in_engine_.clear();
-  for (auto& [name, entry] : clips_)
-    entry->slot = kNoSlot;
   // Clips that were leaving the engine are free now.
-  for (auto& [token, z] : zombies_) {
-    if (z.announce) emit(protocol::ClipUnloadedEvent{z.name});
-  }
-  zombies_.clear();
+  for (std::string& name : clips_.engine_gone())
+    emit(protocol::ClipUnloadedEvent{std::move(name)});
   // Commands that waited for a clip's turn to be decoded at the engine's rate run now: there is
   // no engine rate to wait for.
   release_waiters();
@@ -309,7 +294,7 @@ void Controller::schedule_tick() {
 void Controller::tick() {
   drain();
   report_underruns();
-  if (bindings_dirty_ && !free_binding_tables_.empty()) push_bindings();
+  if (bindings_.change_waiting()) push_bindings();
   const backend::Events ev = backend_->poll();
   if (options_.on_library_message) {
     for (const backend::LibraryMessage& m : ev.library_messages)
@@ -358,48 +343,34 @@ void Controller::on_engine_message(const engine::Message& m) {
       const auto id = static_cast<std::int64_t>(m.started.voice);
       if (m.started.midi) {
         // A voice a note started: control learns of it here.
-        VoiceRecord rec;
-        for (const auto& [name, entry] : clips_) {
-          if (entry->slot == m.started.clip) rec.clip = name;
-        }
-        for (const auto& [name, gid] : groups_) {
-          if (gid == m.started.group && gid != 0) rec.group = name;
-        }
-        voices_[id] = rec;
+        VoiceBook::Voice rec;
+        rec.clip = clips_.name_of_slot(m.started.clip);
+        rec.group = voices_.group_name(m.started.group);
+        voices_.add(id, std::move(rec));
         if (online_) top_up_spares(1);
       }
       if (!m.started.started) break;  // its voice_ended follows
-      auto it = voices_.find(id);
+      const VoiceBook::Voice* voice = voices_.find(id);
       emit(protocol::VoiceStartedEvent{
-          id, it != voices_.end() ? it->second.clip : std::string(),
+          id, voice != nullptr ? voice->clip : std::string(),
           static_cast<std::int64_t>(m.started.frame), m.started.late,
           m.started.midi ? protocol::Trigger::midi : protocol::Trigger::command});
       break;
     }
     case engine::Kind::voice_ended: {
       const auto id = static_cast<std::int64_t>(m.ended.voice);
-      auto it = voices_.find(id);
-      std::string clip = it != voices_.end() ? std::move(it->second.clip) : std::string();
-      if (it != voices_.end()) voices_.erase(it);
+      std::optional<VoiceBook::Voice> voice = voices_.remove(id);
+      std::string clip = voice ? std::move(voice->clip) : std::string();
       if (m.ended.midi && online_) top_up_spares(1);
       emit(protocol::VoiceEndedEvent{id, std::move(clip), static_cast<std::int64_t>(m.ended.frame),
                                      to_protocol(m.ended.reason)});
       break;
     }
-    case engine::Kind::clip_released: {
-      const std::uint64_t token = m.clip.token;
-      if (auto z = zombies_.find(token); z != zombies_.end()) {
-        const bool announce = z->second.announce;
-        std::string name = std::move(z->second.name);
-        zombies_.erase(z);  // frees the samples and gives the budget back
-        if (announce) emit(protocol::ClipUnloadedEvent{std::move(name)});
-      } else if (auto live = in_engine_.find(token); live != in_engine_.end()) {
-        // Handed back by a retire: the clip stays loaded, outside any engine.
-        live->second->slot = kNoSlot;
-        in_engine_.erase(live);
+    case engine::Kind::clip_released:
+      if (std::optional<std::string> name = clips_.released(m.clip.token)) {
+        emit(protocol::ClipUnloadedEvent{std::move(*name)});
       }
       break;
-    }
     case engine::Kind::stop:
     case engine::Kind::set: {
       // A timed command has acted (or was handed back unacted): its place is free again.
@@ -412,7 +383,7 @@ void Controller::on_engine_message(const engine::Message& m) {
       delete[] m.table.table;
       break;
     case engine::Kind::bindings_released:
-      return_binding_table(m.bindings.table);
+      bindings_.give_back(m.bindings.table);
       break;
     case engine::Kind::query_voices:
       on_voices_answer(m);
@@ -426,17 +397,8 @@ void Controller::on_engine_message(const engine::Message& m) {
 }
 
 void Controller::on_stop_acted(const engine::StopPayload& stop) {
-  // The engine acts on stops in the order they were sent, timed ones on their frame, so the first
-  // pending stop with the same fields is this one. The shutdown's stop matches none.
-  for (auto it = stops_.begin(); it != stops_.end(); ++it) {
-    const engine::StopPayload& sent = it->sent;
-    if (sent.target == stop.target && sent.id == stop.id && sent.fade == stop.fade &&
-        sent.at_frame == stop.at_frame && sent.reason == stop.reason) {
-      const PendingStop done = std::move(*it);
-      stops_.erase(it);
-      done.requester->reply_ok(done.id, protocol::Json{{"stopped", stop.stopped}});
-      return;
-    }
+  if (auto done = voices_.take_stop(stop)) {
+    done->requester->reply_ok(done->id, protocol::Json{{"stopped", stop.stopped}});
   }
 }
 
@@ -453,19 +415,17 @@ void Controller::report_underruns() {
     if (missed == 0) continue;
     const auto id = static_cast<std::int64_t>(r.voice);
     std::string clip;
-    if (auto v = voices_.find(id); v != voices_.end()) {
-      clip = v->second.clip;
+    if (const VoiceBook::Voice* v = voices_.find(id)) {
+      clip = v->clip;
     } else {
-      for (const auto& [name, entry] : clips_) {
-        if (entry->slot == r.clip) clip = name;
-      }
+      clip = clips_.name_of_slot(r.clip);
     }
     emit(protocol::UnderrunEvent{id, std::move(clip), static_cast<std::int64_t>(r.frame), missed});
   }
 }
 
 void Controller::on_stream_failed(std::uint64_t stream_id, const std::string& why) {
-  for (const auto& [name, entry] : clips_) {
+  for (const auto& [name, entry] : clips_.entries()) {
     if (entry->loaded && entry->loaded->stream_id() == stream_id) {
       emit(protocol::ClipFailedEvent{name, "read-error: " + why});
       if (options_.on_warning) options_.on_warning("clip '" + name + "' cannot stream: " + why);
@@ -490,7 +450,7 @@ std::uint32_t Controller::target_rate() const noexcept {
 
 void Controller::submit_load(ClipEntry& entry, const RequesterPtr& from,
                              const protocol::RequestId& id, bool redecode) {
-  const std::uint64_t serial = next_serial_++;
+  const std::uint64_t serial = clips_.next_serial();
   clips::LoadRequest request;
   request.path = entry.path;
   const std::uint32_t rate = target_rate();
@@ -517,11 +477,11 @@ void Controller::resubmit(ClipEntry& entry) {
 void Controller::on_loaded(const std::string& name, std::uint64_t serial,
                            clips::LoadResult result) {
   if (stopping_) return;
-  auto it = clips_.find(name);
-  if (it == clips_.end() || !it->second->pending || it->second->pending->serial != serial) {
+  ClipEntry* found = clips_.find(name);
+  if (found == nullptr || !found->pending || found->pending->serial != serial) {
     return;  // cancelled or superseded: the result is dropped (and freed) here
   }
-  ClipEntry& entry = *it->second;
+  ClipEntry& entry = *found;
   if (result.ok() && online_ && result.clip->info().sample_rate != rate_) {
     // Decoded for a server that has gone since: decode again for this one; the request (and the
     // commands waiting for the clip) wait on.
@@ -546,7 +506,7 @@ void Controller::on_loaded(const std::string& name, std::uint64_t serial,
     const bool keep = entry.loaded && !pending.redecode;  // a failed replace keeps the old clip
     if (!keep) {
       const bool freed_now = retire_clip(entry, true);
-      clips_.erase(it);
+      clips_.erase(name);
       if (freed_now) emit(protocol::ClipUnloadedEvent{name});
       save_state();
     } else {
@@ -578,10 +538,10 @@ void Controller::on_loaded(const std::string& name, std::uint64_t serial,
 
 void Controller::next_redecode() {
   if (!online_ || stopping_) return;
-  for (auto& [name, entry] : clips_) {
+  for (auto& [name, entry] : clips_.entries()) {
     if (entry->pending && entry->pending->redecode) return;  // one at a time
   }
-  for (auto& [name, entry] : clips_) {
+  for (auto& [name, entry] : clips_.entries()) {
     if (entry->loaded && !entry->pending && entry->loaded->info().sample_rate != rate_) {
       submit_load(*entry, nullptr, protocol::RequestId{}, true);
       return;
@@ -605,14 +565,7 @@ void Controller::run_waiters(std::vector<std::function<void()>> waiters) {
 
 void Controller::release_waiters() {
   // Collected first: a waiter may add or remove clips.
-  std::vector<std::function<void()>> ready;
-  for (auto& [name, entry] : clips_) {
-    if (entry->waiters.empty() || is_waiting(*entry)) continue;
-    for (auto& w : entry->waiters)
-      ready.push_back(std::move(w));
-    entry->waiters.clear();
-  }
-  run_waiters(std::move(ready));
+  run_waiters(clips_.take_ready_waiters(online_));
 }
 
 bool Controller::install(ClipEntry& entry, std::unique_ptr<clips::LoadedClip> clip, bool announce) {
@@ -621,14 +574,13 @@ bool Controller::install(ClipEntry& entry, std::unique_ptr<clips::LoadedClip> cl
   entry.path = entry.loaded->info().path;
   const bool fits_engine = online_ && entry.loaded->info().sample_rate == rate_;
   if (entry.slot != kNoSlot) {
-    in_engine_.erase(entry.token);
+    clips_.forget_held(entry.token);
     if (fits_engine) {
       // The engine swaps the samples in; the old ones come back as clip_released.
-      const std::uint64_t token = next_token_++;
-      (void)send_own(engine::Message::replace_clip(entry.slot, entry.loaded->samples(), token));
-      zombies_[entry.token] = Zombie{entry.name, std::move(old), announce};
-      entry.token = token;
-      in_engine_[token] = &entry;
+      clips_.add_zombie(entry.token, entry.name, std::move(old), announce);
+      clips_.hold(entry);  // under a new token
+      (void)send_own(
+          engine::Message::replace_clip(entry.slot, entry.loaded->samples(), entry.token));
       return false;
     }
     // Bindings stop naming the slot before it is freed.
@@ -636,8 +588,8 @@ bool Controller::install(ClipEntry& entry, std::unique_ptr<clips::LoadedClip> cl
     entry.slot = kNoSlot;
     push_bindings();
     (void)send_own(engine::Message::remove_clip(slot));
-    zombies_[entry.token] = Zombie{entry.name, std::move(old), announce};
-    free_slots_.push_back(slot);
+    clips_.add_zombie(entry.token, entry.name, std::move(old), announce);
+    clips_.free_slot(slot);
   }
   if (fits_engine) {
     add_to_engine(entry);
@@ -651,8 +603,7 @@ bool Controller::install(ClipEntry& entry, std::unique_ptr<clips::LoadedClip> cl
 
 void Controller::add_to_engine(ClipEntry& entry) {
   entry.slot = alloc_slot();
-  entry.token = next_token_++;
-  in_engine_[entry.token] = &entry;
+  clips_.hold(entry);
   (void)send_own(engine::Message::add_clip(entry.slot, entry.loaded->samples(), entry.token));
 }
 
@@ -663,9 +614,9 @@ bool Controller::retire_clip(ClipEntry& entry, bool announce) {
     entry.slot = kNoSlot;
     push_bindings();
     (void)send_own(engine::Message::remove_clip(slot));
-    in_engine_.erase(entry.token);
-    zombies_[entry.token] = Zombie{entry.name, std::move(entry.loaded), announce};
-    free_slots_.push_back(slot);
+    clips_.forget_held(entry.token);
+    clips_.add_zombie(entry.token, entry.name, std::move(entry.loaded), announce);
+    clips_.free_slot(slot);
     return false;
   }
   const bool had = entry.loaded != nullptr;
@@ -674,52 +625,21 @@ bool Controller::retire_clip(ClipEntry& entry, bool announce) {
 }
 
 std::uint32_t Controller::alloc_slot() {
-  if (!free_slots_.empty()) {
-    const std::uint32_t s = free_slots_.back();
-    free_slots_.pop_back();
-    return s;
-  }
-  if (next_slot_ == slot_capacity_) {
-    // The engine's table is full: swap a twice larger one in; the old one comes back. The slab
-    // grows by the nodes the new slots' clips can hold, locked like the rest.
-    const std::uint32_t capacity = slot_capacity_ * 2;
-    link_.grow_clip_share(capacity - slot_capacity_);
-    lock_memory();
-    auto* table = new engine::ClipSlot[capacity]();
-    if (!send_own(engine::Message::grow_clip_table(table, capacity))) delete[] table;
-    slot_capacity_ = capacity;
-  }
-  return next_slot_++;
-}
-
-protocol::ClipInfo Controller::clip_info(const ClipEntry& entry) const {
-  const clips::ClipInfo& i = entry.loaded->info();
-  protocol::ClipInfo out;
-  out.name = entry.name;
-  out.path = i.path;
-  out.frames = static_cast<std::int64_t>(i.frames);
-  out.channels = i.channels;
-  out.sample_rate = i.sample_rate;
-  out.source_sample_rate = i.source_sample_rate;
-  out.duration_s = i.duration_s;
-  out.bytes = i.bytes;
-  out.locked = i.locked;
-  out.non_finite_samples = i.non_finite_samples;
-  out.streamed = i.streamed;
-  out.head_frames = static_cast<std::int64_t>(i.streamed ? i.head_frames : i.frames);
-  out.head_s = static_cast<double>(out.head_frames) / static_cast<double>(i.sample_rate);
-  return out;
+  if (std::optional<std::uint32_t> slot = clips_.take_slot()) return *slot;
+  // The engine's table is full: swap a twice larger one in; the old one comes back. The slab
+  // grows by the nodes the new slots' clips can hold, locked like the rest.
+  const std::uint32_t capacity = clips_.slot_capacity() * 2;
+  link_.grow_clip_share(capacity - clips_.slot_capacity());
+  lock_memory();
+  auto* table = new engine::ClipSlot[capacity]();
+  if (!send_own(engine::Message::grow_clip_table(table, capacity))) delete[] table;
+  clips_.grow_slots(capacity);
+  return *clips_.take_slot();
 }
 
 void Controller::save_state() {
   if (!options_.on_state_changed) return;
-  std::vector<std::pair<std::string, std::string>> list;
-  for (const auto& [name, entry] : clips_) {
-    if (entry->loaded || (entry->pending && !entry->pending->redecode)) {
-      list.emplace_back(name, entry->path);
-    }
-  }
-  options_.on_state_changed(list, bindings_json());
+  options_.on_state_changed(clips_.saved(), bindings_.json());
 }
 
 // ---- Shutdown ---------------------------------------------------------------------------------
@@ -732,14 +652,9 @@ void Controller::stop(std::function<void()> done) {
   connect_timer_.cancel();
   // Loads in progress get `cancelled`; commands waiting for them are answered (dispatch refuses
   // them now), so every request still gets its one reply.
-  std::vector<std::function<void()>> waiters;
-  for (auto& [name, entry] : clips_) {
+  for (auto& [name, entry] : clips_.entries())
     cancel_pending(*entry);
-    for (auto& w : entry->waiters)
-      waiters.push_back(std::move(w));
-    entry->waiters.clear();
-  }
-  run_waiters(std::move(waiters));
+  run_waiters(clips_.take_all_waiters());
   if (online_) {
     (void)send_own(engine::Message::stop_cmd(engine::StopTarget::all, 0, declick_frames(),
                                              engine::kNow, engine::EndReason::shutdown));
@@ -752,7 +667,6 @@ void Controller::finish_stop_if_ready() {
   if (online_ && !voices_.empty() && std::chrono::steady_clock::now() < stop_deadline_) return;
   go_offline(engine::EndReason::shutdown);
   loader_.reset();
-  zombies_.clear();
   clips_.clear();
   auto done = std::move(stop_done_);
   stop_done_ = nullptr;
@@ -807,11 +721,6 @@ std::uint64_t Controller::frames(double seconds) const noexcept {
 
 std::uint64_t Controller::declick_frames() const noexcept {
   return frames(options_.declick_s);
-}
-
-std::uint32_t Controller::group_id(const std::string& group) {
-  auto [it, inserted] = groups_.try_emplace(group, static_cast<std::uint32_t>(groups_.size() + 1));
-  return it->second;
 }
 
 }  // namespace clipd::control

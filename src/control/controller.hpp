@@ -1,8 +1,14 @@
-// The command core: the clip registry, the voices' bookkeeping, the engine's lifecycle across
-// server connections, and every command of the protocol, as typed requests (protocol::Request)
-// answered through the Requester that sent them. Front ends (the JSON-lines socket, OSC) turn
-// their clients' messages into those requests and take the events through EventSink; the core
-// never sees wire text.
+// The command core: every command of the protocol, as typed requests (protocol::Request)
+// answered through the Requester that sent them, and the engine's lifecycle across server
+// connections. Front ends (the JSON-lines socket, OSC) turn their clients' messages into those
+// requests and take the events through EventSink; the core never sees wire text.
+//
+// Its records, each in its own class: the clips (clip_registry.hpp: loads, replaces,
+// cancellations, clips waiting to come back from the engine), the voices (voice_book.hpp: ids,
+// groups, stops waiting for the engine's count) and the MIDI bindings (midi_bindings.hpp). The
+// controller ties them to the loader, the engine link and the backend: commands.cpp (dispatch and
+// the commands), bindings.cpp (bind, unbind, bindings), controller.cpp (the engine's lifecycle,
+// its returned nodes, loads).
 //
 // Thread contract: everything runs on the control thread (the io_context's one thread). Loads
 // run on the loader's workers and come back through asio::post; the engine is reached only
@@ -31,7 +37,10 @@
 #include "clips/memory_budget.hpp"
 #include "control/clock_reading.hpp"
 #include "control/protocol/protocol.hpp"
+#include "control/clip_registry.hpp"
+#include "control/midi_bindings.hpp"
 #include "control/requester.hpp"
+#include "control/voice_book.hpp"
 
 namespace clipd::control {
 
@@ -124,59 +133,11 @@ class Controller final {
  private:
   using Parsed = protocol::ParsedRequest;
 
-  static constexpr std::uint32_t kNoSlot = ~std::uint32_t{0};
-
-  // A name in the registry. `loaded` is null until the first load completes; `pending` is set
-  // while a load (first load, replace, or a decode at a new rate) runs.
-  struct ClipEntry {
-    std::string name;
-    std::string path;
-    std::unique_ptr<clips::LoadedClip> loaded;
-    std::uint32_t slot = kNoSlot;  // engine slot while the engine holds `loaded`
-    clips::StreamMode stream = clips::StreamMode::automatic;  // load's `stream`
-    std::uint64_t token = 0;                                  // the engine's token for `loaded`
-    struct Pending {
-      std::uint64_t serial = 0;
-      clips::LoadHandle handle;
-      RequesterPtr requester;  // null for loads the daemon started itself
-      protocol::RequestId id;
-      bool redecode = false;   // a decode at a new engine rate
-      std::uint32_t rate = 0;  // the rate asked of the loader (0: the file's own)
-    };
-    std::optional<Pending> pending;
-    // Commands naming this clip that arrived while it made them wait (is_waiting), run when
-    // that ends: its load ends, or the engine goes offline or comes up at the clip's rate.
-    std::vector<std::function<void()>> waiters;
-  };
-
-  struct VoiceRecord {
-    std::string clip;
-    std::optional<std::string> group;
-  };
-
-  // A `stop` the engine has not acted on yet: its reply carries the engine's count, which alone
-  // knows which voices were already fading (choked, stolen, unloaded, stopped before).
-  struct PendingStop {
-    engine::StopPayload sent;
-    RequesterPtr requester;
-    protocol::RequestId id;
-  };
-
-  // A clip the engine still holds after its name was unloaded or replaced; freed on release.
-  struct Zombie {
-    std::string name;
-    std::unique_ptr<clips::LoadedClip> clip;
-    bool announce = false;  // send clip-unloaded when freed
-  };
-
   // commands.cpp
   void dispatch(const RequesterPtr& from, Parsed parsed);
   static void fail(const RequesterPtr& to, const protocol::RequestId& id,
                    const protocol::Error& error);
   bool wait_if_loading(const std::string& clip, const RequesterPtr& from, const Parsed& parsed);
-  // True while commands naming the clip must wait: a load of it runs, or it is loaded at another
-  // rate than the engine's and waits for its turn to be decoded again.
-  bool is_waiting(const ClipEntry& entry) const noexcept;
   void cmd_hello(const RequesterPtr& from, const Parsed& p);
   void cmd_status(const RequesterPtr& from, const Parsed& p);
   void cmd_load(const RequesterPtr& from, const Parsed& p, const protocol::LoadRequest& r);
@@ -213,7 +174,6 @@ class Controller final {
   void cmd_bindings(const RequesterPtr& from, const Parsed& p);
   void push_bindings();
   void top_up_spares(std::uint32_t n);
-  protocol::Json bindings_json() const;
   void restore_bindings(const std::vector<std::string>& lines);
 
   // controller.cpp: clips
@@ -236,7 +196,6 @@ class Controller final {
   // freed now.
   bool retire_clip(ClipEntry& entry, bool announce);
   std::uint32_t alloc_slot();
-  protocol::ClipInfo clip_info(const ClipEntry& entry) const;
   void save_state();
   std::uint32_t target_rate() const noexcept;
 
@@ -281,7 +240,6 @@ class Controller final {
   bool send_own(const engine::Message& m);
   std::uint64_t frames(double seconds) const noexcept;
   std::uint64_t declick_frames() const noexcept;
-  std::uint32_t group_id(const std::string& group);
 
   boost::asio::io_context& io_;
   ControllerOptions options_;
@@ -300,34 +258,11 @@ class Controller final {
   boost::asio::steady_timer connect_timer_;
   std::chrono::steady_clock::time_point started_at_;
 
-  std::map<std::string, std::unique_ptr<ClipEntry>, std::less<>> clips_;
-  std::unordered_map<std::uint64_t, Zombie> zombies_;        // by engine token
-  std::unordered_map<std::uint64_t, ClipEntry*> in_engine_;  // by engine token
-  std::vector<std::uint32_t> free_slots_;
-  std::uint32_t slot_capacity_ = 0;
-  std::uint32_t next_slot_ = 0;
-  std::uint64_t next_token_ = 1;
-  std::uint64_t next_serial_ = 1;
+  ClipRegistry clips_;
 
-  std::unordered_map<std::int64_t, VoiceRecord> voices_;
-  std::vector<PendingStop> stops_;  // in the order sent
-  std::int64_t next_voice_ = 1;
-  std::map<std::string, std::uint32_t, std::less<>> groups_;
+  VoiceBook voices_;
 
-  // MIDI bindings by (channel, note); channel 0 is "any".
-  using BindingKey = std::pair<std::int64_t, std::int64_t>;
-  std::map<BindingKey, protocol::BindRequest> bindings_;
-  // The engine's two binding tables, allocated with the controller so that they are locked with
-  // everything else before an engine runs (the audio thread reads them; a table allocated later
-  // could page-fault there). The engine holds at most one; the other is rebuilt and swapped in. A
-  // change made while neither is free waits for the engine to hand one back (bindings_dirty_).
-  std::array<std::unique_ptr<engine::BindingTable>, 2> binding_tables_{
-      std::make_unique<engine::BindingTable>(), std::make_unique<engine::BindingTable>()};
-  std::vector<engine::BindingTable*> free_binding_tables_{binding_tables_[0].get(),
-                                                          binding_tables_[1].get()};
-  bool bindings_dirty_ = false;
-  void return_binding_table(engine::BindingTable* table);
-  void reclaim_binding_tables();
+  MidiBindings bindings_;
   // Nodes the engine keeps for the voices MIDI notes start (two per voice).
   static constexpr std::uint32_t kSpareNodes = 256;
 

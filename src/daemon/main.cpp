@@ -171,14 +171,8 @@ int run(const Config& config) {
   controller.add_event_sink(json_front_end);
   control::Server server(io, server_config, json_front_end);
   json_front_end.attach(server);
-  try {
-    server.start();
-  } catch (const control::ServerError& e) {
-    log_error(e.what());
-    return 1;
-  }
-  log_notice("listening on " + server.socket_path().string());
-
+  // OSC opens its sockets before the control socket listens: a client that finds the control
+  // socket answering finds OSC ready too.
   if (config.osc_enabled()) {
     control::osc::OscConfig osc_config;
     if (config.osc_port != 0) osc_config.udp_port = static_cast<std::uint16_t>(config.osc_port);
@@ -187,8 +181,8 @@ int run(const Config& config) {
     for (const auto& network : config.osc_allow)
       osc_config.allow.push_back(*control::osc::parse_network(network));  // checked by config
     osc_config.socket_path = config.osc_socket;
-    osc_config.subscription_lapse = std::chrono::milliseconds(
-        static_cast<std::int64_t>(config.osc_subscription_s * 1000));
+    osc_config.subscription_lapse =
+        std::chrono::milliseconds(static_cast<std::int64_t>(config.osc_subscription_s * 1000));
     osc_config.max_outputs = config.outputs;
     osc_config.log = [](std::string_view line) { log_info(line); };
     osc.emplace(
@@ -206,6 +200,15 @@ int run(const Config& config) {
     }
     log_notice("OSC on " + osc->describe());
   }
+
+  try {
+    server.start();
+  } catch (const control::ServerError& e) {
+    log_error(e.what());
+    return 1;
+  }
+  log_notice("listening on " + server.socket_path().string());
+
 
   std::vector<std::pair<std::string, std::string>> initial;
   for (const auto& c : state.clips)

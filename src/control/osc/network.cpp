@@ -7,8 +7,7 @@ namespace {
 
 std::array<std::uint8_t, 16> mapped(const boost::asio::ip::address& address) {
   if (address.is_v4()) {
-    return boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped, address.to_v4())
-        .to_bytes();
+    return boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped, address.to_v4()).to_bytes();
   }
   return address.to_v6().to_bytes();
 }

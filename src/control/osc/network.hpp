@@ -26,7 +26,8 @@ struct Network {
 std::optional<Network> parse_network(std::string_view text);
 
 bool contains(const Network& network, const boost::asio::ip::address& address) noexcept;
-bool allowed(const std::vector<Network>& networks, const boost::asio::ip::address& address) noexcept;
+bool allowed(const std::vector<Network>& networks,
+             const boost::asio::ip::address& address) noexcept;
 
 // osc_allow's default: the loopback networks (127.0.0.0/8, ::1).
 std::vector<Network> loopback_networks();

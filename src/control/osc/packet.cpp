@@ -111,8 +111,7 @@ std::optional<DecodeError> decode_message(std::span<const std::byte> bytes,
 }
 
 std::optional<DecodeError> decode_bundle(std::span<const std::byte> bytes, int depth,
-                                         std::optional<Timetag> outer,
-                                         std::vector<Message>& out) {
+                                         std::optional<Timetag> outer, std::vector<Message>& out) {
   if (depth > max_bundle_depth) {
     return DecodeError{"bundles nested deeper than " + std::to_string(max_bundle_depth)};
   }
@@ -120,8 +119,8 @@ std::optional<DecodeError> decode_bundle(std::span<const std::byte> bytes, int d
   Timetag tag{read_u32(bytes.data() + 8), read_u32(bytes.data() + 12)};
   // OSC 1.0: a bundle inside another acts no earlier than the one around it.
   if (outer && !outer->immediate() &&
-      (tag.immediate() || std::pair(tag.seconds, tag.fraction) <
-                              std::pair(outer->seconds, outer->fraction))) {
+      (tag.immediate() ||
+       std::pair(tag.seconds, tag.fraction) < std::pair(outer->seconds, outer->fraction))) {
     tag = *outer;
   }
   std::size_t pos = 16;

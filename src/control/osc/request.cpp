@@ -103,13 +103,15 @@ class Builder {
   }
 
   bool put(std::string_view field, const Arg& arg) {
-    if (object_.contains(std::string(field))) return fail("field '" + std::string(field) + "' is given twice");
+    if (object_.contains(std::string(field)))
+      return fail("field '" + std::string(field) + "' is given twice");
     auto value = to_json(arg, field);
     if (auto* f = std::get_if<Fail>(&value)) return fail(std::move(f->message));
     if (field == "id") {
       const Json& id = std::get<Json>(value);
       // The contract's ids: integers and strings (null is none).
-      if (id.is_number_integer() || id.is_string()) id_ = protocol::request_id_from_token(protocol::dump_json(id));
+      if (id.is_number_integer() || id.is_string())
+        id_ = protocol::request_id_from_token(protocol::dump_json(id));
     }
     object_[std::string(field)] = std::move(std::get<Json>(value));
     return true;
@@ -264,8 +266,8 @@ std::variant<Json, Release, RequestError> to_request_object(const Message& messa
   auto mapped = map_message(trimmed);
   auto id = to_json(args.back(), "id");
   protocol::RequestId request_id;
-  if (auto* value = std::get_if<Json>(&id); value && (value->is_number_integer() ||
-                                                      value->is_string())) {
+  if (auto* value = std::get_if<Json>(&id);
+      value && (value->is_number_integer() || value->is_string())) {
     request_id = protocol::request_id_from_token(protocol::dump_json(*value));
   }
   if (auto* err = std::get_if<RequestError>(&mapped)) {
@@ -273,7 +275,8 @@ std::variant<Json, Release, RequestError> to_request_object(const Message& messa
     return mapped;
   }
   if (auto* object = std::get_if<Json>(&mapped)) {
-    if (auto* f = std::get_if<Fail>(&id)) return RequestError{{}, ErrorCode::bad_request, f->message};
+    if (auto* f = std::get_if<Fail>(&id))
+      return RequestError{{}, ErrorCode::bad_request, f->message};
     if (object->contains("id")) {
       return RequestError{request_id, ErrorCode::bad_request, "field 'id' is given twice"};
     }
