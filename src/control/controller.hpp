@@ -7,8 +7,8 @@
 // cancellations, clips waiting to come back from the engine), the voices (voice_book.hpp: ids,
 // groups, stops waiting for the engine's count) and the MIDI bindings (midi_bindings.hpp). The
 // controller ties them to the loader, the engine link and the backend: commands.cpp (dispatch and
-// the commands), bindings.cpp (bind, unbind, bindings), controller.cpp (the engine's lifecycle,
-// its returned nodes, loads).
+// the commands), bindings.cpp (bind, unbind, bindings), loads.cpp (loads, replaces, cancellations)
+// and controller.cpp (the engine's lifecycle and its returned nodes).
 //
 // Thread contract: everything runs on the control thread (the io_context's one thread). Loads
 // run on the loader's workers and come back through asio::post; the engine is reached only
@@ -19,15 +19,12 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "backend/backend.hpp"
@@ -35,10 +32,10 @@
 #include "clips/disk_streamer.hpp"
 #include "clips/loader.hpp"
 #include "clips/memory_budget.hpp"
-#include "control/clock_reading.hpp"
-#include "control/protocol/protocol.hpp"
 #include "control/clip_registry.hpp"
+#include "control/clock_reading.hpp"
 #include "control/midi_bindings.hpp"
+#include "control/protocol/protocol.hpp"
 #include "control/requester.hpp"
 #include "control/voice_book.hpp"
 
@@ -176,7 +173,7 @@ class Controller final {
   void top_up_spares(std::uint32_t n);
   void restore_bindings(const std::vector<std::string>& lines);
 
-  // controller.cpp: clips
+  // loads.cpp
   void submit_load(ClipEntry& entry, const RequesterPtr& from, const protocol::RequestId& id,
                    bool redecode);
   // Starts the pending load again at target_rate(), for the same request (or none).
@@ -258,10 +255,9 @@ class Controller final {
   boost::asio::steady_timer connect_timer_;
   std::chrono::steady_clock::time_point started_at_;
 
+  // The core's records (each header gives its contract).
   ClipRegistry clips_;
-
   VoiceBook voices_;
-
   MidiBindings bindings_;
   // Nodes the engine keeps for the voices MIDI notes start (two per voice).
   static constexpr std::uint32_t kSpareNodes = 256;
