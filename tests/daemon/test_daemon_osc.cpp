@@ -28,6 +28,7 @@
 
 #include "control/osc/packet.hpp"
 #include "harness.hpp"
+#include "sanitizer.hpp"
 
 namespace clipd::test {
 namespace {
@@ -614,10 +615,14 @@ TEST_F(Osc, BundlesSentAheadStartOnTheFrameTheirTimetagMapsTo) {
   // Two processes read the two clocks at different moments, and the daemon extrapolates from
   // its last cycle at the nominal rate where jack_time_to_frames uses JACK's filtered one. On an
   // idle machine every start is within a few frames; a loaded one delays cycles of the dummy
-  // driver, so the bound is on most starts.
+  // driver, so the bound is on most starts. How far a late cycle moves the clocks apart is a
+  // question of speed, which a sanitizer changes (tests/support/sanitizer.hpp): the bound holds
+  // in the plain build only.
   const auto close = std::count_if(differences.begin(), differences.end(),
                                    [](std::int64_t d) { return std::abs(d) <= 16; });
-  EXPECT_GE(close, 18) << all;
+  if (!sanitized_build) {
+    EXPECT_GE(close, 18) << all;
+  }
 
   // A bundle whose time has passed acts at once, and its voice says late.
   p->send(lo_bundle_bytes(timetag_at(realtime_usecs() - 500000),
