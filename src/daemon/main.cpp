@@ -157,6 +157,7 @@ int run(const Config& config) {
     const control::osc::OscCounters counters = osc ? osc->counters() : control::osc::OscCounters{};
     status["osc_dropped"] = counters.dropped;
     status["osc_malformed"] = counters.malformed;
+    status["osc_unsent"] = counters.unsent;
   };
 
   control::Controller controller(io, std::move(options), std::move(audio));

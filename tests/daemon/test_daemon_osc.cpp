@@ -28,6 +28,7 @@
 
 #include "control/osc/packet.hpp"
 #include "harness.hpp"
+#include "osc_socket.hpp"
 #include "sanitizer.hpp"
 
 namespace clipd::test {
@@ -105,54 +106,18 @@ json pairs(const osc::Message& m, std::size_t first) {
 class Peer {
  public:
   static std::unique_ptr<Peer> udp(const std::string& from, std::uint16_t port) {
-    auto p = std::unique_ptr<Peer>(new Peer());
-    p->fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in own{};
-    own.sin_family = AF_INET;
-    ::inet_pton(AF_INET, from.c_str(), &own.sin_addr);
-    EXPECT_EQ(::bind(p->fd_, reinterpret_cast<sockaddr*>(&own), sizeof own), 0) << from;
-    auto* to = reinterpret_cast<sockaddr_in*>(&p->to_);
-    to->sin_family = AF_INET;
-    to->sin_port = htons(port);
-    ::inet_pton(AF_INET, "127.0.0.1", &to->sin_addr);
-    p->to_len_ = sizeof(sockaddr_in);
-    return p;
+    return std::unique_ptr<Peer>(new Peer(OscSocket::udp(port, from)));
   }
   static std::unique_ptr<Peer> unix_socket(const std::string& own_path, const std::string& to) {
-    auto p = std::unique_ptr<Peer>(new Peer());
-    p->fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un own{};
-    own.sun_family = AF_UNIX;
-    std::strncpy(own.sun_path, own_path.c_str(), sizeof own.sun_path - 1);
-    ::unlink(own_path.c_str());
-    EXPECT_EQ(::bind(p->fd_, reinterpret_cast<sockaddr*>(&own), sizeof own), 0) << own_path;
-    p->own_path_ = own_path;
-    auto* dst = reinterpret_cast<sockaddr_un*>(&p->to_);
-    dst->sun_family = AF_UNIX;
-    std::strncpy(dst->sun_path, to.c_str(), sizeof dst->sun_path - 1);
-    p->to_len_ = sizeof(sockaddr_un);
-    return p;
-  }
-  ~Peer() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!own_path_.empty()) ::unlink(own_path_.c_str());
+    return std::unique_ptr<Peer>(new Peer(OscSocket::unix_socket(own_path, to)));
   }
 
-  void send(const std::vector<std::byte>& bytes) {
-    ASSERT_EQ(
-        ::sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to_), to_len_),
-        static_cast<ssize_t>(bytes.size()))
-        << std::strerror(errno);
-  }
+  void send(const std::vector<std::byte>& bytes) { socket_->send(bytes); }
   void send(const std::string& path, const std::vector<V>& args) { send(lo_serialise(path, args)); }
 
   std::optional<osc::Message> receive(std::chrono::milliseconds timeout) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
-    std::vector<std::byte> buffer(65536);
-    const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
-    if (n <= 0) return std::nullopt;
-    buffer.resize(static_cast<std::size_t>(n));
+    const std::vector<std::byte> buffer = socket_->receive(timeout);
+    if (buffer.empty()) return std::nullopt;
     auto decoded = osc::decode_packet(buffer);
     auto* messages = std::get_if<std::vector<osc::Message>>(&decoded);
     EXPECT_TRUE(messages && messages->size() == 1) << "the daemon sent a bad datagram";
@@ -208,29 +173,14 @@ class Peer {
     return s;
   }
   std::deque<osc::Message>& events() { return events_; }
-  int fd() const { return fd_; }
+  int fd() const { return socket_->fd(); }
 
  private:
-  Peer() = default;
-  int fd_ = -1;
-  sockaddr_storage to_{};
-  socklen_t to_len_ = 0;
-  std::string own_path_;
+  explicit Peer(std::unique_ptr<OscSocket> socket) : socket_(std::move(socket)) {}
+  std::unique_ptr<OscSocket> socket_;
   std::int32_t next_id_ = 1;
   std::deque<osc::Message> events_;
 };
-
-std::uint16_t free_udp_port() {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 std::int64_t realtime_usecs() {
   timespec t{};
@@ -364,6 +314,7 @@ TEST_F(Osc, EveryCommandInBothAddressForms) {
   EXPECT_EQ(status["master_gain_db"], -6.0);
   EXPECT_EQ(status["osc_dropped"], 0);
   EXPECT_TRUE(status.contains("osc_malformed"));
+  EXPECT_EQ(status["osc_unsent"], 0);
   EXPECT_EQ(status.value("engine", ""), "online");
   const json meters = p->ok("/clipd/meters");
   EXPECT_EQ(json::parse(meters["peak_db"].get<std::string>()).size(), 2u);

@@ -30,6 +30,7 @@
 
 #include "control/osc/packet.hpp"
 #include "harness.hpp"
+#include "osc_socket.hpp"
 
 namespace clipd::test {
 namespace {
@@ -140,27 +141,21 @@ TEST(OscSoak, EveryOneOfTwoThousandMessagesASecondForAMinuteIsAnsweredOnce) {
       control.ok({{"cmd", "load"}, {"name", "kick"}, {"path", home.file("kick.wav")}});
   ASSERT_EQ(loaded["frames"], 48);
 
-  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_un own{};
-  own.sun_family = AF_UNIX;
-  std::strncpy(own.sun_path, home.file("soak.sock").c_str(), sizeof own.sun_path - 1);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&own), sizeof own), 0) << std::strerror(errno);
-  sockaddr_un to{};
-  to.sun_family = AF_UNIX;
-  std::strncpy(to.sun_path, osc_socket.c_str(), sizeof to.sun_path - 1);
+  // The reader thread reads its fd while this one sends (osc_socket.hpp).
+  auto socket = OscSocket::unix_socket(home.file("soak.sock"), osc_socket);
 
   Answers answers;
   answers.by_id.resize(static_cast<std::size_t>(kTotal + 1));
   answers.count.resize(static_cast<std::size_t>(kTotal + 1));
   bool stop = false;
   std::mutex stop_mutex;
-  std::thread reader([&] { read_answers(fd, answers, stop, stop_mutex); });
+  std::thread reader([&] { read_answers(socket->fd(), answers, stop, stop_mutex); });
 
   // Send on schedule, never more than kWindow ahead of the answers.
   const auto start = std::chrono::steady_clock::now();
   std::int64_t late_sends = 0;  // sends the window held past their slot
   bool stalled = false;
+  std::string send_error;
   for (std::int64_t id = 1; id <= kTotal && !stalled; ++id) {
     const auto due = start + std::chrono::microseconds(id * 1'000'000 / kRate);
     std::this_thread::sleep_until(due);  // pacing: the schedule is the load being tested
@@ -174,11 +169,12 @@ TEST(OscSoak, EveryOneOfTwoThousandMessagesASecondForAMinuteIsAnsweredOnce) {
       }
     }
     if (stalled) break;
-    const std::vector<std::byte> bytes = request_bytes(id);
-    ASSERT_EQ(
-        ::sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
-        static_cast<ssize_t>(bytes.size()))
-        << std::strerror(errno);
+    try {
+      socket->send(request_bytes(id));
+    } catch (const std::exception& e) {
+      send_error = e.what();  // the reader must be stopped before the test ends
+      break;
+    }
   }
   const double sending_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -191,9 +187,9 @@ TEST(OscSoak, EveryOneOfTwoThousandMessagesASecondForAMinuteIsAnsweredOnce) {
     stop = true;
   }
   reader.join();
-  ::close(fd);
-  ::unlink(home.file("soak.sock").c_str());
+  socket.reset();
 
+  EXPECT_EQ(send_error, "");
   EXPECT_FALSE(stalled) << "no answer for 5 s with " << kWindow << " requests unanswered";
   // The load was applied: the window held the schedule back by less than half.
   EXPECT_LT(sending_s, 1.5 * kSeconds);
@@ -270,6 +266,7 @@ TEST(OscSoak, EveryOneOfTwoThousandMessagesASecondForAMinuteIsAnsweredOnce) {
   const json status = control.ok({{"cmd", "status"}});
   EXPECT_EQ(status["osc_dropped"], 0);
   EXPECT_EQ(status["osc_malformed"], 0);
+  EXPECT_EQ(status["osc_unsent"], 0);  // clipd sent every answer
   EXPECT_EQ(status["engine"], "online");
   EXPECT_EQ(clipd.stop(), 0) << clipd.log();
 }

@@ -26,7 +26,7 @@ state scheduled playing paused stopping position_s remaining_s
 peak_db rms_db
 engine online offline usecs latency_frames xruns dsp_load max_voices memory_bytes
 memory_budget_bytes master_gain_db uptime_s events_dropped midi_dropped osc_dropped
-osc_malformed
+osc_malformed osc_unsent
 events
 frames channels source_sample_rate duration_s bytes locked non_finite_samples
 stream streamed head_frames head_s underruns frames_missed read-error stream_bytes

@@ -42,6 +42,7 @@
 
 #include <pipewire/pipewire.h>
 
+#include "line_client.hpp"
 #include "onset_probe.hpp"
 #include "process.hpp"
 #include "servers.hpp"
@@ -51,15 +52,10 @@ namespace {
 
 using namespace std::chrono_literals;
 using clipd::test::EnvChanges;
+using clipd::test::LineClient;
 using clipd::test::Process;
 using clipd::test::TempDir;
 using json = nlohmann::json;
-
-std::int64_t monotonic_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 void write_wav(const std::string& path, int rate, int channels, const std::vector<float>& data) {
   SF_INFO info{};
@@ -71,62 +67,6 @@ void write_wav(const std::string& path, int rate, int channels, const std::vecto
   sf_writef_float(f, data.data(), static_cast<sf_count_t>(data.size()) / channels);
   sf_close(f);
 }
-
-// A blocking client of one daemon's socket (no subscription: every line is a reply).
-class Control {
- public:
-  explicit Control(const std::string& socket) {
-    const auto deadline = std::chrono::steady_clock::now() + 15s;
-    for (;;) {
-      fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_un addr{};
-      addr.sun_family = AF_UNIX;
-      std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
-      if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) return;
-      ::close(fd_);
-      if (std::chrono::steady_clock::now() > deadline) {
-        throw std::runtime_error("cannot connect to " + socket);
-      }
-      std::this_thread::sleep_for(20ms);  // polling pace: the socket is the state
-    }
-  }
-  ~Control() { ::close(fd_); }
-  Control(const Control&) = delete;
-  Control& operator=(const Control&) = delete;
-
-  // Writes the request (with an id) and returns `result`; throws unless ok. `written` gets the
-  // CLOCK_MONOTONIC time just before the write.
-  json ok(json request, std::int64_t* written = nullptr) {
-    request["id"] = ++id_;
-    const std::string line = request.dump() + "\n";
-    if (written != nullptr) *written = monotonic_ns();
-    if (::send(fd_, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
-      throw std::runtime_error("send failed");
-    }
-    for (;;) {
-      const auto nl = buffer_.find('\n');
-      if (nl == std::string::npos) {
-        char chunk[65536];
-        const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
-        if (n <= 0) throw std::runtime_error("the daemon closed its socket");
-        buffer_.append(chunk, static_cast<std::size_t>(n));
-        continue;
-      }
-      const json reply = json::parse(buffer_.substr(0, nl));
-      buffer_.erase(0, nl + 1);
-      if (reply.value("id", json()) != id_) continue;
-      if (reply.value("ok", false) != true) {
-        throw std::runtime_error(request.dump() + " failed: " + reply.dump());
-      }
-      return reply["result"];
-    }
-  }
-
- private:
-  int fd_ = -1;
-  std::int64_t id_ = 0;
-  std::string buffer_;
-};
 
 // One backend's figures, summed over its rounds.
 struct Backend {
@@ -268,7 +208,7 @@ int main(int argc, char** argv) {
       if (b.backend == "pipewire") env.push_back("LD_LIBRARY_PATH");
       Process clipd(b.backend == "jack" ? server.wrap(argv_clipd) : argv_clipd, env,
                     dir.file(tag + ".log"));
-      Control control(dir.file(tag + ".sock"));
+      LineClient control(dir.file(tag + ".sock"));
       const bool online = wait_until(
           [&] {
             const json st = control.ok({{"cmd", "status"}});

@@ -47,6 +47,8 @@
 #include <vector>
 
 #include "control/osc/packet.hpp"
+#include "line_client.hpp"
+#include "osc_socket.hpp"
 #include "process.hpp"
 #include "servers.hpp"
 
@@ -54,6 +56,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using clipd::test::EnvChanges;
+using clipd::test::free_udp_port;
+using clipd::test::LineClient;
+using clipd::test::OscSocket;
 using clipd::test::Process;
 using clipd::test::TempDir;
 using json = nlohmann::json;
@@ -70,80 +75,6 @@ void write_wav(const std::string& path, int rate, const std::vector<float>& data
   sf_writef_float(f, data.data(), static_cast<sf_count_t>(data.size()));
   sf_close(f);
 }
-
-std::uint16_t free_udp_port() {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-// A datagram socket of the bench's own (UDP on loopback, or a UNIX socket bound to a path, so
-// that answers come back to it), sending to one address.
-class Datagram {
- public:
-  static std::unique_ptr<Datagram> udp(std::uint16_t port) {
-    auto d = std::unique_ptr<Datagram>(new Datagram());
-    d->fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in own{};
-    own.sin_family = AF_INET;
-    own.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(d->fd_, reinterpret_cast<sockaddr*>(&own), sizeof own) != 0) {
-      throw std::runtime_error("cannot bind a UDP socket");
-    }
-    auto* to = reinterpret_cast<sockaddr_in*>(&d->to_);
-    to->sin_family = AF_INET;
-    to->sin_port = htons(port);
-    to->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    d->to_len_ = sizeof(sockaddr_in);
-    return d;
-  }
-  static std::unique_ptr<Datagram> unix_socket(const std::string& own_path, const std::string& to) {
-    auto d = std::unique_ptr<Datagram>(new Datagram());
-    d->fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un own{};
-    own.sun_family = AF_UNIX;
-    std::strncpy(own.sun_path, own_path.c_str(), sizeof own.sun_path - 1);
-    if (::bind(d->fd_, reinterpret_cast<sockaddr*>(&own), sizeof own) != 0) {
-      throw std::runtime_error("cannot bind " + own_path);
-    }
-    auto* dst = reinterpret_cast<sockaddr_un*>(&d->to_);
-    dst->sun_family = AF_UNIX;
-    std::strncpy(dst->sun_path, to.c_str(), sizeof dst->sun_path - 1);
-    d->to_len_ = sizeof(sockaddr_un);
-    return d;
-  }
-  ~Datagram() { ::close(fd_); }
-  Datagram(const Datagram&) = delete;
-  Datagram& operator=(const Datagram&) = delete;
-
-  void send(const std::vector<std::byte>& bytes) {
-    if (::sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&to_),
-                 to_len_) != static_cast<ssize_t>(bytes.size())) {
-      throw std::runtime_error(std::string("sendto: ") + std::strerror(errno));
-    }
-  }
-  // The next datagram, or an empty one after `timeout`.
-  std::vector<std::byte> receive(std::chrono::milliseconds timeout) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return {};
-    std::vector<std::byte> buffer(65536);
-    const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
-    buffer.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-    return buffer;
-  }
-
- private:
-  Datagram() = default;
-  int fd_ = -1;
-  sockaddr_storage to_{};
-  socklen_t to_len_ = 0;
-};
 
 // The one message of a datagram (the daemons answer with messages, never bundles).
 osc::Message single_message(const std::vector<std::byte>& datagram) {
@@ -163,66 +94,6 @@ std::string describe(const osc::Message& m) {
   }
   return out;
 }
-
-// A blocking JSON-lines client of clipd's control socket (no subscription: every line is a
-// reply).
-class JsonClient {
- public:
-  explicit JsonClient(const std::string& socket) {
-    const auto deadline = Clock::now() + 15s;
-    for (;;) {
-      fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_un addr{};
-      addr.sun_family = AF_UNIX;
-      std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
-      if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) return;
-      ::close(fd_);
-      if (Clock::now() > deadline) throw std::runtime_error("cannot connect to " + socket);
-      std::this_thread::sleep_for(20ms);  // polling pace: the socket is the state
-    }
-  }
-  ~JsonClient() { ::close(fd_); }
-  JsonClient(const JsonClient&) = delete;
-  JsonClient& operator=(const JsonClient&) = delete;
-
-  void write(const std::string& line) {
-    if (::send(fd_, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
-      throw std::runtime_error("send failed");
-    }
-  }
-  // The next line, without its newline.
-  std::string read_line() {
-    for (;;) {
-      if (const auto nl = buffer_.find('\n'); nl != std::string::npos) {
-        std::string line = buffer_.substr(0, nl);
-        buffer_.erase(0, nl + 1);
-        return line;
-      }
-      char chunk[65536];
-      const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
-      if (n <= 0) throw std::runtime_error("the daemon closed its socket");
-      buffer_.append(chunk, static_cast<std::size_t>(n));
-    }
-  }
-  // Sends `request` with the next id and returns `result`; throws unless ok.
-  json ok(json request) {
-    request["id"] = ++id_;
-    write(request.dump() + "\n");
-    for (;;) {
-      const json reply = json::parse(read_line());
-      if (reply.value("id", json()) != id_) continue;
-      if (reply.value("ok", false) != true) {
-        throw std::runtime_error(request.dump() + " failed: " + reply.dump());
-      }
-      return reply["result"];
-    }
-  }
-
- private:
-  int fd_ = -1;
-  std::int64_t id_ = 0;
-  std::string buffer_;
-};
 
 // A target: one timed round trip with the given sequence number (throws when the answer is
 // missing or wrong), returning its duration in microseconds.
@@ -244,7 +115,7 @@ double micros(Clock::time_point from, Clock::time_point to) {
 }
 
 // clipd's `play` over OSC: /clipd/play kick gain_db -60 id N, answered /clipd/reply N voice V.
-double clipd_osc_play(Datagram& socket, std::int64_t n) {
+double clipd_osc_play(OscSocket& socket, std::int64_t n) {
   const std::vector<osc::Arg> args{std::string("kick"), std::string("gain_db"), -60.0,
                                    std::string("id"), n};
   const std::vector<std::byte> request = osc::encode_message("/clipd/play", args);
@@ -264,7 +135,7 @@ double clipd_osc_play(Datagram& socket, std::int64_t n) {
 
 // scsynth's /s_new of the bench's synthdef as node `node`, answered /n_go node ... (the /n_end
 // of earlier nodes may come first, and is skipped).
-double scsynth_s_new(Datagram& socket, std::int32_t node) {
+double scsynth_s_new(OscSocket& socket, std::int32_t node) {
   const std::vector<osc::Arg> args{std::string("bench"), std::int64_t{node}, std::int64_t{0},
                                    std::int64_t{0}};
   const std::vector<std::byte> request = osc::encode_message("/s_new", args);
@@ -326,7 +197,7 @@ std::vector<std::byte> bench_synthdef() {
 }
 
 // Sends `request` until `want` answers it (a daemon's socket may be open before it answers).
-osc::Message await(Datagram& socket, const std::vector<std::byte>& request,
+osc::Message await(OscSocket& socket, const std::vector<std::byte>& request,
                    const std::function<bool(const osc::Message&)>& want, const std::string& what) {
   const auto deadline = Clock::now() + 15s;
   while (Clock::now() < deadline) {
@@ -394,7 +265,7 @@ int main(int argc, char** argv) {
                    std::to_string(clipd_port), "--osc-socket", dir.file("osc.sock"), "--no-state",
                    "--no-midi", "--max-voices", "4096", "--log-level", "warning"},
                   env, dir.file("clipd.log"));
-    JsonClient control(dir.file("clipd.sock"));
+    LineClient control(dir.file("clipd.sock"));
     const auto online_deadline = Clock::now() + 15s;
     while (control.ok({{"cmd", "status"}})["engine"] != "online") {
       if (Clock::now() > online_deadline) {
@@ -403,9 +274,9 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(20ms);  // polling pace: status is the state
     }
     control.ok({{"cmd", "load"}, {"name", "kick"}, {"path", dir.file("kick.wav")}});
-    auto clipd_udp = Datagram::udp(clipd_port);
-    auto clipd_unix = Datagram::unix_socket(dir.file("bench-osc.sock"), dir.file("osc.sock"));
-    for (Datagram* d : {clipd_udp.get(), clipd_unix.get()}) {
+    auto clipd_udp = OscSocket::udp(clipd_port);
+    auto clipd_unix = OscSocket::unix_socket(dir.file("bench-osc.sock"), dir.file("osc.sock"));
+    for (OscSocket* d : {clipd_udp.get(), clipd_unix.get()}) {
       await(
           *d, osc::encode_message("/clipd/ping", std::vector<osc::Arg>{}),
           [](const osc::Message& m) { return m.address == "/clipd/reply"; }, "clipd OSC ping");
@@ -417,7 +288,7 @@ int main(int argc, char** argv) {
         std::vector<std::string>{"scsynth", "-u", std::to_string(sc_port), "-B", "127.0.0.1", "-i",
                                  "0", "-o", "2", "-R", "0", "-D", "0", "-l", "1"},
         server.env(), dir.file("scsynth.log"));
-    auto sc = Datagram::udp(sc_port);
+    auto sc = OscSocket::udp(sc_port);
     try {
       await(
           *sc, osc::encode_message("/notify", std::vector<osc::Arg>{std::int64_t{1}}),
