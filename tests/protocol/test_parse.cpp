@@ -313,6 +313,17 @@ TEST(ProtocolParse, IdsOfOtherTypesAreBadRequestsEchoedAsWritten) {
   }
 }
 
+// A list or object id may hold line breaks between its values; the reply is one line, where each
+// becomes a space (the same JSON value).
+TEST(ProtocolParse, AnInvalidIdWithLineBreaksIsEchoedOnOneLine) {
+  const ParseError error = parse_error("{\"id\":[1,\r\n{\"a\" : 2\n}],\"cmd\":\"ping\"}");
+  EXPECT_EQ(error.id, RequestId{InvalidId{"[1,  {\"a\" : 2 }]"}});
+  const std::string line = serialize_error(error);
+  EXPECT_EQ(line.find('\n'), line.size() - 1) << line;
+  EXPECT_EQ(line.find('\r'), std::string::npos) << line;
+  EXPECT_EQ(Json::parse(line)["id"], Json::parse("[1, {\"a\": 2}]"));
+}
+
 // Numbers past the range of a double are valid JSON text, but many readers (nlohmann's among
 // them) refuse a line holding one: such an id is a bad-request answered with a null id.
 TEST(ProtocolParse, IdsPastTheRangeOfADoubleAreNotEchoed) {

@@ -51,7 +51,15 @@ RequestId request_id_from_token(std::string_view token) {
     return IntegerToken{std::string(token)};
   }
   if ((first == '[' || first == '{') && !echoable(token)) return InvalidId{"null"};
-  return InvalidId{std::string(token)};
+  // A list or object may hold line breaks between its values (JSON whitespace, never inside a
+  // string); the reply is one line, so each becomes a space, which reads as the same value. The
+  // control socket splits lines at "\n" first, but a "\r" can still be there, and the parser
+  // takes any text.
+  std::string echoed(token);
+  for (char& c : echoed) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return InvalidId{std::move(echoed)};
 }
 
 void append_id(std::string& out, const RequestId& id) {
