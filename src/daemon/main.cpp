@@ -210,7 +210,6 @@ int run(const Config& config) {
   }
   log_notice("listening on " + server.socket_path().string());
 
-
   std::vector<std::pair<std::string, std::string>> initial;
   for (const auto& c : state.clips)
     initial.emplace_back(c.name, c.path);
