@@ -242,14 +242,17 @@ TEST_F(Jackd, ClipsAreResampledWhenTheServerComesBackAtAnotherRate) {
         0.5f * static_cast<float>(std::sin(2 * M_PI * 1000.0 * static_cast<double>(i) / 48000));
   }
   write_wav(home_.file("sine.wav"), 48000, 1, sine);
+  // The first connection may still be retrying on a slow machine: the server goes only once
+  // clipd is on it, or no engine-offline would follow.
+  c.poll({{"cmd", "status"}}, [](const json& r) { return r["engine"] == "online"; });
   EXPECT_EQ(c.ok({{"cmd", "load"}, {"name", "s"}, {"path", home_.file("sine.wav")}})["sample_rate"],
             48000);
   jackd_->stop();
-  ASSERT_TRUE(c.wait_event("engine-offline", 5s));
+  ASSERT_TRUE(c.wait_event("engine-offline", 5s)) << clipd.log();
   c.events().clear();  // what came before going offline, the first engine-online included
   jackd_->start(44100);
   auto online = c.wait_event("engine-online", 5s);
-  ASSERT_TRUE(online);
+  ASSERT_TRUE(online) << clipd.log();
   EXPECT_EQ((*online)["sample_rate"], 44100) << online->dump();
   // `info` waits for the new decode.
   const json info = c.ok({{"cmd", "info"}, {"name", "s"}});
