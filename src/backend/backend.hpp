@@ -51,11 +51,13 @@ inline constexpr std::uint32_t kMidiCapacity = 1024;
 // of out_{c+1} (never null, never aliasing), `midi` the events of midi_in in non-decreasing offset
 // order, each offset < nframes (empty when there is no MIDI input), valid until the call returns.
 // `usecs` is the server's microsecond clock at `frame` (JACK: jack_get_time's clock; PipeWire:
-// CLOCK_MONOTONIC).
+// CLOCK_MONOTONIC), `next_usecs` the server's own estimate, on that clock, of where the next
+// period starts (JACK's filtered next wakeup, PipeWire's next_nsec; 0 when the server gives none):
+// between the two lies the server's map from time to frames (what jack_time_to_frames uses).
 // Thread contract: audio thread only; must be real-time safe.
 using ProcessFn = void (*)(void* ctx, std::uint64_t frame, std::uint32_t nframes,
                            float* const* outputs, std::span<const engine::MidiEventView> midi,
-                           std::uint64_t usecs) noexcept;
+                           std::uint64_t usecs, std::uint64_t next_usecs) noexcept;
 
 struct ProcessTarget {
   ProcessFn fn = nullptr;  // null: the backend writes silence

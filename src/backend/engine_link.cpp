@@ -107,11 +107,11 @@ bool EngineLink::send(const engine::Message& message) noexcept {
 
 void EngineLink::process(void* ctx, std::uint64_t frame, std::uint32_t nframes,
                          float* const* outputs, std::span<const engine::MidiEventView> midi,
-                         std::uint64_t usecs) noexcept {
+                         std::uint64_t usecs, std::uint64_t next_usecs) noexcept {
   auto* self = static_cast<EngineLink*>(ctx);
   if (engine::Engine* e = self->published_.load(std::memory_order_acquire)) {
-    e->process(frame, nframes, outputs, usecs, midi.data(),
-               static_cast<std::uint32_t>(midi.size()));
+    e->process(frame, nframes, outputs, usecs, midi.data(), static_cast<std::uint32_t>(midi.size()),
+               next_usecs);
     return;
   }
   // No engine yet (between open and build): the ports must still carry silence.

@@ -117,7 +117,8 @@ class EngineLink {
   // Engine::process()'s, engine/engine.hpp; the MIDI span as is, at most kMidiCapacity events),
   // or writes silence: O(outputs x nframes).
   static void process(void* ctx, std::uint64_t frame, std::uint32_t nframes, float* const* outputs,
-                      std::span<const engine::MidiEventView> midi, std::uint64_t usecs) noexcept;
+                      std::span<const engine::MidiEventView> midi, std::uint64_t usecs,
+                      std::uint64_t next_usecs) noexcept;
 
   NodeSlab<engine::Message> slab_;
   std::uint32_t client_share_ = 0;

@@ -9,12 +9,16 @@
 namespace clipd::control {
 
 struct ClockReading {
-  std::uint64_t last_frame = 0;     // the first frame of the engine's last cycle
-  std::uint64_t last_usecs = 0;     // the server's microsecond clock at that frame
+  std::uint64_t last_frame = 0;  // the first frame of the engine's last cycle
+  std::uint64_t last_usecs = 0;  // the server's microsecond clock at that frame
+  // The server's estimate of the next cycle's start on that clock (0: none): with last_usecs,
+  // the server's own map from time to frames (jack_time_to_frames), which follows the rate the
+  // cycles really run at rather than the nominal one.
+  std::uint64_t next_usecs = 0;
   std::uint64_t server_usecs = 0;   // the server's microsecond clock now
   std::int64_t realtime_usecs = 0;  // CLOCK_REALTIME now (microseconds since 1970)
   std::uint32_t sample_rate = 0;
-  std::uint32_t buffer_size = 0;
+  std::uint32_t buffer_size = 0;  // the frames of the engine's last cycle
 };
 
 }  // namespace clipd::control

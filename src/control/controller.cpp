@@ -460,16 +460,18 @@ std::optional<ClockReading> Controller::clock_reading() const {
   if (!online_ || e == nullptr || e->cycles() == 0 || rate_ == 0) return std::nullopt;
   ClockReading r;
   r.sample_rate = rate_;
-  r.buffer_size = buffer_size_;
-  // The engine publishes the frame last, with release, after the time (engine.cpp): a frame read
-  // before and after the time that did not change means both are of one cycle (up to the few
-  // stores between them on the audio thread).
+  // The engine publishes the frame last, with release, after the times and the size
+  // (engine.cpp): a frame read before and after them that did not change means all are of one
+  // cycle (up to the few stores between them on the audio thread).
   for (int attempt = 0; attempt < 4; ++attempt) {
     const std::uint64_t before = e->last_frame();
     r.last_usecs = e->last_usecs();
+    r.next_usecs = e->last_next_usecs();
+    r.buffer_size = e->last_nframes();
     r.last_frame = e->last_frame();
     if (before == r.last_frame) break;
   }
+  if (r.buffer_size == 0) r.buffer_size = buffer_size_;
   // CLOCK_REALTIME on both sides of the server clock; of a few tries, the one that took least,
   // taken at its middle.
   std::int64_t best_gap = INT64_MAX;

@@ -109,8 +109,8 @@ void Engine::process(std::uint64_t frame, std::uint32_t nframes, float* const* o
 }
 
 void Engine::process(std::uint64_t frame, std::uint32_t nframes, float* const* outputs,
-                     std::uint64_t usecs, const MidiEventView* midi,
-                     std::uint32_t midi_count) noexcept {
+                     std::uint64_t usecs, const MidiEventView* midi, std::uint32_t midi_count,
+                     std::uint64_t next_usecs) noexcept {
   RealtimeScope realtime;
   DenormalScope denormals;
   frame_ = frame;
@@ -145,6 +145,7 @@ void Engine::process(std::uint64_t frame, std::uint32_t nframes, float* const* o
   if (config_.cycle_hook != nullptr) config_.cycle_hook(config_.cycle_hook_arg);
 
   last_usecs_.store(usecs, std::memory_order_relaxed);
+  last_next_usecs_.store(next_usecs, std::memory_order_relaxed);
   last_nframes_.store(nframes, std::memory_order_relaxed);
   live_voices_pub_.store(live_count_, std::memory_order_relaxed);
   lost_events_.store(lost_, std::memory_order_relaxed);

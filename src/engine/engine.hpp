@@ -116,7 +116,8 @@ class Engine {
   // One audio cycle (cost: see "Cost model" above): takes at most max_messages_per_cycle
   // messages, renders nframes frames into
   // outputs[0..config().outputs) (each written whole, silence when idle), returns nodes, publishes
-  // the counters. `usecs` is published as is (JACK's clock at `frame`).
+  // the counters. `usecs` is published as is (JACK's clock at `frame`), and `next_usecs` (the
+  // server's estimate of the next cycle's start on that clock; 0: none) with it.
   // Audio thread only. Non-blocking guarantees: wait-free (bounded by the configured capacities),
   // no allocation, no system call. Sets FTZ/DAZ for its duration and restores MXCSR.
   void process(std::uint64_t frame, std::uint32_t nframes, float* const* outputs,
@@ -125,7 +126,8 @@ class Engine {
   // read during the call only. Audio thread only. Non-blocking guarantees: wait-free (bounded by
   // midi_count and the configured capacities), no allocation, no system call.
   void process(std::uint64_t frame, std::uint32_t nframes, float* const* outputs,
-               std::uint64_t usecs, const MidiEventView* midi, std::uint32_t midi_count) noexcept;
+               std::uint64_t usecs, const MidiEventView* midi, std::uint32_t midi_count,
+               std::uint64_t next_usecs = 0) noexcept;
 
   // Ends the engine's work once the audio thread has stopped calling process() for good (the
   // server went away, or shutdown): takes every message still queued (clips are added, plays end
@@ -154,6 +156,9 @@ class Engine {
   // Published at the end of each cycle; any thread. Non-blocking guarantees: wait-free.
   std::uint64_t last_frame() const noexcept { return last_frame_.load(std::memory_order_acquire); }
   std::uint64_t last_usecs() const noexcept { return last_usecs_.load(std::memory_order_acquire); }
+  std::uint64_t last_next_usecs() const noexcept {
+    return last_next_usecs_.load(std::memory_order_acquire);
+  }
   std::uint32_t last_nframes() const noexcept {
     return last_nframes_.load(std::memory_order_acquire);
   }
@@ -434,6 +439,7 @@ class Engine {
 
   alignas(64) std::atomic<std::uint64_t> last_frame_{0};
   std::atomic<std::uint64_t> last_usecs_{0};
+  std::atomic<std::uint64_t> last_next_usecs_{0};
   std::atomic<std::uint64_t> cycles_{0};
   std::atomic<std::uint64_t> lost_events_{0};
   std::atomic<std::uint64_t> dropped_notes_{0};

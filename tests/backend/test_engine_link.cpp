@@ -53,7 +53,7 @@ void run_cycle(EngineLink& link, std::uint64_t frame) {
   std::vector<float> left(64), right(64);
   float* outputs[] = {left.data(), right.data()};
   const ProcessTarget t = link.target();
-  t.fn(t.ctx, frame, 64, outputs, {}, 0);
+  t.fn(t.ctx, frame, 64, outputs, {}, 0, 0);
 }
 
 TEST(EngineLink, TheSlabIsSizedFromTheConfig) {

@@ -104,7 +104,7 @@ struct Rig {
 };
 
 void render(void*, std::uint64_t, std::uint32_t, float* const*,
-            std::span<const engine::MidiEventView>, std::uint64_t) noexcept {}
+            std::span<const engine::MidiEventView>, std::uint64_t, std::uint64_t) noexcept {}
 
 TEST(AutoBackend, ChoosesJackWhenAJackServerAnswers) {
   Rig rig;

@@ -42,7 +42,8 @@ class FakeBackend final : public backend::Backend {
     for (auto& b : outputs_buffers_)
       pointers.push_back(b.data());
     if (target_.fn != nullptr) {
-      target_.fn(target_.ctx, frame_, buffer_size_, pointers.data(), views, frame_ * 20);
+      target_.fn(target_.ctx, frame_, buffer_size_, pointers.data(), views, frame_ * 20,
+                 (frame_ + buffer_size_) * 20);
     }
     frame_ += buffer_size_;
     ++cycles_;

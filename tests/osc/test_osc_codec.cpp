@@ -5,6 +5,7 @@
 
 #include <lo/lo.h>
 
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -412,6 +413,32 @@ TEST(OscClock, TimetagsMapThroughTheServerClock) {
   for (std::int64_t us : {std::int64_t{0}, std::int64_t{1'700'000'000'123'456}}) {
     EXPECT_EQ(unix_usecs(timetag_of_unix_usecs(us)), us);
   }
+}
+
+// Where the server gives its estimate of the next cycle's start, the map follows the rate the
+// cycles really run at (JACK's jack_time_to_frames: frames + rint(du / dp * buffer_size)).
+TEST(OscClock, TimetagsMapThroughTheServersOwnCycleLength) {
+  ClockReading c;
+  c.last_frame = 480000;
+  c.last_usecs = 10'000'000;
+  c.server_usecs = 10'002'000;
+  c.realtime_usecs = 1'700'000'000'000'000;
+  c.sample_rate = 48000;
+  c.buffer_size = 256;
+  c.next_usecs = 10'005'360;  // cycles 0.5 % longer than the nominal 5333.3 us
+  // 1,002,000 us from the last cycle: 1002000 / 5360 * 256 = 47856.7 frames.
+  EXPECT_EQ(frame_of(timetag_of_unix_usecs(c.realtime_usecs + 1'000'000), c), 527857u);
+  // 2 ms in: 95.5 frames, rounded as rint rounds.
+  EXPECT_EQ(frame_of(timetag_of_unix_usecs(c.realtime_usecs), c),
+            480000u + static_cast<std::uint64_t>(std::rint(2000.0 / 5360.0 * 256)));
+  // The immediate timetag: the next cycle starts 3.36 ms after the reading.
+  EXPECT_EQ(frame_of(Timetag{}, c, 3300), 480256u);
+  EXPECT_EQ(frame_of(Timetag{}, c, 3400), 480512u);
+  // An estimate far from the nominal length (a server's first cycles) is not trusted.
+  c.next_usecs = 10'000'100;
+  EXPECT_EQ(frame_of(timetag_of_unix_usecs(c.realtime_usecs + 1'000'000), c), 528096u);
+  c.next_usecs = 9'000'000;
+  EXPECT_EQ(frame_of(timetag_of_unix_usecs(c.realtime_usecs + 1'000'000), c), 528096u);
 }
 
 TEST(OscNetwork, CidrMatching) {

@@ -346,6 +346,7 @@ int JackBackend::process_cb(jack_nframes_t nframes, void* arg) noexcept {
     usecs = cycle_usecs;
   } else {
     usecs = jack_frames_to_time(self->client_, now32);
+    next_usecs = 0;
   }
 
   std::uint32_t midi_count = 0;
@@ -360,7 +361,8 @@ int JackBackend::process_cb(jack_nframes_t nframes, void* arg) noexcept {
     }
   }
   self->target_.fn(self->target_.ctx, frame, nframes, outputs,
-                   std::span<const engine::MidiEventView>(self->midi_.get(), midi_count), usecs);
+                   std::span<const engine::MidiEventView>(self->midi_.get(), midi_count), usecs,
+                   next_usecs);
 
   self->frame_now_.store(frame + nframes, std::memory_order_release);
   self->cycles_.store(self->cycles_.load(std::memory_order_relaxed) + 1, std::memory_order_release);

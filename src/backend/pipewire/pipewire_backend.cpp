@@ -918,7 +918,8 @@ void PipewireBackend::on_process(void* data, spa_io_position* position) noexcept
       if (!discarded[i]) std::memset(outputs[i], 0, bytes);
     }
   } else {
-    self->target_.fn(self->target_.ctx, frame, nframes, outputs, midi, position->clock.nsec / 1000);
+    self->target_.fn(self->target_.ctx, frame, nframes, outputs, midi, position->clock.nsec / 1000,
+                     position->clock.next_nsec / 1000);
   }
 
   for (std::size_t i = 0; i < n; ++i) {

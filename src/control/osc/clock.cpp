@@ -21,24 +21,44 @@ Timetag timetag_of_unix_usecs(std::int64_t usecs) noexcept {
   return tag;
 }
 
+namespace {
+
+// The microseconds the last cycle lasts by the server's clock: the server's own estimate when it
+// gave one that is plausible (within half and twice the nominal length), else the nominal length.
+long double cycle_usecs(const ClockReading& clock) noexcept {
+  const long double nominal = clock.sample_rate != 0 ? static_cast<long double>(clock.buffer_size) *
+                                                           1e6L / clock.sample_rate
+                                                     : 0.0L;
+  if (clock.next_usecs > clock.last_usecs) {
+    const auto estimate = static_cast<long double>(clock.next_usecs - clock.last_usecs);
+    if (nominal == 0 || (estimate > nominal / 2 && estimate < nominal * 2)) return estimate;
+  }
+  return nominal;
+}
+
+}  // namespace
+
 std::uint64_t frame_of(Timetag tag, const ClockReading& clock,
                        std::uint64_t margin_usecs) noexcept {
+  const long double period = cycle_usecs(clock);
   if (tag.immediate()) {
     std::uint64_t frame = clock.last_frame + clock.buffer_size;
-    if (clock.sample_rate != 0) {
-      const std::uint64_t period = std::uint64_t{clock.buffer_size} * 1000000 / clock.sample_rate;
+    if (period > 0) {
       const std::uint64_t elapsed =
           clock.server_usecs > clock.last_usecs ? clock.server_usecs - clock.last_usecs : 0;
-      if (elapsed + margin_usecs >= period) frame += clock.buffer_size;
+      if (static_cast<long double>(elapsed + margin_usecs) >= period) frame += clock.buffer_size;
     }
     return frame;
   }
-  // Server time of the tag, then its distance from the last cycle's first frame.
-  const long double server = static_cast<long double>(clock.server_usecs) +
-                             static_cast<long double>(unix_usecs(tag) - clock.realtime_usecs);
+  if (period <= 0) return clock.last_frame;
+  // Server time of the tag, then its distance from the last cycle's first frame in cycles of
+  // `period`, each `buffer_size` frames long: the server's own map from time to frames (JACK's
+  // jack_time_to_frames), rounded to the nearest frame the way it rounds.
+  const std::int64_t from_last = static_cast<std::int64_t>(clock.server_usecs - clock.last_usecs) +
+                                 (unix_usecs(tag) - clock.realtime_usecs);
   const long double frames =
-      (server - static_cast<long double>(clock.last_usecs)) * clock.sample_rate / 1e6L;
-  const long double frame = static_cast<long double>(clock.last_frame) + std::round(frames);
+      std::rint(static_cast<double>(from_last) / static_cast<double>(period) * clock.buffer_size);
+  const long double frame = static_cast<long double>(clock.last_frame) + frames;
   if (frame < 0) return 0;
   if (frame > 1.8e19L) return ~std::uint64_t{0} >> 1;
   return static_cast<std::uint64_t>(frame);

@@ -45,7 +45,8 @@ class CounterTarget {
 
   // Audio thread. Non-blocking guarantees: wait-free.
   static void render(void* ctx, std::uint64_t frame, std::uint32_t nframes, float* const* out,
-                     std::span<const engine::MidiEventView> midi, std::uint64_t usecs) noexcept {
+                     std::span<const engine::MidiEventView> midi, std::uint64_t usecs,
+                     std::uint64_t /*next_usecs*/) noexcept {
     auto* self = static_cast<CounterTarget*>(ctx);
     for (std::uint32_t i = 0; i < nframes; ++i) {
       out[0][i] = counter_low(frame + i);

@@ -37,14 +37,14 @@ void print(const std::string& line) {
 // The counter target, plus one allocation in the 10th cycle.
 // Thread contract: audio thread; deliberately not real-time safe.
 void violating_render(void* ctx, std::uint64_t frame, std::uint32_t nframes, float* const* out,
-                      std::span<const clipd::engine::MidiEventView> midi,
-                      std::uint64_t usecs) noexcept {
+                      std::span<const clipd::engine::MidiEventView> midi, std::uint64_t usecs,
+                      std::uint64_t next_usecs) noexcept {
   auto* target = static_cast<CounterTarget*>(ctx);
   if (target->cycles() == 10) {
     void* volatile p = std::malloc(64);
     std::free(p);
   }
-  CounterTarget::render(ctx, frame, nframes, out, midi, usecs);
+  CounterTarget::render(ctx, frame, nframes, out, midi, usecs, next_usecs);
 }
 
 clipd::backend::ProcessTarget make_target(CounterTarget& t, bool violate) {

@@ -338,7 +338,8 @@ struct SlowTarget {
 
   // Audio thread. Deliberately blocks (spins) for 300 ms once.
   static void render(void* ctx, std::uint64_t, std::uint32_t nframes, float* const* out,
-                     std::span<const clipd::engine::MidiEventView>, std::uint64_t) noexcept {
+                     std::span<const clipd::engine::MidiEventView>, std::uint64_t,
+                     std::uint64_t) noexcept {
     auto* self = static_cast<SlowTarget*>(ctx);
     for (std::uint32_t i = 0; i < nframes; ++i)
       out[0][i] = out[1][i] = 0.0f;

@@ -56,7 +56,8 @@ class StampTarget {
 
   // Data thread. Non-blocking guarantees: wait-free (unless allocate_in_cycle is set).
   static void render(void* ctx, std::uint64_t frame, std::uint32_t nframes, float* const* out,
-                     std::span<const engine::MidiEventView> midi, std::uint64_t usecs) noexcept {
+                     std::span<const engine::MidiEventView> midi, std::uint64_t usecs,
+                     std::uint64_t /*next_usecs*/) noexcept {
     auto* self = static_cast<StampTarget*>(ctx);
     const std::size_t n = self->count_.load(std::memory_order_relaxed);
     if (n == self->allocate_in_cycle_) {

@@ -795,7 +795,8 @@ struct StuckTarget {
   std::atomic<std::uint64_t> calls{0};
 
   static void render(void* ctx, std::uint64_t, std::uint32_t nframes, float* const* out,
-                     std::span<const clipd::engine::MidiEventView>, std::uint64_t) noexcept {
+                     std::span<const clipd::engine::MidiEventView>, std::uint64_t,
+                     std::uint64_t) noexcept {
     auto* self = static_cast<StuckTarget*>(ctx);
     self->calls.fetch_add(1);
     for (std::uint32_t i = 0; i < nframes; ++i)
