@@ -9,7 +9,7 @@
 namespace clipd::control {
 
 void Controller::push_bindings() {
-  if (!online_) return;
+  if (!session_->online()) return;
   engine::BindingTable* table = bindings_.build(
       [this](const std::string& clip) -> std::optional<std::uint32_t> {
         const ClipEntry* entry = clips_.find(clip);

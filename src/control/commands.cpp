@@ -111,7 +111,7 @@ void Controller::dispatch(const RequesterPtr& from, Parsed p) {
 bool Controller::wait_if_loading(const std::string& clip, const RequesterPtr& from,
                                  const Parsed& parsed) {
   ClipEntry* entry = clips_.find(clip);
-  if (entry == nullptr || !ClipRegistry::is_waiting(*entry, online_)) return false;
+  if (entry == nullptr || !ClipRegistry::is_waiting(*entry, session_->online())) return false;
   entry->waiters.push_back([this, from, parsed]() { dispatch(from, parsed); });
   return true;
 }
@@ -122,31 +122,36 @@ std::uint64_t Controller::engine_frame(const protocol::When& when) const noexcep
       Overloaded{[](const protocol::Now&) { return engine::kNow; },
                  [](const protocol::AtFrame& a) { return static_cast<std::uint64_t>(a.frame); },
                  [&](const protocol::InSeconds& in) {
-                   return now_frame() + buffer_size_ + frames(in.seconds);
+                   return session_->now_frame() + session_->buffer_size() +
+                          session_->frames(in.seconds);
                  }},
       when);
 }
 
 std::uint64_t Controller::timed_frame(const protocol::When& when) const noexcept {
   const std::uint64_t at = engine_frame(when);
-  // The next cycle starts after now_frame(): a frame up to it acts at once, exactly like kNow.
-  return at != engine::kNow && at <= now_frame() ? engine::kNow : at;
+  // The next cycle starts after the last one's first frame (now_frame()): a frame up to it acts at
+  // once, exactly like kNow.
+  return at != engine::kNow && at <= session_->now_frame() ? engine::kNow : at;
 }
 
 bool Controller::admit_nodes(const RequesterPtr& from, const Parsed& p, std::uint32_t nodes) {
-  auto room = [&] { return link_.client_room() >= nodes && link_.slab_available() >= nodes; };
+  auto room = [&] {
+    return session_->link().client_room() >= nodes && session_->link().slab_available() >= nodes;
+  };
   if (!room()) drain();
   if (room()) return true;
   from->reply_error(p.id, ErrorCode::limit,
-                    "too many commands are in flight (all " + std::to_string(link_.client_share()) +
+                    "too many commands are in flight (all " +
+                        std::to_string(session_->link().client_share()) +
                         " of the engine's message nodes for commands are in use)");
   return false;
 }
 
 bool Controller::admit_own(const RequesterPtr& from, const Parsed& p, std::uint32_t nodes) {
-  if (!online_) return true;  // nothing is sent while offline
-  if (link_.slab_available() < nodes) drain();
-  if (link_.slab_available() >= nodes) return true;
+  if (!session_->online()) return true;  // nothing is sent while offline
+  if (session_->link().slab_available() < nodes) drain();
+  if (session_->link().slab_available() >= nodes) return true;
   from->reply_error(p.id, ErrorCode::limit,
                     "too many commands are in flight (the engine's message nodes are "
                     "all in use)");
@@ -165,31 +170,31 @@ bool Controller::admit_timed(const RequesterPtr& from, const Parsed& p) {
 void Controller::cmd_hello(const RequesterPtr& from, const Parsed& p) {
   protocol::HelloResult h;
   h.version = options_.version;
-  h.client = backend_->client_name();
+  h.client = session_->backend().client_name();
   h.jack_client = h.client;
-  if (online_) {
-    h.backend = std::string(backend::kind_name(backend_->kind()));
-    h.sample_rate = rate_;
-    h.buffer_size = buffer_size_;
-    h.frame = static_cast<std::int64_t>(now_frame());
+  if (session_->online()) {
+    h.backend = std::string(backend::kind_name(session_->backend().kind()));
+    h.sample_rate = session_->rate();
+    h.buffer_size = session_->buffer_size();
+    h.frame = static_cast<std::int64_t>(session_->now_frame());
   }
   from->reply_ok(p.id, to_json(h));
 }
 
 void Controller::cmd_status(const RequesterPtr& from, const Parsed& p) {
   protocol::StatusResult st;
-  st.online = online_;
-  if (online_) {
-    engine::Engine* e = link_.engine();
-    st.backend = std::string(backend::kind_name(backend_->kind()));
-    st.sample_rate = rate_;
-    st.buffer_size = buffer_size_;
+  st.online = session_->online();
+  if (session_->online()) {
+    engine::Engine* e = session_->link().engine();
+    st.backend = std::string(backend::kind_name(session_->backend().kind()));
+    st.sample_rate = session_->rate();
+    st.buffer_size = session_->buffer_size();
     st.frame = static_cast<std::int64_t>(e->last_frame());
     st.usecs = e->last_usecs();
-    st.latency_frames = backend_->playback_latency();
-    st.dsp_load = backend_->dsp_load();
+    st.latency_frames = session_->backend().playback_latency();
+    st.dsp_load = session_->backend().dsp_load();
   }
-  st.xruns = backend_->xruns();
+  st.xruns = session_->backend().xruns();
   st.voices = static_cast<std::uint32_t>(voices_.size());
   st.max_voices = options_.max_voices;
   // `clips` counts loaded clips; names still on their first load are `clips_loading`.
@@ -198,16 +203,16 @@ void Controller::cmd_status(const RequesterPtr& from, const Parsed& p) {
   // The rings are reserved from the budget for the daemon's life: reported on their own.
   st.memory_bytes = budget_.used() - std::min<std::uint64_t>(budget_.used(), disk_->bytes());
   st.memory_budget_bytes = budget_.limit();
-  st.underruns = underruns_before_ + (online_ ? link_.engine()->underruns() : 0);
+  st.underruns = session_->underruns();
   st.master_gain_db = master_gain_db_;
   st.uptime_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
   Json result = to_json(st);
-  result["events_dropped"] = online_ ? link_.engine()->lost_events() : 0;
+  result["events_dropped"] = session_->online() ? session_->link().engine()->lost_events() : 0;
   result["clips_loading"] = static_cast<std::uint32_t>(clips_.size()) - loaded;
   result["stream_bytes"] = disk_->bytes();
-  result["midi_dropped"] =
-      (online_ ? link_.engine()->midi_dropped() : 0) + backend_->midi_overflow();
+  result["midi_dropped"] = (session_->online() ? session_->link().engine()->midi_dropped() : 0) +
+                           session_->backend().midi_overflow();
   if (options_.extend_status) options_.extend_status(result);
   from->reply_ok(p.id, result);
 }
@@ -287,7 +292,7 @@ void Controller::cmd_info(const RequesterPtr& from, const Parsed& p,
 
 void Controller::cmd_play(const RequesterPtr& from, const Parsed& p,
                           const protocol::PlayRequest& r) {
-  if (!online_) {
+  if (!session_->online()) {
     fail(from, p.id, protocol::engine_offline());
     return;
   }
@@ -302,9 +307,9 @@ void Controller::cmd_play(const RequesterPtr& from, const Parsed& p,
   auto bad = [&](const std::string& message) {
     from->reply_error(p.id, ErrorCode::bad_request, message);
   };
-  const std::uint64_t offset = frames(r.offset_s);
-  const std::uint64_t loop_start = frames(r.loop_start_s);
-  const std::uint64_t loop_end = r.loop_end_s ? frames(*r.loop_end_s) : clip_frames;
+  const std::uint64_t offset = session_->frames(r.offset_s);
+  const std::uint64_t loop_start = session_->frames(r.loop_start_s);
+  const std::uint64_t loop_end = r.loop_end_s ? session_->frames(*r.loop_end_s) : clip_frames;
   if (offset >= clip_frames) return bad("offset_s: past the clip's end");
   if (loop_start >= clip_frames) return bad("loop_start_s: past the clip's end");
   if (loop_end > clip_frames) return bad("loop_end_s: past the clip's end");
@@ -329,10 +334,10 @@ void Controller::cmd_play(const RequesterPtr& from, const Parsed& p,
   play.voice = static_cast<std::uint64_t>(voice);
   play.at_frame = engine_frame(r.when);
   play.offset = offset;
-  play.length = r.length_s ? frames(*r.length_s) : engine::kUnlimited;
+  play.length = r.length_s ? session_->frames(*r.length_s) : engine::kUnlimited;
   play.loop_start = loop_start;
   play.loop_end = loop_end;
-  play.fade_in = frames(r.fade_in_s);
+  play.fade_in = session_->frames(r.fade_in_s);
   play.outputs = engine::kAllOutputs;
   if (r.outputs) {
     play.outputs = 0;
@@ -358,8 +363,8 @@ void Controller::cmd_play(const RequesterPtr& from, const Parsed& p,
 
   // The voice_end node rides with the voice and comes back as voice_ended; it goes first.
   // admit_nodes() made room for both.
-  (void)link_.send(engine::Message::voice_end(play.voice));
-  (void)link_.send(m);
+  (void)session_->link().send(engine::Message::voice_end(play.voice));
+  (void)session_->link().send(m);
   // A streamed voice's ring was asked for its first frames: the disk threads look now.
   if (entry.loaded->info().streamed) disk_->wake();
   voices_.add(voice, VoiceBook::Voice{r.clip, r.group});
@@ -368,7 +373,7 @@ void Controller::cmd_play(const RequesterPtr& from, const Parsed& p,
 
 void Controller::cmd_stop(const RequesterPtr& from, const Parsed& p,
                           const protocol::StopRequest& r) {
-  if (!online_) {
+  if (!session_->online()) {
     fail(from, p.id, protocol::engine_offline());
     return;
   }
@@ -387,7 +392,7 @@ void Controller::cmd_stop(const RequesterPtr& from, const Parsed& p,
     return;
   }
   if (!admit_nodes(from, p, 1)) return;
-  const std::uint64_t fade = r.fade_s ? frames(*r.fade_s) : declick_frames();
+  const std::uint64_t fade = r.fade_s ? session_->frames(*r.fade_s) : session_->declick_frames();
   engine::StopTarget target = engine::StopTarget::all;
   std::uint64_t id = 0;
   bool send = true;
@@ -420,14 +425,14 @@ void Controller::cmd_stop(const RequesterPtr& from, const Parsed& p,
   // already stopping.
   const engine::Message m =
       engine::Message::stop_cmd(target, id, fade, at, engine::EndReason::stopped);
-  (void)link_.send(m);  // admit_nodes() made room
+  (void)session_->link().send(m);  // admit_nodes() made room
   if (at != engine::kNow) ++timed_in_flight_;
   voices_.add_stop(VoiceBook::PendingStop{m.stop, from, p.id});
 }
 
 void Controller::cmd_pause(const RequesterPtr& from, const Parsed& p, std::int64_t voice,
                            std::optional<double> fade_s, bool resume) {
-  if (!online_) {
+  if (!session_->online()) {
     fail(from, p.id, protocol::engine_offline());
     return;
   }
@@ -436,15 +441,15 @@ void Controller::cmd_pause(const RequesterPtr& from, const Parsed& p, std::int64
     return;
   }
   if (!admit_nodes(from, p, 1)) return;
-  const std::uint64_t fade = fade_s ? frames(*fade_s) : declick_frames();
+  const std::uint64_t fade = fade_s ? session_->frames(*fade_s) : session_->declick_frames();
   const auto v = static_cast<std::uint64_t>(voice);
-  (void)link_.send(resume ? engine::Message::resume_cmd(v, fade)
-                          : engine::Message::pause_cmd(v, fade));
+  (void)session_->link().send(resume ? engine::Message::resume_cmd(v, fade)
+                                     : engine::Message::pause_cmd(v, fade));
   from->reply_ok(p.id, Json::object());
 }
 
 void Controller::cmd_set(const RequesterPtr& from, const Parsed& p, const protocol::SetRequest& r) {
-  if (!online_) {
+  if (!session_->online()) {
     fail(from, p.id, protocol::engine_offline());
     return;
   }
@@ -458,27 +463,27 @@ void Controller::cmd_set(const RequesterPtr& from, const Parsed& p, const protoc
   engine::Message m;
   m.kind = engine::Kind::set;
   m.set.voice = static_cast<std::uint64_t>(r.voice);
-  m.set.ramp = r.ramp_s ? frames(*r.ramp_s) : declick_frames();
+  m.set.ramp = r.ramp_s ? session_->frames(*r.ramp_s) : session_->declick_frames();
   m.set.at_frame = at;
   m.set.has_gain = r.gain_db.has_value();
   m.set.gain = r.gain_db ? linear_gain(*r.gain_db) : 1.0f;
   m.set.has_pan = r.pan.has_value();
   m.set.pan = r.pan ? static_cast<float>(*r.pan) : 0.0f;
   m.set.found = false;
-  (void)link_.send(m);
+  (void)session_->link().send(m);
   if (at != engine::kNow) ++timed_in_flight_;
   from->reply_ok(p.id, Json::object());
 }
 
 void Controller::cmd_master(const RequesterPtr& from, const Parsed& p,
                             const protocol::MasterRequest& r) {
-  if (!online_) {
+  if (!session_->online()) {
     fail(from, p.id, protocol::engine_offline());
     return;
   }
   if (!admit_nodes(from, p, 1)) return;
-  const std::uint64_t ramp = r.ramp_s ? frames(*r.ramp_s) : declick_frames();
-  (void)link_.send(engine::Message::master_cmd(linear_gain(r.gain_db), ramp));
+  const std::uint64_t ramp = r.ramp_s ? session_->frames(*r.ramp_s) : session_->declick_frames();
+  (void)session_->link().send(engine::Message::master_cmd(linear_gain(r.gain_db), ramp));
   master_gain_db_ = r.gain_db;
   from->reply_ok(p.id, Json::object());
 }
@@ -495,7 +500,7 @@ Json Controller::offline_meters() const {
 }
 
 void Controller::cmd_voices(const RequesterPtr& from, const Parsed& p) {
-  if (!online_) {
+  if (!session_->online()) {
     from->reply_ok(p.id, offline_voices());
     return;
   }
@@ -505,7 +510,7 @@ void Controller::cmd_voices(const RequesterPtr& from, const Parsed& p) {
 }
 
 void Controller::send_voices_query() {
-  if (!link_.send(engine::Message::query_voices(
+  if (!session_->link().send(engine::Message::query_voices(
           voices_buffer_.data(), static_cast<std::uint32_t>(voices_buffer_.size())))) {
     refuse_all(voices_query_.waiting);
     return;
@@ -518,7 +523,7 @@ void Controller::on_voices_answer(const engine::Message& m) {
   voices_query_.in_flight = false;
   Json list = Json::array();
   const std::uint32_t n = std::min(m.voices.count, m.voices.capacity);
-  const double rate = rate_ > 0 ? static_cast<double>(rate_) : 1.0;
+  const double rate = session_->rate() > 0 ? static_cast<double>(session_->rate()) : 1.0;
   for (std::uint32_t i = 0; i < n; ++i) {
     const engine::VoiceInfo& v = voices_buffer_[i];
     protocol::VoiceInfo out;
@@ -546,7 +551,7 @@ void Controller::on_voices_answer(const engine::Message& m) {
   }
   voices_query_.answering.clear();
   if (voices_query_.waiting.empty()) return;
-  if (online_) {
+  if (session_->online()) {
     send_voices_query();
     return;
   }
@@ -572,7 +577,7 @@ void Controller::end_queries_offline() {
 }
 
 void Controller::cmd_meters(const RequesterPtr& from, const Parsed& p) {
-  if (!online_) {
+  if (!session_->online()) {
     from->reply_ok(p.id, offline_meters());
     return;
   }
@@ -583,8 +588,8 @@ void Controller::cmd_meters(const RequesterPtr& from, const Parsed& p) {
 
 void Controller::send_meters_query() {
   const std::uint32_t outputs = options_.outputs;
-  if (!link_.send(engine::Message::query_meters(meters_buffer_.data(),
-                                                meters_buffer_.data() + outputs, outputs))) {
+  if (!session_->link().send(engine::Message::query_meters(
+          meters_buffer_.data(), meters_buffer_.data() + outputs, outputs))) {
     refuse_all(meters_query_.waiting);
     return;
   }
@@ -615,7 +620,7 @@ void Controller::on_meters_answer(const engine::Message& m) {
   }
   meters_query_.answering.clear();
   if (meters_query_.waiting.empty()) return;
-  if (online_) {
+  if (session_->online()) {
     send_meters_query();
     return;
   }

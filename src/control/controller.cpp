@@ -1,16 +1,11 @@
-// The controller's life and the engine's lifecycle: connecting to the audio server and losing it,
-// building and retiring engines, the engine's returned nodes, shutdown. Loads are in loads.cpp,
-// the commands in commands.cpp and bindings.cpp.
+// The controller's life and its side of the engine's lifecycle (the EngineSession's reports):
+// what a new engine gets, what ends when an engine goes, the engine's returned nodes, shutdown.
+// Loads are in loads.cpp, the commands in commands.cpp and bindings.cpp.
 #include "control/controller.hpp"
-
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
-#include <ctime>
 #include <stdexcept>
 #include <utility>
 
@@ -51,10 +46,7 @@ Controller::Controller(boost::asio::io_context& io, ControllerOptions options,
       options_(std::move(options)),
       budget_(options_.memory_budget != 0 ? options_.memory_budget
                                           : clips::MemoryBudget::default_limit()),
-      backend_(std::move(backend)),
-      link_(options_.outputs),
       tick_timer_(io),
-      connect_timer_(io),
       started_at_(std::chrono::steady_clock::now()),
       voices_buffer_(std::size_t{options_.max_voices} * 2),
       meters_buffer_(std::size_t{options_.outputs} * 2) {
@@ -88,26 +80,39 @@ Controller::Controller(boost::asio::io_context& io, ControllerOptions options,
       error);
   if (disk_ == nullptr) throw std::runtime_error("cannot set up streaming: " + error);
   reported_.resize(disk_->ring_count());
+  EngineSessionOptions session;
+  engine::Config& cfg = session.engine;
+  cfg.outputs = options_.outputs;
+  cfg.max_voices = options_.max_voices;
+  cfg.max_pending = options_.max_timed_commands;
+  cfg.max_midi_events = options_.max_midi_events;
+  cfg.spare_nodes = kSpareNodes;
+  cfg.cycle_hook = options_.cycle_hook;
+  cfg.cycle_hook_arg = options_.cycle_hook_arg;
+  cfg.streams = disk_->rings();
+  cfg.stream_rings = disk_->ring_count();
+  cfg.max_streamed_voices = options_.max_streamed_voices;
+  cfg.stream_channels = options_.max_channels;
+  session.declick_s = options_.declick_s;
+  session.on_status = options_.on_status;
+  session.on_warning = options_.on_warning;
+  session.on_library_message = options_.on_library_message;
+  EngineSession::Listener& listener = *this;
+  session_ = std::make_unique<EngineSession>(io, std::move(session), std::move(backend), listener);
 }
 
 Controller::~Controller() {
   life_.reset();
   loader_.reset();
-  if (backend_->is_open()) backend_->retire();
-  if (link_.online()) {
-    link_.retire(last_end_frame_, engine::EndReason::shutdown);
-    link_.drain([](const engine::Message& m) {
-      if (m.kind == engine::Kind::table_released) delete[] m.table.table;
-    });
-  }
-  link_.destroy();
+  // Before the clips go: the engine points into them.
+  session_->close();
 }
 
 void Controller::start(std::vector<std::pair<std::string, std::string>> initial_clips,
                        const std::vector<std::string>& initial_bindings) {
   restore_bindings(initial_bindings);
   // Connect first: with a server running, the clips below are decoded once, at its rate.
-  try_connect();
+  session_->try_connect();
   for (auto& [name, path] : initial_clips) {
     if (clips_.find(name) != nullptr) continue;
     ClipEntry& e = clips_.add(name);
@@ -117,60 +122,26 @@ void Controller::start(std::vector<std::pair<std::string, std::string>> initial_
   schedule_tick();
 }
 
-// ---- Server connection and engine lifecycle ----------------------------------------------------
+// ---- The engine session's reports --------------------------------------------------------------
 
-void Controller::try_connect() {
-  if (stopping_ || online_) return;
-  const auto result = backend_->try_open(link_.target());
-  if (result == backend::OpenResult::opened) {
-    go_online();
-  } else {
-    schedule_connect(backend_->retry_delay());
-  }
-}
-
-void Controller::schedule_connect(std::chrono::milliseconds delay) {
-  connect_timer_.expires_after(delay);
-  std::weak_ptr<int> alive = life_;
-  connect_timer_.async_wait([this, alive](const boost::system::error_code& ec) {
-    if (!ec && alive.lock()) try_connect();
-  });
-}
-
-void Controller::go_online() {
-  rate_ = backend_->sample_rate();
-  buffer_size_ = backend_->buffer_size();
-  engine::Config cfg;
-  cfg.sample_rate = rate_;
-  cfg.outputs = options_.outputs;
-  cfg.max_voices = options_.max_voices;
-  cfg.max_pending = options_.max_timed_commands;
-  cfg.max_midi_events = options_.max_midi_events;
-  cfg.declick_frames = static_cast<std::uint32_t>(std::max<std::uint64_t>(1, declick_frames()));
+std::uint32_t Controller::engine_clip_capacity() {
   std::uint32_t capacity = 256;
   while (capacity < clips_.size() * 2)
     capacity *= 2;
-  cfg.clip_capacity = capacity;
-  cfg.spare_nodes = kSpareNodes;
-  cfg.cycle_hook = options_.cycle_hook;
-  cfg.cycle_hook_arg = options_.cycle_hook_arg;
-  cfg.streams = disk_->rings();
-  cfg.stream_rings = disk_->ring_count();
-  cfg.max_streamed_voices = options_.max_streamed_voices;
-  cfg.stream_channels = options_.max_channels;
-  link_.build(cfg);
-  lock_memory();
-  clips_.reset_slots(capacity);
+  return capacity;
+}
+
+void Controller::on_online() {
+  const std::uint32_t rate = session_->rate();
+  clips_.reset_slots(session_->link().engine()->config().clip_capacity);
   timed_in_flight_ = 0;
-  online_ = true;
-  announced_online_ = false;
   for (auto& [name, entry] : clips_.entries()) {
     ClipEntry& e = *entry;
-    if (e.pending && e.pending->rate != rate_) {
+    if (e.pending && e.pending->rate != rate) {
       // A load running for another rate (the last server's, or the file's own before the first
       // connection) would end with a clip this engine cannot play: start it again at this rate.
       // A decode back to the rate the clip already has is simply dropped.
-      if (e.pending->redecode && e.loaded && e.loaded->info().sample_rate == rate_) {
+      if (e.pending->redecode && e.loaded && e.loaded->info().sample_rate == rate) {
         e.pending->handle.cancel();
         e.pending.reset();
       } else {
@@ -178,82 +149,48 @@ void Controller::go_online() {
       }
     }
     // A clip with a replace in progress plays on until the replace ends.
-    if (e.loaded && e.loaded->info().sample_rate == rate_) add_to_engine(e);
+    if (e.loaded && e.loaded->info().sample_rate == rate) add_to_engine(e);
   }
   push_bindings();
   top_up_spares(kSpareNodes);
   next_redecode();
   release_waiters();
-  if (options_.on_status) {
-    options_.on_status("online: " + std::to_string(rate_) + " Hz, " + std::to_string(buffer_size_) +
-                       " frames, " + std::string(backend::kind_name(backend_->kind())) +
-                       " client " + backend_->client_name());
-  }
 }
 
-void Controller::abandon_engine(engine::EndReason reason) {
-  if (options_.on_warning) {
-    options_.on_warning(
-        "the audio thread was still inside a cycle when the engine had to stop: the engine is "
-        "abandoned, its memory leaked on purpose rather than torn down");
-  }
-  // Nodes already back are still handled; the engine itself is never touched again.
-  drain();
-  link_.abandon();
+void Controller::on_first_cycle(std::uint64_t frame) {
+  emit(protocol::EngineOnlineEvent{session_->rate(), session_->buffer_size(),
+                                   static_cast<std::int64_t>(frame)});
+}
+
+void Controller::on_xruns(std::uint64_t total) {
+  emit(protocol::XrunEvent{total});
+}
+
+void Controller::on_connections_changed(const std::vector<backend::PortConnection>& connections) {
+  if (!options_.on_debug) return;
+  std::string list;
+  for (const backend::PortConnection& c : connections)
+    list += (list.empty() ? "" : ", ") + c.own_port + " -> " + c.other_port;
+  options_.on_debug("port connections remembered: " + (list.empty() ? "none" : list));
+}
+
+void Controller::on_leaving(engine::EndReason reason) {
+  if (reason == engine::EndReason::offline) emit(protocol::EngineOfflineEvent{});
+}
+
+void Controller::on_abandoned(engine::EndReason reason, std::uint64_t end_frame) {
   // What the engine would have said when retired: every voice ends now.
   for (auto& [id, voice] : voices_.take_all()) {
-    emit(protocol::VoiceEndedEvent{id, std::move(voice.clip),
-                                   static_cast<std::int64_t>(last_end_frame_),
+    emit(protocol::VoiceEndedEvent{id, std::move(voice.clip), static_cast<std::int64_t>(end_frame),
                                    to_protocol(reason)});
   }
   // Stops the engine never acted on: answered as a retire would have answered them.
   for (const VoiceBook::PendingStop& stop : voices_.take_all_stops()) {
     stop.requester->reply_ok(stop.id, protocol::Json{{"stopped", 0}});
   }
-  // Clips stay with their entries (the next engine gets them); the backend's retire() has closed
-  // the connection, so no thread runs the abandoned engine that still points at them.
 }
 
-void Controller::lock_memory() {
-  // The engine's tables and the message nodes must never page-fault on the audio thread. Clips
-  // lock their own pages; this locks everything mapped now, the fresh engine included.
-  if (::mlockall(MCL_CURRENT) != 0 && !warned_mlockall_) {
-    warned_mlockall_ = true;
-    if (options_.on_warning) {
-      options_.on_warning(std::string("cannot lock the engine's memory (mlockall): ") +
-                          std::strerror(errno) + "; raise the memlock limit (see clipd(1))");
-    }
-  }
-}
-
-bool Controller::send_own(const engine::Message& m) {
-  if (link_.send(m)) return true;
-  drain();
-  if (link_.send(m)) return true;
-  if (options_.on_warning) {
-    options_.on_warning("no message node left for the engine (" +
-                        std::to_string(link_.slab_size()) + " in all); a " +
-                        std::to_string(static_cast<int>(m.kind)) + " message was not sent");
-  }
-  return false;
-}
-
-void Controller::go_offline(engine::EndReason reason) {
-  if (!online_) return;
-  const backend::RetireResult retired = backend_->retire();
-  engine::Engine* e = link_.engine();
-  last_end_frame_ = e->cycles() > 0 ? e->last_frame() + e->last_nframes() : 0;
-  underruns_before_ += e->underruns();
-  online_ = false;
-  buffer_size_ = 0;
-  if (reason == engine::EndReason::offline) emit(protocol::EngineOfflineEvent{});
-  if (retired == backend::RetireResult::timed_out) {
-    abandon_engine(reason);
-  } else {
-    link_.retire(last_end_frame_, reason);
-    drain();
-    link_.destroy();
-  }
+void Controller::on_offline(engine::EndReason /*reason*/) {
   end_queries_offline();
   bindings_.reclaim_all();
   timed_in_flight_ = 0;
@@ -263,7 +200,18 @@ void Controller::go_offline(engine::EndReason reason) {
   // Commands that waited for a clip's turn to be decoded at the engine's rate run now: there is
   // no engine rate to wait for.
   release_waiters();
-  if (options_.on_status) options_.on_status("offline: waiting for an audio server");
+}
+
+bool Controller::send_own(const engine::Message& m) {
+  if (session_->link().send(m)) return true;
+  drain();
+  if (session_->link().send(m)) return true;
+  if (options_.on_warning) {
+    options_.on_warning("no message node left for the engine (" +
+                        std::to_string(session_->link().slab_size()) + " in all); a " +
+                        std::to_string(static_cast<int>(m.kind)) + " message was not sent");
+  }
+  return false;
 }
 
 void Controller::schedule_tick() {
@@ -278,37 +226,7 @@ void Controller::tick() {
   drain();
   report_underruns();
   if (bindings_.change_waiting()) push_bindings();
-  const backend::Events ev = backend_->poll();
-  if (options_.on_library_message) {
-    for (const backend::LibraryMessage& m : ev.library_messages)
-      options_.on_library_message(m.error, m.text);
-  }
-  if (ev.library_dropped != 0 && options_.on_warning) {
-    options_.on_warning(std::to_string(ev.library_dropped) +
-                        " messages from the server library were dropped (they came too fast)");
-  }
-  if (online_) {
-    if (ev.connections_changed && options_.on_debug) {
-      std::string list;
-      for (const backend::PortConnection& c : backend_->connections())
-        list += (list.empty() ? "" : ", ") + c.own_port + " -> " + c.other_port;
-      options_.on_debug("port connections remembered: " + (list.empty() ? "none" : list));
-    }
-    if (ev.new_xruns != 0) emit(protocol::XrunEvent{backend_->xruns()});
-    if (ev.buffer_size_changed) buffer_size_ = ev.buffer_size;
-    if (ev.server_gone) {
-      go_offline(engine::EndReason::offline);
-      schedule_connect(backend::kRetryMin);
-    } else if (ev.sample_rate_changed) {
-      // A new rate means new clip buffers and a new engine: the same path as a server change.
-      go_offline(engine::EndReason::offline);
-      try_connect();
-    } else if (!announced_online_ && link_.engine()->cycles() > 0) {
-      announced_online_ = true;
-      emit(protocol::EngineOnlineEvent{rate_, buffer_size_,
-                                       static_cast<std::int64_t>(link_.engine()->last_frame())});
-    }
-  }
+  session_->poll();
   if (stopping_) {
     finish_stop_if_ready();
     if (!stop_done_) return;  // finished: no more ticks
@@ -317,7 +235,7 @@ void Controller::tick() {
 }
 
 void Controller::drain() {
-  link_.drain([this](const engine::Message& m) { on_engine_message(m); });
+  session_->drain();
 }
 
 void Controller::on_engine_message(const engine::Message& m) {
@@ -330,7 +248,7 @@ void Controller::on_engine_message(const engine::Message& m) {
         rec.clip = clips_.name_of_slot(m.started.clip);
         rec.group = voices_.group_name(m.started.group);
         voices_.add(id, std::move(rec));
-        if (online_) top_up_spares(1);
+        if (session_->online()) top_up_spares(1);
       }
       if (!m.started.started) break;  // its voice_ended follows
       const VoiceBook::Voice* voice = voices_.find(id);
@@ -344,7 +262,7 @@ void Controller::on_engine_message(const engine::Message& m) {
       const auto id = static_cast<std::int64_t>(m.ended.voice);
       std::optional<VoiceBook::Voice> voice = voices_.remove(id);
       std::string clip = voice ? std::move(voice->clip) : std::string();
-      if (m.ended.midi && online_) top_up_spares(1);
+      if (m.ended.midi && session_->online()) top_up_spares(1);
       emit(protocol::VoiceEndedEvent{id, std::move(clip), static_cast<std::int64_t>(m.ended.frame),
                                      to_protocol(m.ended.reason)});
       break;
@@ -429,14 +347,14 @@ void Controller::stop(std::function<void()> done) {
   stopping_ = true;
   stop_done_ = std::move(done);
   stop_deadline_ = std::chrono::steady_clock::now() + kShutdownFadeLimit;
-  connect_timer_.cancel();
+  session_->stop_connecting();
   // Loads in progress get `cancelled`; commands waiting for them are answered (dispatch refuses
   // them now), so every request still gets its one reply.
   for (auto& [name, entry] : clips_.entries())
     cancel_pending(*entry);
   run_waiters(clips_.take_all_waiters());
-  if (online_) {
-    (void)send_own(engine::Message::stop_cmd(engine::StopTarget::all, 0, declick_frames(),
+  if (session_->online()) {
+    (void)send_own(engine::Message::stop_cmd(engine::StopTarget::all, 0, session_->declick_frames(),
                                              engine::kNow, engine::EndReason::shutdown));
   }
   finish_stop_if_ready();
@@ -444,65 +362,14 @@ void Controller::stop(std::function<void()> done) {
 
 void Controller::finish_stop_if_ready() {
   if (!stop_done_) return;
-  if (online_ && !voices_.empty() && std::chrono::steady_clock::now() < stop_deadline_) return;
-  go_offline(engine::EndReason::shutdown);
+  if (session_->online() && !voices_.empty() && std::chrono::steady_clock::now() < stop_deadline_)
+    return;
+  session_->go_offline(engine::EndReason::shutdown);
   loader_.reset();
   clips_.clear();
   auto done = std::move(stop_done_);
   stop_done_ = nullptr;
   done();
-}
-
-// ---- Units --------------------------------------------------------------------------------------
-
-std::optional<ClockReading> Controller::clock_reading() const {
-  engine::Engine* e = link_.engine();
-  if (!online_ || e == nullptr || e->cycles() == 0 || rate_ == 0) return std::nullopt;
-  ClockReading r;
-  r.sample_rate = rate_;
-  // The engine publishes the frame last, with release, after the times and the size
-  // (engine.cpp): a frame read before and after them that did not change means all are of one
-  // cycle (up to the few stores between them on the audio thread).
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    const std::uint64_t before = e->last_frame();
-    r.last_usecs = e->last_usecs();
-    r.next_usecs = e->last_next_usecs();
-    r.buffer_size = e->last_nframes();
-    r.last_frame = e->last_frame();
-    if (before == r.last_frame) break;
-  }
-  if (r.buffer_size == 0) r.buffer_size = buffer_size_;
-  // CLOCK_REALTIME on both sides of the server clock; of a few tries, the one that took least,
-  // taken at its middle.
-  std::int64_t best_gap = INT64_MAX;
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    timespec a{};
-    timespec b{};
-    ::clock_gettime(CLOCK_REALTIME, &a);
-    const std::uint64_t server = backend_->server_usecs();
-    ::clock_gettime(CLOCK_REALTIME, &b);
-    const std::int64_t ua = std::int64_t{a.tv_sec} * 1000000 + a.tv_nsec / 1000;
-    const std::int64_t ub = std::int64_t{b.tv_sec} * 1000000 + b.tv_nsec / 1000;
-    if (ub - ua < best_gap) {
-      best_gap = ub - ua;
-      r.realtime_usecs = ua + (ub - ua) / 2;
-      r.server_usecs = server;
-    }
-  }
-  return r;
-}
-
-std::uint64_t Controller::now_frame() const noexcept {
-  engine::Engine* e = link_.engine();
-  return e != nullptr ? e->last_frame() : 0;
-}
-
-std::uint64_t Controller::frames(double seconds) const noexcept {
-  return protocol::seconds_to_frames(seconds, static_cast<double>(rate_));
-}
-
-std::uint64_t Controller::declick_frames() const noexcept {
-  return frames(options_.declick_s);
 }
 
 }  // namespace clipd::control

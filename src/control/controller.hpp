@@ -1,14 +1,16 @@
 // The command core: every command of the protocol, as typed requests (protocol::Request)
-// answered through the Requester that sent them, and the engine's lifecycle across server
-// connections. Front ends (the JSON-lines socket, OSC) turn their clients' messages into those
-// requests and take the events through EventSink; the core never sees wire text.
+// answered through the Requester that sent them. Front ends (the JSON-lines socket, OSC) turn
+// their clients' messages into those requests and take the events through EventSink; the core
+// never sees wire text.
 //
 // Its records, each in its own class: the clips (clip_registry.hpp: loads, replaces,
 // cancellations, clips waiting to come back from the engine), the voices (voice_book.hpp: ids,
 // groups, stops waiting for the engine's count) and the MIDI bindings (midi_bindings.hpp). The
-// controller ties them to the loader, the engine link and the backend: commands.cpp (dispatch and
-// the commands), bindings.cpp (bind, unbind, bindings), loads.cpp (loads, replaces, cancellations)
-// and controller.cpp (the engine's lifecycle and its returned nodes).
+// engine's lifecycle across server connections is the EngineSession's (engine_session.hpp: the
+// backend, the engine link, connecting, building and retiring engines); the controller is its
+// listener and ties the records to it: commands.cpp (dispatch and the commands), bindings.cpp
+// (bind, unbind, bindings), loads.cpp (loads, replaces, cancellations) and controller.cpp (what
+// an engine gets when it comes and what ends when it goes, its returned nodes, shutdown).
 //
 // Thread contract: everything runs on the control thread (the io_context's one thread). Loads
 // run on the loader's workers and come back through asio::post; the engine is reached only
@@ -28,12 +30,12 @@
 #include <vector>
 
 #include "backend/backend.hpp"
-#include "backend/engine_link.hpp"
 #include "clips/disk_streamer.hpp"
 #include "clips/loader.hpp"
 #include "clips/memory_budget.hpp"
 #include "control/clip_registry.hpp"
 #include "control/clock_reading.hpp"
+#include "control/engine_session.hpp"
 #include "control/midi_bindings.hpp"
 #include "control/protocol/protocol.hpp"
 #include "control/requester.hpp"
@@ -91,7 +93,7 @@ struct ControllerOptions {
   std::function<void(protocol::Json& status)> extend_status;
 };
 
-class Controller final {
+class Controller final : private EngineSession::Listener {
  public:
   // `backend` (not open yet) is the controller's for its whole life; its Options::outputs must
   // equal options.outputs.
@@ -126,7 +128,7 @@ class Controller final {
   // The engine's clocks read together (control/clock_reading.hpp): its last cycle's first frame
   // and the server clock's time there, the server clock and CLOCK_REALTIME now. nullopt while no
   // engine has run a cycle. Control thread.
-  std::optional<ClockReading> clock_reading() const;
+  std::optional<ClockReading> clock_reading() const { return session_->clock_reading(); }
 
  private:
   using Parsed = protocol::ParsedRequest;
@@ -197,20 +199,25 @@ class Controller final {
   void save_state();
   std::uint32_t target_rate() const noexcept;
 
-  // controller.cpp: engine lifecycle and events
+  // controller.cpp: the engine session's reports (EngineSession::Listener), engine events
   void tick();
   void schedule_tick();
-  void try_connect();
-  void schedule_connect(std::chrono::milliseconds delay);
-  void go_online();
-  // mlockall(MCL_CURRENT), warning once when the limit forbids it.
-  void lock_memory();
-  void go_offline(engine::EndReason reason);
-  // go_offline() after a retire that timed out: see EngineLink::abandon().
-  void abandon_engine(engine::EndReason reason);
+  std::uint32_t engine_clip_capacity() override;
+  // A new engine: hands it the clips at its rate, the bindings and the spare nodes, and starts
+  // again the loads for another rate.
+  void on_online() override;
+  void on_first_cycle(std::uint64_t frame) override;
+  void on_xruns(std::uint64_t total) override;
+  void on_connections_changed(const std::vector<backend::PortConnection>& connections) override;
+  void on_leaving(engine::EndReason reason) override;
+  void on_engine_message(const engine::Message& m) override;
+  // The engine was abandoned: every voice ends at `end_frame`, every stop is answered as a
+  // retire would have answered it.
+  void on_abandoned(engine::EndReason reason, std::uint64_t end_frame) override;
+  // The engine is gone: queries, bindings tables, timed commands and leaving clips end with it.
+  void on_offline(engine::EndReason reason) override;
   void finish_stop_if_ready();
   void drain();
-  void on_engine_message(const engine::Message& m);
   // A stop came back from the engine: answers the request that sent it.
   void on_stop_acted(const engine::StopPayload& stop);
   void emit(const protocol::Event& event);
@@ -218,7 +225,6 @@ class Controller final {
   // become underrun events (on the tick).
   void on_stream_failed(std::uint64_t stream_id, const std::string& why);
   void report_underruns();
-  std::uint64_t now_frame() const noexcept;
   // The engine's at_frame for a command's `at_frame` / `in_s` (kNow when neither is given).
   std::uint64_t engine_frame(const protocol::When& when) const noexcept;
   // The at_frame for a timed stop or set: engine_frame(), or kNow when that frame has certainly
@@ -236,8 +242,6 @@ class Controller final {
   // Sends one of control's own messages. The slab's sizing keeps room for them; if it ever ran
   // out, the message is not sent and a warning is logged. Returns whether it was sent.
   bool send_own(const engine::Message& m);
-  std::uint64_t frames(double seconds) const noexcept;
-  std::uint64_t declick_frames() const noexcept;
 
   boost::asio::io_context& io_;
   ControllerOptions options_;
@@ -248,12 +252,11 @@ class Controller final {
   std::unique_ptr<clips::DiskStreamer> disk_;
   // Per ring: the last underrun report turned into an event.
   std::vector<engine::UnderrunReport> reported_;
-  std::uint64_t underruns_before_ = 0;  // counted by engines that are gone
-  std::unique_ptr<backend::Backend> backend_;
-  backend::EngineLink link_;
+  // The backend, the engine link and the engine (engine_session.hpp). Made once the rings exist
+  // (its engines read them); declared before the clips, which every engine points into.
+  std::unique_ptr<EngineSession> session_;
   std::unique_ptr<clips::Loader> loader_;
   boost::asio::steady_timer tick_timer_;
-  boost::asio::steady_timer connect_timer_;
   std::chrono::steady_clock::time_point started_at_;
 
   // The core's records (each header gives its contract).
@@ -281,19 +284,13 @@ class Controller final {
   QueryBatch voices_query_;
   QueryBatch meters_query_;
   // What the engine fills, allocated once: a record per voice slot of the engine's pool
-  // (max_voices playing plus as many fading: go_online leaves Config::fade_voices at its
+  // (max_voices playing plus as many fading: the engine session leaves Config::fade_voices at its
   // default), and peak then RMS per output.
   std::vector<engine::VoiceInfo> voices_buffer_;
   std::vector<float> meters_buffer_;
 
-  std::uint32_t rate_ = 0;         // the engine's rate while online; the last known one offline
-  std::uint32_t buffer_size_ = 0;  // while online
-  bool online_ = false;
   bool stopping_ = false;
   double master_gain_db_ = 0;
-  std::uint64_t last_end_frame_ = 0;
-  bool announced_online_ = false;
-  bool warned_mlockall_ = false;
   std::function<void()> stop_done_;
   std::chrono::steady_clock::time_point stop_deadline_;
   // Callbacks from timers and loader workers hold a weak reference, so none runs after the

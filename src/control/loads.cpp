@@ -28,10 +28,10 @@ protocol::ErrorCode load_error_code(clips::LoadErrorCode code) noexcept {
 }
 
 // The engine's rate while online; offline, the last engine's (the likeliest next one), or 0 (the
-// file's own) before the first connection. go_online() starts again every load whose rate turns
+// file's own) before the first connection. on_online() starts again every load whose rate turns
 // out wrong, and on_loaded() never installs a clip at another rate than a running engine's.
 std::uint32_t Controller::target_rate() const noexcept {
-  return rate_;
+  return session_->rate();
 }
 
 void Controller::submit_load(ClipEntry& entry, const RequesterPtr& from,
@@ -68,7 +68,7 @@ void Controller::on_loaded(const std::string& name, std::uint64_t serial,
     return;  // cancelled or superseded: the result is dropped (and freed) here
   }
   ClipEntry& entry = *found;
-  if (result.ok() && online_ && result.clip->info().sample_rate != rate_) {
+  if (result.ok() && session_->online() && result.clip->info().sample_rate != session_->rate()) {
     // Decoded for a server that has gone since: decode again for this one; the request (and the
     // commands waiting for the clip) wait on.
     resubmit(entry);
@@ -123,12 +123,12 @@ void Controller::on_loaded(const std::string& name, std::uint64_t serial,
 }
 
 void Controller::next_redecode() {
-  if (!online_ || stopping_) return;
+  if (!session_->online() || stopping_) return;
   for (auto& [name, entry] : clips_.entries()) {
     if (entry->pending && entry->pending->redecode) return;  // one at a time
   }
   for (auto& [name, entry] : clips_.entries()) {
-    if (entry->loaded && !entry->pending && entry->loaded->info().sample_rate != rate_) {
+    if (entry->loaded && !entry->pending && entry->loaded->info().sample_rate != session_->rate()) {
       submit_load(*entry, nullptr, protocol::RequestId{}, true);
       return;
     }
@@ -151,14 +151,15 @@ void Controller::run_waiters(std::vector<std::function<void()>> waiters) {
 
 void Controller::release_waiters() {
   // Collected first: a waiter may add or remove clips.
-  run_waiters(clips_.take_ready_waiters(online_));
+  run_waiters(clips_.take_ready_waiters(session_->online()));
 }
 
 bool Controller::install(ClipEntry& entry, std::unique_ptr<clips::LoadedClip> clip, bool announce) {
   std::unique_ptr<clips::LoadedClip> old = std::move(entry.loaded);
   entry.loaded = std::move(clip);
   entry.path = entry.loaded->info().path;
-  const bool fits_engine = online_ && entry.loaded->info().sample_rate == rate_;
+  const bool fits_engine =
+      session_->online() && entry.loaded->info().sample_rate == session_->rate();
   if (entry.slot != kNoSlot) {
     clips_.forget_held(entry.token);
     if (fits_engine) {
@@ -194,7 +195,7 @@ void Controller::add_to_engine(ClipEntry& entry) {
 }
 
 bool Controller::retire_clip(ClipEntry& entry, bool announce) {
-  if (entry.slot != kNoSlot && online_) {
+  if (entry.slot != kNoSlot && session_->online()) {
     // Bindings stop naming the slot before it is freed (and perhaps reused).
     const std::uint32_t slot = entry.slot;
     entry.slot = kNoSlot;
@@ -215,8 +216,8 @@ std::uint32_t Controller::alloc_slot() {
   // The engine's table is full: swap a twice larger one in; the old one comes back. The slab
   // grows by the nodes the new slots' clips can hold, locked like the rest.
   const std::uint32_t capacity = clips_.slot_capacity() * 2;
-  link_.grow_clip_share(capacity - clips_.slot_capacity());
-  lock_memory();
+  session_->link().grow_clip_share(capacity - clips_.slot_capacity());
+  session_->lock_memory();
   auto* table = new engine::ClipSlot[capacity]();
   if (!send_own(engine::Message::grow_clip_table(table, capacity))) delete[] table;
   clips_.grow_slots(capacity);

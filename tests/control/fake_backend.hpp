@@ -1,6 +1,7 @@
-// A Backend without an audio server: open() always succeeds, and the test runs each cycle itself,
-// on its own thread, with the frames and the MIDI it picks (cycle()). The controller cannot tell
-// it from a server, so everything it sends the engine acts exactly when the test says.
+// A Backend without an audio server: open() succeeds while the test says a server is there, and
+// the test runs each cycle itself, on its own thread, with the frames and the MIDI it picks
+// (cycle()). The controller cannot tell it from a server, so everything it sends the engine acts
+// exactly when the test says; the server's going away and its xruns are the test's too.
 #pragma once
 
 #include <cstdint>
@@ -49,12 +50,29 @@ class FakeBackend final : public backend::Backend {
     ++cycles_;
   }
   const std::vector<float>& output(std::uint32_t c) const { return outputs_buffers_.at(c); }
+  // Whether a server answers open() (true at first).
+  void set_server(bool up) noexcept { server_up_ = up; }
+  // The server goes away: poll() reports it until retire(), and open() fails until set_server().
+  void lose_server() noexcept {
+    server_up_ = false;
+    gone_ = open_;
+  }
+  // The server counts `n` xruns: the next poll() reports them.
+  void add_xruns(std::uint64_t n) noexcept {
+    xruns_ += n;
+    new_xruns_ += n;
+  }
+  // How many times open() or try_open() was called, and retire() on an open connection.
+  std::uint32_t open_calls() const noexcept { return open_calls_; }
+  std::uint32_t retire_calls() const noexcept { return retire_calls_; }
   // The first frame of the next cycle.
   std::uint64_t next_frame() const noexcept { return frame_; }
 
   backend::Kind kind() const noexcept override { return backend::Kind::jack; }
   backend::OpenResult open(backend::ProcessTarget target) override {
+    ++open_calls_;
     if (open_) return backend::OpenResult::already_open;
+    if (!server_up_) return backend::OpenResult::no_server;
     target_ = target;
     open_ = true;
     return backend::OpenResult::opened;
@@ -65,11 +83,16 @@ class FakeBackend final : public backend::Backend {
     backend::Events ev;
     ev.sample_rate = sample_rate_;
     ev.buffer_size = buffer_size_;
+    ev.server_gone = gone_;
+    ev.new_xruns = new_xruns_;
+    new_xruns_ = 0;
     return ev;
   }
   backend::RetireResult retire(std::chrono::milliseconds /*bound*/) override {
     if (!open_) return backend::RetireResult::not_open;
+    ++retire_calls_;
     open_ = false;
+    gone_ = false;
     target_ = {};  // no cycle reaches the engine after this
     return backend::RetireResult::retired;
   }
@@ -77,7 +100,7 @@ class FakeBackend final : public backend::Backend {
   const std::string& client_name() const noexcept override { return name_; }
   std::uint32_t sample_rate() const noexcept override { return sample_rate_; }
   std::uint32_t buffer_size() const noexcept override { return buffer_size_; }
-  std::uint64_t xruns() const noexcept override { return 0; }
+  std::uint64_t xruns() const noexcept override { return xruns_; }
   std::uint64_t midi_overflow() const noexcept override { return 0; }
   std::uint64_t null_buffers() const noexcept override { return 0; }
   const std::vector<backend::PortConnection>& connections() const noexcept override {
@@ -104,6 +127,12 @@ class FakeBackend final : public backend::Backend {
   const std::uint32_t buffer_size_;
   backend::ProcessTarget target_;
   bool open_ = false;
+  bool server_up_ = true;
+  bool gone_ = false;
+  std::uint64_t xruns_ = 0;
+  std::uint64_t new_xruns_ = 0;
+  std::uint32_t open_calls_ = 0;
+  std::uint32_t retire_calls_ = 0;
   std::uint64_t frame_ = kFirstFrame;
   std::uint64_t cycles_ = 0;
   std::vector<std::vector<float>> outputs_buffers_;
