@@ -49,7 +49,9 @@ Engine::Engine(const Config& config, Consumer<Message> in, Producer<Message> out
       groups_(config_.max_voices + config_.fade_voices),
       index_(config_.max_voices + config_.fade_voices),
       timed_heap_(config_.max_pending),
-      grouped_heap_(config_.max_voices + config_.fade_voices) {
+      grouped_heap_(config_.max_voices + config_.fade_voices),
+      voice_times_(config_.max_voices + config_.fade_voices),
+      timed_times_(config_.max_pending) {
   voices_ = std::make_unique<Voice[]>(pool_size_);
   free_ = std::make_unique<std::uint32_t[]>(pool_size_);
   live_ = std::make_unique<std::uint32_t[]>(pool_size_);
@@ -115,6 +117,12 @@ void Engine::process(std::uint64_t frame, std::uint32_t nframes, float* const* o
   DenormalScope denormals;
   frame_ = frame;
   nframes_ = nframes;
+  usecs_ = usecs;
+  // Without the server's estimate, the cycle's nominal length.
+  next_usecs_ = next_usecs > usecs
+                    ? next_usecs
+                    : usecs + std::max<std::uint64_t>(
+                                  1, std::uint64_t{nframes} * 1000000 / config_.sample_rate);
   outputs_ = outputs;
   midi_ = midi;
   midi_count_ = midi == nullptr ? 0 : midi_count;
@@ -130,6 +138,7 @@ void Engine::process(std::uint64_t frame, std::uint32_t nframes, float* const* o
   for (std::uint32_t i = 0; i < live_count_; ++i)
     voices_[live_[i]].done = 0;
   take_messages();
+  bind_times();
   filter_midi();
   // Events in frame order; each mixes the voices it changes up to its frame first.
   apply_events(0);
@@ -220,7 +229,8 @@ void Engine::handle(MessageNode&& node) noexcept {
     case Kind::stop:
     case Kind::set: {
       const std::uint64_t at_frame = m.kind == Kind::stop ? m.stop.at_frame : m.set.at_frame;
-      if (at_frame != kNow && at_frame > frame_) {
+      const std::uint64_t at_usecs = m.kind == Kind::stop ? m.stop.at_usecs : m.set.at_usecs;
+      if (at_frame != kNow && (at_usecs != 0 || at_frame > frame_)) {
         wait_timed(std::move(node));
         return;
       }
@@ -455,6 +465,11 @@ std::uint32_t Engine::place_voice(const PlayPayload& p, std::uint32_t at) noexce
   x.seq = next_seq_++;
   x.late = p.at_frame != kNow && p.at_frame < frame_;
   x.start_frame = (p.at_frame == kNow || p.at_frame < frame_) ? frame_ : p.at_frame;
+  x.at_usecs = p.at_frame != kNow ? p.at_usecs : 0;
+  if (x.at_usecs != 0) {
+    x.late = false;  // bind_times() decides
+    voice_times_.push(v, x.at_usecs, x.seq);
+  }
   x.clip = clip;
   x.slot = p.clip;
   x.retired = kNoIndex;
@@ -524,7 +539,7 @@ std::uint32_t Engine::place_voice(const PlayPayload& p, std::uint32_t at) noexce
   x.needs_ring = clip.stream != 0 && x.region_end > clip.head;
   x.on_ring = x.needs_ring && x.pos >= clip.head;
   if (x.needs_ring) take_ring(v, at);
-  if (x.group != 0) grouped_heap_.push(v, x.start_frame, x.seq);
+  if (x.group != 0) grouped_heap_.push(v, x.at_usecs != 0 ? kUnbound : x.start_frame, x.seq);
   return v;
 }
 
@@ -721,6 +736,8 @@ void Engine::end_voice(std::uint32_t v, std::uint64_t frame, EndReason reason) n
     ++lost_;
   }
   grouped_heap_.erase(v);
+  voice_times_.erase(v);
+  x.at_usecs = 0;
   // Stopping a voice releases what waits for it: its timed stop/set come back unacted now.
   while (x.waiting != kNoIndex)
     send_unacted(take_timed(x.waiting));
@@ -792,6 +809,7 @@ void Engine::wait_timed(MessageNode&& node) noexcept {
   const std::uint32_t t = timed_free_[--timed_free_count_];
   Timed& r = timed_[t];
   const std::uint64_t at_frame = m.kind == Kind::stop ? m.stop.at_frame : m.set.at_frame;
+  const std::uint64_t at_usecs = m.kind == Kind::stop ? m.stop.at_usecs : m.set.at_usecs;
   r.node = std::move(node);
   r.voice = v;
   r.prev = kNoIndex;
@@ -802,12 +820,47 @@ void Engine::wait_timed(MessageNode&& node) noexcept {
     if (x.waiting != kNoIndex) timed_[x.waiting].prev = t;
     x.waiting = t;
   }
-  timed_heap_.push(t, at_frame, timed_seq_++);
+  const std::uint64_t seq = timed_seq_++;
+  if (at_usecs != 0) {
+    timed_heap_.push(t, kUnbound, seq);
+    timed_times_.push(t, at_usecs, seq);
+  } else {
+    timed_heap_.push(t, at_frame, seq);
+  }
+}
+
+void Engine::bind_times() noexcept {
+  while (!voice_times_.empty() && voice_times_.top().frame < next_usecs_) {
+    const std::uint64_t at = voice_times_.top().frame;
+    const std::uint32_t v = voice_times_.pop();
+    Voice& x = voices_[v];
+    bool late = false;
+    x.start_frame = frame_of_usecs(at, late);
+    x.late = late;
+    x.at_usecs = 0;
+    if (grouped_heap_.contains(v)) grouped_heap_.rekey(v, x.start_frame);
+  }
+  while (!timed_times_.empty() && timed_times_.top().frame < next_usecs_) {
+    const std::uint64_t at = timed_times_.top().frame;
+    const std::uint32_t t = timed_times_.pop();
+    bool late = false;
+    timed_heap_.rekey(t, frame_of_usecs(at, late));
+  }
+}
+
+std::uint64_t Engine::frame_of_usecs(std::uint64_t usecs, bool& late) const noexcept {
+  const auto du = static_cast<double>(static_cast<std::int64_t>(usecs - usecs_));
+  const auto dp = static_cast<double>(next_usecs_ - usecs_);
+  const double offset = std::rint(du / dp * nframes_);
+  late = offset < 0;
+  // At most nframes_ (usecs < next_usecs_): the next cycle's first frame.
+  return offset <= 0 ? frame_ : frame_ + static_cast<std::uint64_t>(offset);
 }
 
 MessageNode Engine::take_timed(std::uint32_t t) noexcept {
   Timed& r = timed_[t];
   timed_heap_.erase(t);
+  timed_times_.erase(t);
   if (r.voice != kNoIndex) {
     if (r.prev != kNoIndex) {
       timed_[r.prev].next = r.next;
@@ -971,6 +1024,7 @@ void Engine::render_voice(std::uint32_t v, std::uint32_t from, std::uint32_t to)
   std::uint32_t at = from;
   if (x.state == VoiceState::scheduled) {
     if (x.group != 0) return;  // started by apply_events on its frame
+    if (x.at_usecs != 0) return;  // not bound to a frame yet: bind_times() does it
     // A start frame skipped by a jump of the frame counter starts at once (and is late).
     const std::uint64_t start = x.start_frame > frame_ ? x.start_frame - frame_ : 0;
     if (start >= to) return;
@@ -1324,7 +1378,7 @@ void Engine::note_on(std::uint32_t channel, std::uint32_t note, std::uint32_t ve
     const float v = static_cast<float>(velocity) / 127.0f;
     gain *= v * v;
   }
-  const PlayPayload p{next_midi_id_++, frame_ + at, 0,        kUnlimited, 0,    kUnlimited, 0,
+  const PlayPayload p{next_midi_id_++, frame_ + at, 0,    0, kUnlimited, 0,    kUnlimited, 0,
                       kAllOutputs,     b->clip,     b->group, 0,          gain, 0.0f};
   const std::uint32_t v = place_voice(p, at);
   Voice& x = voices_[v];
@@ -1622,7 +1676,19 @@ bool Engine::invariants_hold() const noexcept {
     const Timed& r = timed_[t];
     if (timed_heap_.contains(t) != static_cast<bool>(r.node)) return false;
     if (r.voice != kNoIndex && (!live(r.voice) || !r.node)) return false;
+    // Unbound: waiting for its time, at kUnbound in the frame heap.
+    if (timed_times_.contains(t) && !timed_heap_.contains(t)) return false;
   }
+  if (!timed_times_.valid() || timed_times_.size() > timed_heap_.size()) return false;
+  // Voices that name a server time: scheduled, unbound, in voice_times_ (and nothing else is).
+  std::uint32_t unbound = 0;
+  for (std::uint32_t i = 0; i < live_count_; ++i) {
+    const Voice& x = vs[live_[i]];
+    if (x.at_usecs == 0) continue;
+    if (x.state != VoiceState::scheduled || !voice_times_.contains(live_[i])) return false;
+    ++unbound;
+  }
+  if (unbound != voice_times_.size() || !voice_times_.valid()) return false;
   for (std::uint32_t i = 0; i < live_count_; ++i) {
     const std::uint32_t v = live_[i];
     std::uint32_t prev = kNoIndex, count = 0;

@@ -17,7 +17,10 @@
 // Time: `frame` is the first frame of the cycle. A command without at_frame acts at that frame; a
 // stop or set whose at_frame lies ahead waits in the engine and acts on its exact frame (several on
 // one frame in the order they arrived); one whose at_frame has passed acts at the cycle's first
-// frame. Control keeps at most Config::max_pending waiting: one past that comes back at once,
+// frame. A play, stop or set that names a server time (at_usecs, engine/message.hpp) waits unbound
+// until the cycle whose time span [usecs, next_usecs) holds that time, which binds it to the frame
+// the server's own map gives there (JACK2's Time2Frames: frame + rint(du / dp * nframes)); from
+// then on it is a play or command at that frame. Control keeps at most Config::max_pending waiting: one past that comes back at once,
 // unacted (stopped = 0, found = false), and the engine always goes on taking the queue. A timed
 // stop of a voice or set names a live voice: when that voice ends, or when it names no live voice
 // on arrival, the command comes back at once, unacted. A play whose at_frame has passed
@@ -75,7 +78,8 @@
 //   H  stream_channels (a streamed clip's channels)
 // An id lookup (VoiceIndex) is O(1) expected, O(P) at worst; a heap operation O(log T) or
 // O(log P); "mixing" a voice n frames costs O(n + n / kMinLoopFrames) kernel work per route.
-// A cycle: O(M) messages + O(B) MIDI filtering + O(T + E + P) events, each touching only the
+// A cycle: O(M) messages + O((P + T) log) binding of server times + O(B) MIDI filtering +
+// O(T + E + P) events, each touching only the
 // voices it concerns (at most P), + mixing every voice at most F frames + O(O * F) master and
 // meters. Worst case O(P * F) samples plus O((M + T + E + P) * P) voice touches.
 #pragma once
@@ -243,6 +247,13 @@ class Engine {
   void wait_timed(MessageNode&& node) noexcept;
   // Takes waiting record `t` out of the heap and out of its voice's list. O(log T).
   MessageNode take_timed(std::uint32_t t) noexcept;
+  // Binds what names a server time this cycle holds (or a past one) to its frame: each voice and
+  // record once in its life, O(log P) or O(log T) + O(log T) each; at most P + T in a cycle.
+  void bind_times() noexcept;
+  // The frame of server time `usecs`, no earlier than usecs_: frame_ + rint((usecs - usecs_) /
+  // (next_usecs_ - usecs_) * nframes_), or frame_ with `late` set for a time before the cycle.
+  // O(1).
+  std::uint64_t frame_of_usecs(std::uint64_t usecs, bool& late) const noexcept;
   // Sends a stop or set back without acting (stopped = 0, found = false). O(1).
   void send_unacted(MessageNode&& node) noexcept;
 
@@ -364,7 +375,8 @@ class Engine {
   std::uint32_t retired_capacity_ = 0;
 
   // Timed stop/set waiting for their at_frame: a store of max_pending records, a heap of them
-  // ordered by (at_frame, arrival), and for each voice a list of the records that name it.
+  // ordered by (at_frame, arrival), and for each voice a list of the records that name it. A record
+  // that names a server time sits in timed_heap_ at kUnbound until bind_times() gives it its frame.
   struct Timed {
     MessageNode node;
     std::uint32_t voice = kNoIndex;  // the voice slot it names (stop of a voice, set), or none
@@ -376,8 +388,15 @@ class Engine {
   std::uint32_t timed_free_count_ = 0;
   IndexedHeap timed_heap_;
   std::uint64_t timed_seq_ = 0;  // arrival order
-  // Scheduled voices with a choke group, by (start frame, play order): apply_events starts them.
+  // Scheduled voices with a choke group, by (start frame, play order): apply_events starts them
+  // (an unbound one sits at kUnbound).
   IndexedHeap grouped_heap_;
+  // What names a server time and is not bound yet, by (server time, arrival or play order):
+  // voices (ids = voice slots) and timed records (ids = record slots).
+  IndexedHeap voice_times_;
+  IndexedHeap timed_times_;
+  // The frame key of what waits unbound: beyond any frame a cycle reaches.
+  static constexpr std::uint64_t kUnbound = ~std::uint64_t{0} >> 1;
   MessageNode pending_end_;     // voice_end node waiting for its play
   MessageNode deferred_query_;  // a second query_voices of a cycle, answered first next cycle
   bool retired_once_ = false;   // retire() ran: the destructor checks that nothing is held
@@ -425,6 +444,8 @@ class Engine {
   // The current cycle.
   std::uint64_t frame_ = 0;
   std::uint32_t nframes_ = 0;
+  std::uint64_t usecs_ = 0;       // the server's time at frame_
+  std::uint64_t next_usecs_ = 0;  // its estimate of the next cycle's start (> usecs_)
   float* const* outputs_ = nullptr;
   std::unique_ptr<float[]> scratch_;  // three gain rows of kMaxBlock
 

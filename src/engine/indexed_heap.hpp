@@ -9,7 +9,7 @@
 //
 // Thread contract: built on the control thread (allocates); every other member runs on the audio
 // thread (or in Engine::retire once it has stopped).
-// Cost, with C = capacity: top/contains/size O(1); push, pop, erase O(log C); no allocation, no
+// Cost, with C = capacity: top/contains/size O(1); push, pop, erase, rekey O(log C); no allocation, no
 // system call, wait-free.
 #pragma once
 
@@ -69,6 +69,18 @@ class IndexedHeap {
     if (i == last) return;
     heap_[i] = heap_[last];
     pos_[heap_[i].id] = i;
+    if (i > 0 && less(heap_[i], heap_[(i - 1) / 2])) {
+      up(i);
+    } else {
+      down(i);
+    }
+  }
+
+  // Gives held `id` a new frame; its seq stays. O(log C).
+  void rekey(std::uint32_t id, std::uint64_t frame) noexcept {
+    const std::uint32_t i = pos_[id];
+    CLIPD_RT_ASSERT(i != kAbsent);
+    heap_[i].frame = frame;
     if (i > 0 && less(heap_[i], heap_[(i - 1) / 2])) {
       up(i);
     } else {

@@ -147,6 +147,10 @@ struct TablePayload {
 struct PlayPayload {
   std::uint64_t voice;       // id chosen by control, unique among live voices
   std::uint64_t at_frame;    // kNow, or the frame of the first sample
+  // 0, or the server time (the backend's microsecond clock) of the first sample: the play then
+  // waits unbound and takes its frame in the cycle that holds that time (at_frame is control's
+  // estimate, never acted on). Never with at_frame kNow.
+  std::uint64_t at_usecs;
   std::uint64_t offset;      // first clip frame played
   std::uint64_t length;      // cap on frames played in all, loops included; kUnlimited for none
   std::uint64_t loop_start;  // loop region [loop_start, loop_end) in clip frames
@@ -190,6 +194,7 @@ struct StopPayload {
   std::uint64_t id;
   std::uint64_t fade;      // frames; 0 cuts at once
   std::uint64_t at_frame;  // kNow or a frame
+  std::uint64_t at_usecs;  // 0, or a server time to act at (as PlayPayload::at_usecs)
   std::uint32_t stopped;   // result: voices told to stop that were not already stopping
   StopTarget target;
   EndReason reason;  // stopped, shutdown, ...
@@ -207,6 +212,7 @@ struct SetPayload {
   std::uint64_t voice;
   std::uint64_t ramp;      // frames
   std::uint64_t at_frame;  // kNow or a frame
+  std::uint64_t at_usecs;  // 0, or a server time to act at (as PlayPayload::at_usecs)
   float gain;              // linear, used when has_gain
   float pan;               // used when has_pan
   bool has_gain;
@@ -298,7 +304,7 @@ struct Message {
   static Message play_default(std::uint64_t voice, std::uint32_t clip) noexcept {
     Message m;
     m.kind = Kind::play;
-    m.play = PlayPayload{voice,       kNow, 0, kUnlimited, 0,    kUnlimited, 0,
+    m.play = PlayPayload{voice,       kNow, 0,    0, kUnlimited, 0,    kUnlimited, 0,
                          kAllOutputs, clip, 0, 0,          1.0f, 0.0f};
     return m;
   }
@@ -314,7 +320,7 @@ struct Message {
                           EndReason reason = EndReason::stopped) noexcept {
     Message m;
     m.kind = Kind::stop;
-    m.stop = StopPayload{id, fade, at_frame, 0, target, reason};
+    m.stop = StopPayload{id, fade, at_frame, 0, 0, target, reason};
     return m;
   }
   static Message pause_cmd(std::uint64_t voice, std::uint64_t fade) noexcept {
@@ -332,14 +338,14 @@ struct Message {
                           std::uint64_t at_frame = kNow) noexcept {
     Message m;
     m.kind = Kind::set;
-    m.set = SetPayload{voice, ramp, at_frame, gain, 0.0f, true, false, false};
+    m.set = SetPayload{voice, ramp, at_frame, 0, gain, 0.0f, true, false, false};
     return m;
   }
   static Message set_pan(std::uint64_t voice, float pan, std::uint64_t ramp,
                          std::uint64_t at_frame = kNow) noexcept {
     Message m;
     m.kind = Kind::set;
-    m.set = SetPayload{voice, ramp, at_frame, 1.0f, pan, false, true, false};
+    m.set = SetPayload{voice, ramp, at_frame, 0, 1.0f, pan, false, true, false};
     return m;
   }
   static Message master_cmd(float gain, std::uint64_t ramp) noexcept {

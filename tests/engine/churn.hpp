@@ -87,8 +87,9 @@ class Churn {
       command();
     const std::uint32_t period = uniform(opt_.min_period, opt_.max_period);
     if (opt_.midi) midi_control(period);
-    engine_->process(frame_, period, pointers_.data(), frame_, views_.data(),
-                     static_cast<std::uint32_t>(views_.size()));
+    // The server's clock runs kUsecsPerFrame a frame: a time maps back to its frame.
+    engine_->process(frame_, period, pointers_.data(), frame_ * kUsecsPerFrame, views_.data(),
+                     static_cast<std::uint32_t>(views_.size()), (frame_ + period) * kUsecsPerFrame);
     for (std::uint32_t o = 0; o < opt_.outputs; ++o) {
       for (std::uint32_t k = 0; k < period; ++k) {
         const float v = buffers_[o][k];
@@ -163,6 +164,21 @@ class Churn {
     ++sent_;
   }
 
+  static constexpr std::uint64_t kUsecsPerFrame = 20;
+
+  // Now and then, a timed command names its frame's time on the server's clock instead (a sub-frame
+  // offset included), with `at_frame` an estimate up to 40 frames off, as control's would be.
+  void maybe_by_time(std::uint64_t& at_frame, std::uint64_t& at_usecs) {
+    if (at_frame == kNow || !chance(30)) return;
+    at_usecs = at_frame * kUsecsPerFrame + uniform(0, kUsecsPerFrame - 1);
+    const std::uint64_t off = uniform(0, 80);
+    at_frame = at_frame + off >= 40 ? at_frame + off - 40 : 0;
+  }
+  // The earliest frame a command may act on: its time's frame, or its at_frame.
+  static std::uint64_t due_frame(std::uint64_t at_frame, std::uint64_t at_usecs) {
+    return at_usecs != 0 ? at_usecs / kUsecsPerFrame : at_frame;
+  }
+
   std::uint64_t at_frame() {
     switch (uniform(0, 5)) {
       case 0:
@@ -219,6 +235,7 @@ class Churn {
       Message m = Message::play_default(id, slot);
       PlayPayload& p = m.play;
       p.at_frame = at_frame();
+      maybe_by_time(p.at_frame, p.at_usecs);
       p.gain = chance(50) ? 1.0f : static_cast<float>(uniform(0, 150)) / 100.0f;
       p.pan = chance(50) ? 0.0f : static_cast<float>(uniform(0, 200)) / 100.0f - 1.0f;
       p.offset = chance(60) ? 0 : uniform(0, 450);
@@ -245,18 +262,21 @@ class Churn {
     } else if (pick < 65) {  // stop
       const std::uint32_t which = uniform(0, 9);
       const std::uint64_t fade = chance(30) ? 0 : uniform(1, 80);
+      Message m;
       if (which < 6) {
-        send(Message::stop_cmd(StopTarget::voice, some_voice(), fade, at_frame()));
+        m = Message::stop_cmd(StopTarget::voice, some_voice(), fade, at_frame());
       } else if (which < 8) {
         const std::uint64_t group = chance(5)    ? (std::uint64_t{1} << 32) + some_group()
                                     : chance(10) ? 0
                                                  : some_group();
-        send(Message::stop_cmd(StopTarget::group, group, fade, at_frame()));
+        m = Message::stop_cmd(StopTarget::group, group, fade, at_frame());
       } else if (which < 9) {
-        send(Message::stop_cmd(StopTarget::clip, uniform(0, capacity_), fade, at_frame()));
+        m = Message::stop_cmd(StopTarget::clip, uniform(0, capacity_), fade, at_frame());
       } else {
-        send(Message::stop_cmd(StopTarget::all, 0, fade, at_frame()));
+        m = Message::stop_cmd(StopTarget::all, 0, fade, at_frame());
       }
+      maybe_by_time(m.stop.at_frame, m.stop.at_usecs);
+      send(m);
     } else if (pick < 80) {  // set
       Message m = Message::set_gain(some_voice(), static_cast<float>(uniform(0, 100)) / 100.0f,
                                     uniform(0, 100), at_frame());
@@ -264,6 +284,7 @@ class Churn {
         m.set.has_pan = true;
         m.set.pan = static_cast<float>(uniform(0, 200)) / 100.0f - 1.0f;
       }
+      maybe_by_time(m.set.at_frame, m.set.at_usecs);
       send(m);
     } else if (pick < 86) {
       send(Message::pause_cmd(some_voice(), uniform(0, 60)));
@@ -421,12 +442,14 @@ class Churn {
         }
         case Kind::stop:
           if (m.stop.stopped > opt_.max_voices) fail("stop counted too many voices");
-          if (m.stop.stopped > 0 && m.stop.at_frame != kNow && m.stop.at_frame >= frame_) {
+          if (m.stop.stopped > 0 && m.stop.at_frame != kNow &&
+              due_frame(m.stop.at_frame, m.stop.at_usecs) >= frame_) {
             fail("stop acted before its frame");
           }
           break;
         case Kind::set:
-          if (m.set.found && m.set.at_frame != kNow && m.set.at_frame >= frame_) {
+          if (m.set.found && m.set.at_frame != kNow &&
+              due_frame(m.set.at_frame, m.set.at_usecs) >= frame_) {
             fail("set acted before its frame");
           }
           break;

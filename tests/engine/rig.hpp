@@ -106,8 +106,15 @@ class Rig {
 
   // Runs one cycle of n frames and records it; collects what came back.
   void cycle(std::uint32_t n) { cycle(n, {}); }
-  // The same with MIDI input.
-  void cycle(std::uint32_t n, const std::vector<Midi>& midi) {
+  // One cycle whose server times are `usecs` at its first frame and `next_usecs` at the next
+  // cycle's (the backend's ProcessFn arguments).
+  void cycle_timed(std::uint32_t n, std::uint64_t usecs, std::uint64_t next_usecs) {
+    cycle(n, {}, usecs, next_usecs);
+  }
+  // The same with MIDI input; by default 10 us a frame and no estimate of the next cycle.
+  void cycle(std::uint32_t n, const std::vector<Midi>& midi) { cycle(n, midi, frame_ * 10, 0); }
+  void cycle(std::uint32_t n, const std::vector<Midi>& midi, std::uint64_t usecs,
+             std::uint64_t next_usecs) {
     std::vector<MidiEventView> views;
     for (const auto& e : midi) {
       views.push_back(
@@ -117,8 +124,8 @@ class Rig {
     std::vector<float*> ptrs;
     for (auto& b : bufs)
       ptrs.push_back(b.data());
-    engine_->process(frame_, n, ptrs.data(), frame_ * 10, views.data(),
-                     static_cast<std::uint32_t>(views.size()));
+    engine_->process(frame_, n, ptrs.data(), usecs, views.data(),
+                     static_cast<std::uint32_t>(views.size()), next_usecs);
     for (std::uint32_t o = 0; o < outputs_; ++o) {
       recording_[o].insert(recording_[o].end(), bufs[o].begin(), bufs[o].end());
     }

@@ -64,4 +64,11 @@ std::uint64_t frame_of(Timetag tag, const ClockReading& clock,
   return static_cast<std::uint64_t>(frame);
 }
 
+std::uint64_t server_usecs_of(Timetag tag, const ClockReading& clock) noexcept {
+  if (tag.immediate()) return 0;
+  const std::int64_t usecs =
+      static_cast<std::int64_t>(clock.server_usecs) + (unix_usecs(tag) - clock.realtime_usecs);
+  return usecs > 0 ? static_cast<std::uint64_t>(usecs) : 0;
+}
+
 }  // namespace clipd::control::osc

@@ -35,4 +35,8 @@ Timetag timetag_of_unix_usecs(std::int64_t usecs) noexcept;
 std::uint64_t frame_of(Timetag tag, const ClockReading& clock,
                        std::uint64_t margin_usecs = 0) noexcept;
 
+// The time of a timetag on the server's microsecond clock (the clock of ClockReading's
+// server_usecs); 0 for the immediate timetag and for times before the clock's zero.
+std::uint64_t server_usecs_of(Timetag tag, const ClockReading& clock) noexcept;
+
 }  // namespace clipd::control::osc

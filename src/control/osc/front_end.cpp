@@ -74,6 +74,19 @@ bool is_timed_command(const protocol::Json& request) {
   return cmd == "play" || cmd == "stop" || cmd == "set";
 }
 
+// A timed command's at_frame, mapped from a timetag, becomes that time on the server's clock
+// with the frame as its estimate: the engine binds it in the cycle that holds it.
+void name_server_time(protocol::Request& request, std::uint64_t usecs) {
+  auto at = [usecs](protocol::When& when) {
+    if (const auto* frame = std::get_if<protocol::AtFrame>(&when)) {
+      when = protocol::AtServerTime{frame->frame, usecs};
+    }
+  };
+  if (auto* play = std::get_if<protocol::PlayRequest>(&request)) at(play->when);
+  if (auto* stop = std::get_if<protocol::StopRequest>(&request)) at(stop->when);
+  if (auto* set = std::get_if<protocol::SetRequest>(&request)) at(set->when);
+}
+
 }  // namespace
 
 class OscClient;
@@ -309,6 +322,7 @@ void OscFrontEnd::State::handle(const Peer& peer, std::span<const std::byte> byt
       continue;
     }
     auto& request = std::get<protocol::Json>(mapped);
+    std::uint64_t server_time = 0;
     if (message.timetag && is_timed_command(request) && !request.contains("at_frame") &&
         !request.contains("in_s")) {
       if (!read_clock) {
@@ -319,6 +333,7 @@ void OscFrontEnd::State::handle(const Peer& peer, std::span<const std::byte> byt
       if (reading) {
         const std::uint64_t margin = kHandOverUsecs + kHandOverUsecsPerMessage * messages.size();
         request["at_frame"] = frame_of(*message.timetag, *reading, margin);
+        server_time = server_usecs_of(*message.timetag, *reading);
       }
     }
     auto parsed = protocol::parse_request(protocol::dump_json(request), limits);
@@ -327,6 +342,7 @@ void OscFrontEnd::State::handle(const Peer& peer, std::span<const std::byte> byt
       continue;
     }
     auto& typed = std::get<protocol::ParsedRequest>(parsed);
+    if (server_time != 0) name_server_time(typed.request, server_time);
     if (std::holds_alternative<protocol::SubscribeRequest>(typed.request)) {
       client->renew(Steady::now());
     }

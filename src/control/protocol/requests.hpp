@@ -16,8 +16,9 @@
 
 namespace clipd::protocol {
 
-// When a command acts: now (the first frame of the cycle that takes it), at a frame, or a time
-// after the first frame of the next cycle. `at_frame` and `in_s` are exclusive on the wire.
+// When a command acts: now (the first frame of the cycle that takes it), at a frame, a time after
+// the first frame of the next cycle, or a time of the server's clock. `at_frame` and `in_s` are
+// exclusive on the wire.
 struct Now {
   bool operator==(const Now&) const = default;
 };
@@ -29,7 +30,15 @@ struct InSeconds {
   double seconds = 0;  // >= 0, finite
   bool operator==(const InSeconds&) const = default;
 };
-using When = std::variant<Now, AtFrame, InSeconds>;
+// Not on the JSON wire: a time on the audio server's microsecond clock (an OSC bundle's timetag,
+// control/osc/clock.hpp), with `frame` the frame it maps to when the request is made. The engine
+// binds it to its frame in the cycle that holds it (engine/engine.hpp).
+struct AtServerTime {
+  std::int64_t frame = 0;   // >= 0
+  std::uint64_t usecs = 0;  // > 0
+  bool operator==(const AtServerTime&) const = default;
+};
+using When = std::variant<Now, AtFrame, InSeconds, AtServerTime>;
 
 // `loop`: absent or false (off), true (forever), or a count of passes in all (>= 1).
 struct Loop {

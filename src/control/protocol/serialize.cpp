@@ -10,6 +10,8 @@ constexpr std::string_view ok_middle = ",\"ok\":true,\"result\":";
 void append_when(Json& j, const When& when) {
   if (const auto* at = std::get_if<AtFrame>(&when)) j["at_frame"] = at->frame;
   if (const auto* in = std::get_if<InSeconds>(&when)) j["in_s"] = in->seconds;
+  // A server time has no wire form: its frame is the nearest.
+  if (const auto* t = std::get_if<AtServerTime>(&when)) j["at_frame"] = t->frame;
 }
 
 template <typename T>

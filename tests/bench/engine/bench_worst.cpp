@@ -26,7 +26,11 @@
 //   their rings filled between cycles as the disk threads do, or never filled (every streamed
 //   voice underruns every cycle);
 // - streamed plays: 64 plays per cycle of a streamed clip at the streamed-voice limit, each
-//   stealing the oldest streamed voice.
+//   stealing the oldest streamed voice;
+// - server times: the timed-command storage filled with sets that name a server time an hour
+//   ahead (unbound, engine/engine.hpp), while a trickle of them comes due every cycle; and 64
+//   plays per cycle that name a server time, each with a set of the same time (an OSC bundle),
+//   all bound in the cycle that holds their time.
 //
 // Timing covers process() alone: what control does around it (making nodes, draining the return
 // queue) runs between the timed calls.
@@ -112,6 +116,10 @@ class Side {
 
   Engine& engine() { return *engine_; }
   std::uint64_t frame() const { return frame_; }
+  // The server's clock at a frame: the nominal rate, from 1 s.
+  static std::uint64_t usecs_of(std::uint64_t frame) {
+    return 1'000'000 + (frame - kStartFrame) * 1'000'000 / kRate;
+  }
   std::vector<double>& times() { return times_; }
 
   void send(const Message& m) { tx_.push(MessageNode::make(m)); }
@@ -136,8 +144,9 @@ class Side {
   void cycle(bool timed) {
     if (feed) feed(*this);
     const double t0 = now_us();
-    engine_->process(frame_, kPeriod, outputs_, 0, midi.empty() ? nullptr : midi.data(),
-                     static_cast<std::uint32_t>(midi.size()));
+    engine_->process(frame_, kPeriod, outputs_, usecs_of(frame_),
+                     midi.empty() ? nullptr : midi.data(), static_cast<std::uint32_t>(midi.size()),
+                     usecs_of(frame_ + kPeriod));
     const double t1 = now_us();
     if (timed) times_.push_back(t1 - t0);
     frame_ += kPeriod;
@@ -505,6 +514,51 @@ int main(int argc, char** argv) {
                         Message m = Message::play_default(next++, kClips);
                         m.play.offset = (next * 131) % kHead;
                         side.play(m);
+                      }
+                    };
+                    return s;
+                  }});
+
+  // Server times: the timed heap-full attack with every set naming a server time (each waits
+  // unbound in the server-time heap, then binds and waits in the frame heap), and plays with a
+  // set of the same time each cycle, at the voice limit (each play steals the oldest voice).
+  rows.push_back({"server-time heap full", [&] { return plain_side(clips, kVoices); },
+                  [&] {
+                    auto s = plain_side(clips, kVoices);
+                    constexpr std::uint32_t kTrickle = 16;
+                    const std::uint32_t far = Config{}.max_pending - 2 * kTrickle;
+                    const std::uint64_t hour = std::uint64_t{3600} * kRate;
+                    for (std::uint32_t i = 0; i < far; ++i) {
+                      Message m = Message::set_gain(0, 0.5f + 0.0001f * static_cast<float>(i), 64,
+                                                    kStartFrame + hour + i);
+                      m.set.at_usecs = Side::usecs_of(kStartFrame + hour + i);
+                      s->send(m);
+                    }
+                    s->feed = [](Side& side) {
+                      for (std::uint32_t i = 0; i < kTrickle; ++i) {
+                        const std::uint64_t at = side.frame() + kPeriod + 97 * i;
+                        Message m = Message::set_pan(0, i % 2 ? 0.1f : -0.1f, 64, at);
+                        m.set.at_usecs = Side::usecs_of(at);
+                        side.send(m);
+                      }
+                    };
+                    return s;
+                  }});
+  rows.push_back({"server-time plays 64/cycle", [&] { return plain_side(clips, kVoices); },
+                  [&] {
+                    auto s = plain_side(clips, kVoices);
+                    s->feed = [next = std::uint64_t{kVoices}](Side& side) mutable {
+                      for (std::uint32_t i = 0; i < 64; ++i) {
+                        const std::uint64_t at = side.frame() + kPeriod + 31 * i;
+                        Message m = Message::play_default(next, i % kClips);
+                        m.play.loops = kLoopForever;
+                        m.play.at_frame = at;
+                        m.play.at_usecs = Side::usecs_of(at);
+                        side.play(m);
+                        Message set = Message::set_gain(next, 0.5f, 64, at);
+                        set.set.at_usecs = m.play.at_usecs;
+                        side.send(set);
+                        ++next;
                       }
                     };
                     return s;
