@@ -119,13 +119,13 @@ bool Controller::wait_if_loading(const std::string& clip, const RequesterPtr& fr
 std::uint64_t Controller::engine_frame(const protocol::When& when) const noexcept {
   // `in_s` counts from the first frame of the next cycle, so `in_s: 0` is never late.
   return std::visit(
-      Overloaded{[](const protocol::Now&) { return engine::kNow; },
-                 [](const protocol::AtFrame& a) { return static_cast<std::uint64_t>(a.frame); },
-                 [&](const protocol::InSeconds& in) {
-                   return session_->now_frame() + session_->buffer_size() +
-                          session_->frames(in.seconds);
-                 },
-                 [](const protocol::AtServerTime& t) { return static_cast<std::uint64_t>(t.frame); }},
+      Overloaded{
+          [](const protocol::Now&) { return engine::kNow; },
+          [](const protocol::AtFrame& a) { return static_cast<std::uint64_t>(a.frame); },
+          [&](const protocol::InSeconds& in) {
+            return session_->now_frame() + session_->buffer_size() + session_->frames(in.seconds);
+          },
+          [](const protocol::AtServerTime& t) { return static_cast<std::uint64_t>(t.frame); }},
       when);
 }
 
