@@ -193,10 +193,11 @@ class Backend {
   // Thread contract: any thread; wait-free.
   virtual std::uint64_t frame_now() const noexcept = 0;
   virtual std::uint64_t cycles() const noexcept = 0;
-  // The server's microsecond clock now: the clock of ProcessFn's `usecs` (JACK: jack_get_time();
-  // PipeWire: CLOCK_MONOTONIC), so that a time on it maps to a frame through the last cycle's
-  // (frame, usecs). Meaningful while open. Thread contract: any thread.
-  virtual std::uint64_t server_usecs() const noexcept = 0;
+  // The server's clock now, in nanoseconds: the clock of ProcessFn's `usecs` (JACK: the clock
+  // behind jack_get_time(); PipeWire: CLOCK_MONOTONIC), so that a time on it maps to a frame
+  // through the last cycle's (frame, usecs). Read to the nanosecond where the backend knows the
+  // system clock behind the server's. Meaningful while open. Thread contract: any thread.
+  virtual std::uint64_t server_nsecs() const noexcept = 0;
 
   // Full name of our port as the server names it ("clipd:out_1"); valid while open.
   virtual std::string port_name(std::uint32_t output_index) const = 0;

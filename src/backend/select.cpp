@@ -224,9 +224,9 @@ std::uint64_t AutoBackend::cycles() const noexcept {
   return cur != nullptr ? cur->cycles() : 0;
 }
 
-std::uint64_t AutoBackend::server_usecs() const noexcept {
+std::uint64_t AutoBackend::server_nsecs() const noexcept {
   const Backend* cur = current();
-  return cur != nullptr ? cur->server_usecs() : 0;
+  return cur != nullptr ? cur->server_nsecs() : 0;
 }
 
 std::string AutoBackend::port_name(std::uint32_t output_index) const {

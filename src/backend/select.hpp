@@ -103,7 +103,7 @@ class AutoBackend final : public Backend {
   // backend's own wait-free read; a backend, once made, lives as long as this object).
   std::uint64_t frame_now() const noexcept override;
   std::uint64_t cycles() const noexcept override;
-  std::uint64_t server_usecs() const noexcept override;
+  std::uint64_t server_nsecs() const noexcept override;
 
   // The current backend's names; before any, "<client name>:out_N" / "<client name>:midi_in".
   std::string port_name(std::uint32_t output_index) const override;

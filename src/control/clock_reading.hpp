@@ -15,8 +15,9 @@ struct ClockReading {
   // the server's own map from time to frames (jack_time_to_frames), which follows the rate the
   // cycles really run at rather than the nominal one.
   std::uint64_t next_usecs = 0;
-  std::uint64_t server_usecs = 0;   // the server's microsecond clock now
-  std::int64_t realtime_usecs = 0;  // CLOCK_REALTIME now (microseconds since 1970)
+  // The server's clock and CLOCK_REALTIME (since 1970) at one moment, in nanoseconds.
+  std::uint64_t server_nsecs = 0;
+  std::int64_t realtime_nsecs = 0;
   std::uint32_t sample_rate = 0;
   std::uint32_t buffer_size = 0;  // the frames of the engine's last cycle
 };

@@ -129,9 +129,9 @@ std::uint64_t Controller::engine_frame(const protocol::When& when) const noexcep
       when);
 }
 
-std::uint64_t Controller::engine_usecs(const protocol::When& when, std::uint64_t at) noexcept {
+std::uint64_t Controller::engine_nsecs(const protocol::When& when, std::uint64_t at) noexcept {
   const auto* t = std::get_if<protocol::AtServerTime>(&when);
-  return t != nullptr && at != engine::kNow ? t->usecs : 0;
+  return t != nullptr && at != engine::kNow ? t->nsecs : 0;
 }
 
 std::uint64_t Controller::timed_frame(const protocol::When& when) const noexcept {
@@ -339,7 +339,7 @@ void Controller::cmd_play(const RequesterPtr& from, const Parsed& p,
   const std::int64_t voice = voices_.next_id();
   play.voice = static_cast<std::uint64_t>(voice);
   play.at_frame = engine_frame(r.when);
-  play.at_usecs = engine_usecs(r.when, play.at_frame);
+  play.at_nsecs = engine_nsecs(r.when, play.at_frame);
   play.offset = offset;
   play.length = r.length_s ? session_->frames(*r.length_s) : engine::kUnlimited;
   play.loop_start = loop_start;
@@ -431,7 +431,7 @@ void Controller::cmd_stop(const RequesterPtr& from, const Parsed& p,
   // Answered when the engine has acted on it (on_stop_acted): only it knows which voices were
   // already stopping.
   engine::Message m = engine::Message::stop_cmd(target, id, fade, at, engine::EndReason::stopped);
-  m.stop.at_usecs = engine_usecs(r.when, at);
+  m.stop.at_nsecs = engine_nsecs(r.when, at);
   (void)session_->link().send(m);  // admit_nodes() made room
   if (at != engine::kNow) ++timed_in_flight_;
   voices_.add_stop(VoiceBook::PendingStop{m.stop, from, p.id});
@@ -472,7 +472,7 @@ void Controller::cmd_set(const RequesterPtr& from, const Parsed& p, const protoc
   m.set.voice = static_cast<std::uint64_t>(r.voice);
   m.set.ramp = r.ramp_s ? session_->frames(*r.ramp_s) : session_->declick_frames();
   m.set.at_frame = at;
-  m.set.at_usecs = engine_usecs(r.when, at);
+  m.set.at_nsecs = engine_nsecs(r.when, at);
   m.set.has_gain = r.gain_db.has_value();
   m.set.gain = r.gain_db ? linear_gain(*r.gain_db) : 1.0f;
   m.set.has_pan = r.pan.has_value();

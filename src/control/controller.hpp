@@ -230,9 +230,9 @@ class Controller final : private EngineSession::Listener {
   // The at_frame for a timed stop or set: engine_frame(), or kNow when that frame has certainly
   // passed (the engine acts at once either way), so at_frame != kNow means "waits in the engine".
   std::uint64_t timed_frame(const protocol::When& when) const noexcept;
-  // The engine's at_usecs for a command whose at_frame is `at`: the server time of an
+  // The engine's at_nsecs for a command whose at_frame is `at`: the server time (ns) of an
   // AtServerTime, unless the command acts now (at == kNow); else 0.
-  static std::uint64_t engine_usecs(const protocol::When& when, std::uint64_t at) noexcept;
+  static std::uint64_t engine_nsecs(const protocol::When& when, std::uint64_t at) noexcept;
   // Whether one more command may wait for its frame; answers `limit` when not. Drains the
   // engine's returned nodes first, so a refusal reflects the latest count.
   bool admit_timed(const RequesterPtr& from, const Parsed& p);

@@ -191,14 +191,14 @@ std::optional<ClockReading> EngineSession::clock_reading() const {
     timespec a{};
     timespec b{};
     ::clock_gettime(CLOCK_REALTIME, &a);
-    const std::uint64_t server = backend_->server_usecs();
+    const std::uint64_t server = backend_->server_nsecs();
     ::clock_gettime(CLOCK_REALTIME, &b);
-    const std::int64_t ua = std::int64_t{a.tv_sec} * 1000000 + a.tv_nsec / 1000;
-    const std::int64_t ub = std::int64_t{b.tv_sec} * 1000000 + b.tv_nsec / 1000;
-    if (ub - ua < best_gap) {
-      best_gap = ub - ua;
-      r.realtime_usecs = ua + (ub - ua) / 2;
-      r.server_usecs = server;
+    const std::int64_t na = std::int64_t{a.tv_sec} * 1000000000 + a.tv_nsec;
+    const std::int64_t nb = std::int64_t{b.tv_sec} * 1000000000 + b.tv_nsec;
+    if (nb - na < best_gap) {
+      best_gap = nb - na;
+      r.realtime_nsecs = na + (nb - na) / 2;
+      r.server_nsecs = server;
     }
   }
   return r;

@@ -51,7 +51,7 @@ std::optional<VoiceBook::PendingStop> VoiceBook::take_stop(const engine::StopPay
   for (auto it = stops_.begin(); it != stops_.end(); ++it) {
     const engine::StopPayload& sent = it->sent;
     if (sent.target == acted.target && sent.id == acted.id && sent.fade == acted.fade &&
-        sent.at_frame == acted.at_frame && sent.at_usecs == acted.at_usecs &&
+        sent.at_frame == acted.at_frame && sent.at_nsecs == acted.at_nsecs &&
         sent.reason == acted.reason) {
       PendingStop done = std::move(*it);
       stops_.erase(it);

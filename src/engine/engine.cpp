@@ -229,8 +229,8 @@ void Engine::handle(MessageNode&& node) noexcept {
     case Kind::stop:
     case Kind::set: {
       const std::uint64_t at_frame = m.kind == Kind::stop ? m.stop.at_frame : m.set.at_frame;
-      const std::uint64_t at_usecs = m.kind == Kind::stop ? m.stop.at_usecs : m.set.at_usecs;
-      if (at_frame != kNow && (at_usecs != 0 || at_frame > frame_)) {
+      const std::uint64_t at_nsecs = m.kind == Kind::stop ? m.stop.at_nsecs : m.set.at_nsecs;
+      if (at_frame != kNow && (at_nsecs != 0 || at_frame > frame_)) {
         wait_timed(std::move(node));
         return;
       }
@@ -465,10 +465,10 @@ std::uint32_t Engine::place_voice(const PlayPayload& p, std::uint32_t at) noexce
   x.seq = next_seq_++;
   x.late = p.at_frame != kNow && p.at_frame < frame_;
   x.start_frame = (p.at_frame == kNow || p.at_frame < frame_) ? frame_ : p.at_frame;
-  x.at_usecs = p.at_frame != kNow ? p.at_usecs : 0;
-  if (x.at_usecs != 0) {
+  x.at_nsecs = p.at_frame != kNow ? p.at_nsecs : 0;
+  if (x.at_nsecs != 0) {
     x.late = false;  // bind_times() decides
-    voice_times_.push(v, x.at_usecs, x.seq);
+    voice_times_.push(v, x.at_nsecs, x.seq);
   }
   x.clip = clip;
   x.slot = p.clip;
@@ -539,7 +539,7 @@ std::uint32_t Engine::place_voice(const PlayPayload& p, std::uint32_t at) noexce
   x.needs_ring = clip.stream != 0 && x.region_end > clip.head;
   x.on_ring = x.needs_ring && x.pos >= clip.head;
   if (x.needs_ring) take_ring(v, at);
-  if (x.group != 0) grouped_heap_.push(v, x.at_usecs != 0 ? kUnbound : x.start_frame, x.seq);
+  if (x.group != 0) grouped_heap_.push(v, x.at_nsecs != 0 ? kUnbound : x.start_frame, x.seq);
   return v;
 }
 
@@ -737,7 +737,7 @@ void Engine::end_voice(std::uint32_t v, std::uint64_t frame, EndReason reason) n
   }
   grouped_heap_.erase(v);
   voice_times_.erase(v);
-  x.at_usecs = 0;
+  x.at_nsecs = 0;
   // Stopping a voice releases what waits for it: its timed stop/set come back unacted now.
   while (x.waiting != kNoIndex)
     send_unacted(take_timed(x.waiting));
@@ -809,7 +809,7 @@ void Engine::wait_timed(MessageNode&& node) noexcept {
   const std::uint32_t t = timed_free_[--timed_free_count_];
   Timed& r = timed_[t];
   const std::uint64_t at_frame = m.kind == Kind::stop ? m.stop.at_frame : m.set.at_frame;
-  const std::uint64_t at_usecs = m.kind == Kind::stop ? m.stop.at_usecs : m.set.at_usecs;
+  const std::uint64_t at_nsecs = m.kind == Kind::stop ? m.stop.at_nsecs : m.set.at_nsecs;
   r.node = std::move(node);
   r.voice = v;
   r.prev = kNoIndex;
@@ -821,39 +821,40 @@ void Engine::wait_timed(MessageNode&& node) noexcept {
     x.waiting = t;
   }
   const std::uint64_t seq = timed_seq_++;
-  if (at_usecs != 0) {
+  if (at_nsecs != 0) {
     timed_heap_.push(t, kUnbound, seq);
-    timed_times_.push(t, at_usecs, seq);
+    timed_times_.push(t, at_nsecs, seq);
   } else {
     timed_heap_.push(t, at_frame, seq);
   }
 }
 
 void Engine::bind_times() noexcept {
-  while (!voice_times_.empty() && voice_times_.top().frame < next_usecs_) {
+  const std::uint64_t end = next_usecs_ * 1000;  // the span's end, in nanoseconds
+  while (!voice_times_.empty() && voice_times_.top().frame < end) {
     const std::uint64_t at = voice_times_.top().frame;
     const std::uint32_t v = voice_times_.pop();
     Voice& x = voices_[v];
     bool late = false;
-    x.start_frame = frame_of_usecs(at, late);
+    x.start_frame = frame_of_nsecs(at, late);
     x.late = late;
-    x.at_usecs = 0;
+    x.at_nsecs = 0;
     if (grouped_heap_.contains(v)) grouped_heap_.rekey(v, x.start_frame);
   }
-  while (!timed_times_.empty() && timed_times_.top().frame < next_usecs_) {
+  while (!timed_times_.empty() && timed_times_.top().frame < end) {
     const std::uint64_t at = timed_times_.top().frame;
     const std::uint32_t t = timed_times_.pop();
     bool late = false;
-    timed_heap_.rekey(t, frame_of_usecs(at, late));
+    timed_heap_.rekey(t, frame_of_nsecs(at, late));
   }
 }
 
-std::uint64_t Engine::frame_of_usecs(std::uint64_t usecs, bool& late) const noexcept {
-  const auto du = static_cast<double>(static_cast<std::int64_t>(usecs - usecs_));
+std::uint64_t Engine::frame_of_nsecs(std::uint64_t nsecs, bool& late) const noexcept {
+  const double du = static_cast<double>(static_cast<std::int64_t>(nsecs - usecs_ * 1000)) / 1000;
   const auto dp = static_cast<double>(next_usecs_ - usecs_);
   const double offset = std::rint(du / dp * nframes_);
   late = offset < 0;
-  // At most nframes_ (usecs < next_usecs_): the next cycle's first frame.
+  // At most nframes_ (nsecs < next_usecs_ * 1000): the next cycle's first frame.
   return offset <= 0 ? frame_ : frame_ + static_cast<std::uint64_t>(offset);
 }
 
@@ -1024,7 +1025,7 @@ void Engine::render_voice(std::uint32_t v, std::uint32_t from, std::uint32_t to)
   std::uint32_t at = from;
   if (x.state == VoiceState::scheduled) {
     if (x.group != 0) return;  // started by apply_events on its frame
-    if (x.at_usecs != 0) return;  // not bound to a frame yet: bind_times() does it
+    if (x.at_nsecs != 0) return;  // not bound to a frame yet: bind_times() does it
     // A start frame skipped by a jump of the frame counter starts at once (and is late).
     const std::uint64_t start = x.start_frame > frame_ ? x.start_frame - frame_ : 0;
     if (start >= to) return;
@@ -1684,7 +1685,7 @@ bool Engine::invariants_hold() const noexcept {
   std::uint32_t unbound = 0;
   for (std::uint32_t i = 0; i < live_count_; ++i) {
     const Voice& x = vs[live_[i]];
-    if (x.at_usecs == 0) continue;
+    if (x.at_nsecs == 0) continue;
     if (x.state != VoiceState::scheduled || !voice_times_.contains(live_[i])) return false;
     ++unbound;
   }

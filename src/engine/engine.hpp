@@ -17,7 +17,7 @@
 // Time: `frame` is the first frame of the cycle. A command without at_frame acts at that frame; a
 // stop or set whose at_frame lies ahead waits in the engine and acts on its exact frame (several on
 // one frame in the order they arrived); one whose at_frame has passed acts at the cycle's first
-// frame. A play, stop or set that names a server time (at_usecs, engine/message.hpp) waits unbound
+// frame. A play, stop or set that names a server time (at_nsecs, engine/message.hpp) waits unbound
 // until the cycle whose time span [usecs, next_usecs) holds that time, which binds it to the frame
 // the server's own map gives there (JACK2's Time2Frames: frame + rint(du / dp * nframes)); from
 // then on it is a play or command at that frame. Control keeps at most Config::max_pending waiting: one past that comes back at once,
@@ -250,10 +250,10 @@ class Engine {
   // Binds what names a server time this cycle holds (or a past one) to its frame: each voice and
   // record once in its life, O(log P) or O(log T) + O(log T) each; at most P + T in a cycle.
   void bind_times() noexcept;
-  // The frame of server time `usecs`, no earlier than usecs_: frame_ + rint((usecs - usecs_) /
-  // (next_usecs_ - usecs_) * nframes_), or frame_ with `late` set for a time before the cycle.
-  // O(1).
-  std::uint64_t frame_of_usecs(std::uint64_t usecs, bool& late) const noexcept;
+  // The frame of server time `nsecs` (nanoseconds), no earlier than frame_: frame_ + rint((nsecs /
+  // 1000 - usecs_) / (next_usecs_ - usecs_) * nframes_), or frame_ with `late` set for a time
+  // before the cycle. O(1).
+  std::uint64_t frame_of_nsecs(std::uint64_t nsecs, bool& late) const noexcept;
   // Sends a stop or set back without acting (stopped = 0, found = false). O(1).
   void send_unacted(MessageNode&& node) noexcept;
 

@@ -147,10 +147,10 @@ struct TablePayload {
 struct PlayPayload {
   std::uint64_t voice;       // id chosen by control, unique among live voices
   std::uint64_t at_frame;    // kNow, or the frame of the first sample
-  // 0, or the server time (the backend's microsecond clock) of the first sample: the play then
-  // waits unbound and takes its frame in the cycle that holds that time (at_frame is control's
-  // estimate, never acted on). Never with at_frame kNow.
-  std::uint64_t at_usecs;
+  // 0, or the server time of the first sample, in nanoseconds on the clock of process()'s usecs:
+  // the play then waits unbound and takes its frame in the cycle that holds that time (at_frame
+  // is control's estimate, never acted on). Never with at_frame kNow.
+  std::uint64_t at_nsecs;
   std::uint64_t offset;      // first clip frame played
   std::uint64_t length;      // cap on frames played in all, loops included; kUnlimited for none
   std::uint64_t loop_start;  // loop region [loop_start, loop_end) in clip frames
@@ -194,7 +194,7 @@ struct StopPayload {
   std::uint64_t id;
   std::uint64_t fade;      // frames; 0 cuts at once
   std::uint64_t at_frame;  // kNow or a frame
-  std::uint64_t at_usecs;  // 0, or a server time to act at (as PlayPayload::at_usecs)
+  std::uint64_t at_nsecs;  // 0, or a server time to act at (as PlayPayload::at_nsecs)
   std::uint32_t stopped;   // result: voices told to stop that were not already stopping
   StopTarget target;
   EndReason reason;  // stopped, shutdown, ...
@@ -212,7 +212,7 @@ struct SetPayload {
   std::uint64_t voice;
   std::uint64_t ramp;      // frames
   std::uint64_t at_frame;  // kNow or a frame
-  std::uint64_t at_usecs;  // 0, or a server time to act at (as PlayPayload::at_usecs)
+  std::uint64_t at_nsecs;  // 0, or a server time to act at (as PlayPayload::at_nsecs)
   float gain;              // linear, used when has_gain
   float pan;               // used when has_pan
   bool has_gain;

@@ -25,9 +25,9 @@ struct Voice {
   std::uint64_t id = 0;
   std::uint64_t seq = 0;          // order in which the engine took the plays (stealing order)
   std::uint64_t start_frame = 0;  // frame of the first sample (a scheduled voice waits for it)
-  // A play that names a server time: that time until the cycle that holds it binds the voice to
+  // A play that names a server time: that time (ns) until the cycle that holds it binds it to
   // its frame (start_frame is control's estimate until then), 0 once bound or for other plays.
-  std::uint64_t at_usecs = 0;
+  std::uint64_t at_nsecs = 0;
 
   ClipSamples clip{};
   std::uint32_t slot = 0;            // clip table slot

@@ -64,7 +64,7 @@ class FakeBackend final : public Backend {
   }
   std::uint64_t frame_now() const noexcept override { return 0; }
   std::uint64_t cycles() const noexcept override { return 0; }
-  std::uint64_t server_usecs() const noexcept override { return 0; }
+  std::uint64_t server_nsecs() const noexcept override { return 0; }
   std::string port_name(std::uint32_t i) const override {
     return name_ + ":out_" + std::to_string(i + 1);
   }

@@ -115,7 +115,7 @@ class FakeBackend final : public backend::Backend {
   std::uint64_t frame_now() const noexcept override { return frame_; }
   std::uint64_t cycles() const noexcept override { return cycles_; }
   // The fake's clock: 20 us a frame, as cycle() reports it, at the frame after the last cycle.
-  std::uint64_t server_usecs() const noexcept override { return frame_ * 20; }
+  std::uint64_t server_nsecs() const noexcept override { return frame_ * 20000; }
   std::string port_name(std::uint32_t output_index) const override {
     return name_ + ":out_" + std::to_string(output_index + 1);
   }

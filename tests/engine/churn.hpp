@@ -168,15 +168,15 @@ class Churn {
 
   // Now and then, a timed command names its frame's time on the server's clock instead (a sub-frame
   // offset included), with `at_frame` an estimate up to 40 frames off, as control's would be.
-  void maybe_by_time(std::uint64_t& at_frame, std::uint64_t& at_usecs) {
+  void maybe_by_time(std::uint64_t& at_frame, std::uint64_t& at_nsecs) {
     if (at_frame == kNow || !chance(30)) return;
-    at_usecs = at_frame * kUsecsPerFrame + uniform(0, kUsecsPerFrame - 1);
+    at_nsecs = at_frame * kUsecsPerFrame * 1000 + uniform(0, kUsecsPerFrame * 1000 - 1);
     const std::uint64_t off = uniform(0, 80);
     at_frame = at_frame + off >= 40 ? at_frame + off - 40 : 0;
   }
   // The earliest frame a command may act on: its time's frame, or its at_frame.
-  static std::uint64_t due_frame(std::uint64_t at_frame, std::uint64_t at_usecs) {
-    return at_usecs != 0 ? at_usecs / kUsecsPerFrame : at_frame;
+  static std::uint64_t due_frame(std::uint64_t at_frame, std::uint64_t at_nsecs) {
+    return at_nsecs != 0 ? at_nsecs / (kUsecsPerFrame * 1000) : at_frame;
   }
 
   std::uint64_t at_frame() {
@@ -235,7 +235,7 @@ class Churn {
       Message m = Message::play_default(id, slot);
       PlayPayload& p = m.play;
       p.at_frame = at_frame();
-      maybe_by_time(p.at_frame, p.at_usecs);
+      maybe_by_time(p.at_frame, p.at_nsecs);
       p.gain = chance(50) ? 1.0f : static_cast<float>(uniform(0, 150)) / 100.0f;
       p.pan = chance(50) ? 0.0f : static_cast<float>(uniform(0, 200)) / 100.0f - 1.0f;
       p.offset = chance(60) ? 0 : uniform(0, 450);
@@ -275,7 +275,7 @@ class Churn {
       } else {
         m = Message::stop_cmd(StopTarget::all, 0, fade, at_frame());
       }
-      maybe_by_time(m.stop.at_frame, m.stop.at_usecs);
+      maybe_by_time(m.stop.at_frame, m.stop.at_nsecs);
       send(m);
     } else if (pick < 80) {  // set
       Message m = Message::set_gain(some_voice(), static_cast<float>(uniform(0, 100)) / 100.0f,
@@ -284,7 +284,7 @@ class Churn {
         m.set.has_pan = true;
         m.set.pan = static_cast<float>(uniform(0, 200)) / 100.0f - 1.0f;
       }
-      maybe_by_time(m.set.at_frame, m.set.at_usecs);
+      maybe_by_time(m.set.at_frame, m.set.at_nsecs);
       send(m);
     } else if (pick < 86) {
       send(Message::pause_cmd(some_voice(), uniform(0, 60)));
@@ -443,13 +443,13 @@ class Churn {
         case Kind::stop:
           if (m.stop.stopped > opt_.max_voices) fail("stop counted too many voices");
           if (m.stop.stopped > 0 && m.stop.at_frame != kNow &&
-              due_frame(m.stop.at_frame, m.stop.at_usecs) >= frame_) {
+              due_frame(m.stop.at_frame, m.stop.at_nsecs) >= frame_) {
             fail("stop acted before its frame");
           }
           break;
         case Kind::set:
           if (m.set.found && m.set.at_frame != kNow &&
-              due_frame(m.set.at_frame, m.set.at_usecs) >= frame_) {
+              due_frame(m.set.at_frame, m.set.at_nsecs) >= frame_) {
             fail("set acted before its frame");
           }
           break;

@@ -1,4 +1,4 @@
-// Plays, stops and sets that name a time on the server's clock (at_usecs): they wait unbound and
+// Plays, stops and sets that name a time on the server's clock (at_nsecs): they wait unbound and
 // take their frame in the cycle whose span [usecs, next_usecs) holds the time, through that
 // cycle's own map (frame + rint(du / dp * nframes)), whatever control estimated.
 #include <gtest/gtest.h>
@@ -49,7 +49,7 @@ Message timed_play(std::uint64_t voice, std::uint32_t clip, std::uint64_t usecs,
                    std::uint64_t estimate) {
   Message m = Message::play_default(voice, clip);
   m.play.at_frame = estimate;
-  m.play.at_usecs = usecs;
+  m.play.at_nsecs = usecs * 1000;
   return m;
 }
 
@@ -82,6 +82,29 @@ TEST(ServerTime, APlayStartsOnTheFrameOfTheCycleThatHoldsItsTime) {
     const float expected = f < a ? 0.0f : clip.at(0, f - a);
     ASSERT_EQ(rig.out(0, f), expected) << "frame " << f;
   }
+}
+
+// Nanoseconds count: two times 2 ns apart on either side of a frame's middle take the two frames.
+TEST(ServerTime, NanosecondsDecideBetweenTwoFrames) {
+  Rig rig;
+  TestClip clip(4800, 1, 5);
+  rig.add_clip(0, clip);
+  run(rig, 0, 1);
+  // Cycle 2 lasts 5371 us for 256 frames: frame 100.5 lies at 100.5 * 5371 / 256 us.
+  const double middle_ns = 100.5 * 5371.0 / 256.0 * 1000.0;
+  const std::uint64_t base = Clock::start(2) * 1000;
+  Message before = Message::play_default(1, 0);
+  before.play.at_frame = Rig::kBase + 2 * kPeriod + 100;
+  before.play.at_nsecs = base + static_cast<std::uint64_t>(middle_ns) - 1;
+  rig.play(before);
+  Message after = Message::play_default(2, 0);
+  after.play.at_frame = Rig::kBase + 2 * kPeriod + 100;
+  after.play.at_nsecs = base + static_cast<std::uint64_t>(middle_ns) + 2;
+  rig.play(after);
+  run(rig, 1, 3);
+  ASSERT_TRUE(rig.started(1) && rig.started(2));
+  EXPECT_EQ(rig.started(1)->frame, Rig::kBase + 2 * kPeriod + 100);
+  EXPECT_EQ(rig.started(2)->frame, Rig::kBase + 2 * kPeriod + 101);
 }
 
 // A time within half a frame of the next cycle's start maps to that cycle's first frame.
@@ -126,10 +149,10 @@ TEST(ServerTime, PlaysStopsAndSetsOfOneTimeActOnOneFrame) {
   const std::uint64_t frame = Clock::frame_of(t);
   rig.play(timed_play(1, 0, t, frame + 3));
   Message set = Message::set_gain(1, 0.25f, 0, frame + 3);
-  set.set.at_usecs = t;
+  set.set.at_nsecs = t * 1000;
   rig.send(set);
   Message stop = Message::stop_cmd(StopTarget::voice, 2, 0, frame - 4);
-  stop.stop.at_usecs = t;
+  stop.stop.at_nsecs = t * 1000;
   rig.send(stop);
   run(rig, 1, 8);
   const auto started = rig.started(1);
@@ -186,7 +209,7 @@ TEST(ServerTime, UnboundWaitsEndWithTheirVoiceAndWithTheEngine) {
   const std::uint64_t t = Clock::start(20);
   rig.play(timed_play(1, 0, t, Rig::kBase + 20 * kPeriod));
   Message set = Message::set_gain(1, 0.5f, 0, Rig::kBase + 20 * kPeriod);
-  set.set.at_usecs = t;
+  set.set.at_nsecs = t * 1000;
   rig.send(set);
   run(rig, 1, 1);
   rig.send(Message::stop_cmd(StopTarget::voice, 1, 0));
@@ -206,7 +229,7 @@ TEST(ServerTime, UnboundWaitsEndWithTheirVoiceAndWithTheEngine) {
 
   rig.play(timed_play(2, 0, t, Rig::kBase + 20 * kPeriod));
   Message stop = Message::stop_cmd(StopTarget::all, 0, 0, Rig::kBase + 20 * kPeriod);
-  stop.stop.at_usecs = t;
+  stop.stop.at_nsecs = t * 1000;
   rig.send(stop);
   run(rig, 3, 1);
   rig.retire(EndReason::shutdown);

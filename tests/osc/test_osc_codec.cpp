@@ -394,12 +394,16 @@ TEST(OscReply, ResultsAreNameValuePairsWithListsAsJsonText) {
   EXPECT_EQ(events[0].args[2], Arg{std::int64_t{4}});
 }
 
+std::int64_t now_usecs(const ClockReading& c) {
+  return c.realtime_nsecs / 1000;
+}
+
 TEST(OscClock, TimetagsMapThroughTheServerClock) {
   ClockReading c;
   c.last_frame = 480000;
   c.last_usecs = 10'000'000;    // server clock at last_frame
-  c.server_usecs = 10'002'000;  // 2 ms later
-  c.realtime_usecs = 1'700'000'000'000'000;
+  c.server_nsecs = 10'002'000'000;  // 2 ms later
+  c.realtime_nsecs = 1'700'000'000'000'000'000;
   c.sample_rate = 48000;
   c.buffer_size = 256;
   EXPECT_EQ(frame_of(Timetag{}, c), 480256u);
@@ -407,12 +411,20 @@ TEST(OscClock, TimetagsMapThroughTheServerClock) {
   EXPECT_EQ(frame_of(Timetag{}, c, 3000), 480256u);
   EXPECT_EQ(frame_of(Timetag{}, c, 4000), 480512u);
   // Wall-clock now is 2 ms after the last cycle: 96 frames; one second later: 48000 more.
-  EXPECT_EQ(frame_of(timetag_of_unix_usecs(c.realtime_usecs), c), 480096u);
-  EXPECT_EQ(frame_of(timetag_of_unix_usecs(c.realtime_usecs + 1'000'000), c), 528096u);
-  EXPECT_EQ(frame_of(timetag_of_unix_usecs(c.realtime_usecs - 20'000'000), c), 0u);
+  EXPECT_EQ(frame_of(timetag_of_unix_usecs(now_usecs(c)), c), 480096u);
+  EXPECT_EQ(frame_of(timetag_of_unix_usecs(now_usecs(c) + 1'000'000), c), 528096u);
+  EXPECT_EQ(frame_of(timetag_of_unix_usecs(now_usecs(c) - 20'000'000), c), 0u);
   for (std::int64_t us : {std::int64_t{0}, std::int64_t{1'700'000'000'123'456}}) {
     EXPECT_EQ(unix_usecs(timetag_of_unix_usecs(us)), us);
+    EXPECT_EQ(unix_nsecs(timetag_of_unix_usecs(us)), us * 1000);
   }
+  // On the server's clock, to the nanosecond: the reading's offset, from the tag's exact time.
+  Timetag tag = timetag_of_unix_usecs(now_usecs(c) + 1'000'000);
+  tag.fraction += 2147;  // 2147 / 2^32 s: 0.4999 us more
+  EXPECT_EQ(unix_nsecs(tag), (now_usecs(c) + 1'000'000) * 1000 + 500);
+  EXPECT_EQ(server_nsecs_of(tag, c), 11'002'000'500u);
+  EXPECT_EQ(server_nsecs_of(Timetag{}, c), 0u);
+  EXPECT_EQ(server_nsecs_of(timetag_of_unix_usecs(now_usecs(c) - 20'000'000), c), 0u);
 }
 
 // Where the server gives its estimate of the next cycle's start, the map follows the rate the
@@ -421,24 +433,24 @@ TEST(OscClock, TimetagsMapThroughTheServersOwnCycleLength) {
   ClockReading c;
   c.last_frame = 480000;
   c.last_usecs = 10'000'000;
-  c.server_usecs = 10'002'000;
-  c.realtime_usecs = 1'700'000'000'000'000;
+  c.server_nsecs = 10'002'000'000;
+  c.realtime_nsecs = 1'700'000'000'000'000'000;
   c.sample_rate = 48000;
   c.buffer_size = 256;
   c.next_usecs = 10'005'360;  // cycles 0.5 % longer than the nominal 5333.3 us
   // 1,002,000 us from the last cycle: 1002000 / 5360 * 256 = 47856.7 frames.
-  EXPECT_EQ(frame_of(timetag_of_unix_usecs(c.realtime_usecs + 1'000'000), c), 527857u);
+  EXPECT_EQ(frame_of(timetag_of_unix_usecs(now_usecs(c) + 1'000'000), c), 527857u);
   // 2 ms in: 95.5 frames, rounded as rint rounds.
-  EXPECT_EQ(frame_of(timetag_of_unix_usecs(c.realtime_usecs), c),
+  EXPECT_EQ(frame_of(timetag_of_unix_usecs(now_usecs(c)), c),
             480000u + static_cast<std::uint64_t>(std::rint(2000.0 / 5360.0 * 256)));
   // The immediate timetag: the next cycle starts 3.36 ms after the reading.
   EXPECT_EQ(frame_of(Timetag{}, c, 3300), 480256u);
   EXPECT_EQ(frame_of(Timetag{}, c, 3400), 480512u);
   // An estimate far from the nominal length (a server's first cycles) is not trusted.
   c.next_usecs = 10'000'100;
-  EXPECT_EQ(frame_of(timetag_of_unix_usecs(c.realtime_usecs + 1'000'000), c), 528096u);
+  EXPECT_EQ(frame_of(timetag_of_unix_usecs(now_usecs(c) + 1'000'000), c), 528096u);
   c.next_usecs = 9'000'000;
-  EXPECT_EQ(frame_of(timetag_of_unix_usecs(c.realtime_usecs + 1'000'000), c), 528096u);
+  EXPECT_EQ(frame_of(timetag_of_unix_usecs(now_usecs(c) + 1'000'000), c), 528096u);
 }
 
 TEST(OscNetwork, CidrMatching) {

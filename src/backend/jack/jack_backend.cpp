@@ -80,6 +80,7 @@ OpenResult JackBackend::open(ProcessTarget target) {
     return OpenResult::no_server;
   }
   actual_name_ = jack_get_client_name(client_);
+  server_clock_ = find_server_clock();
 
   auto fail = [&](std::string what) {
     last_error_ = std::move(what);
@@ -446,8 +447,39 @@ std::optional<double> JackBackend::dsp_load() const {
   return static_cast<double>(jack_cpu_load(client_));
 }
 
-std::uint64_t JackBackend::server_usecs() const noexcept {
-  return jack_get_time();
+std::uint64_t JackBackend::server_nsecs() const noexcept {
+  if (server_clock_) {
+    timespec now{};
+    ::clock_gettime(*server_clock_, &now);
+    return static_cast<std::uint64_t>(now.tv_sec) * 1000000000u +
+           static_cast<std::uint64_t>(now.tv_nsec);
+  }
+  // The middle of the microsecond jack_get_time() truncates to.
+  return jack_get_time() * 1000 + 500;
+}
+
+std::optional<clockid_t> JackBackend::find_server_clock() {
+  // JACK2 reads CLOCK_MONOTONIC_RAW, pipewire-jack CLOCK_MONOTONIC: the one whose microseconds
+  // bracket jack_get_time() in every reading is it. Both do when the two clocks are within a
+  // microsecond of each other, and then either serves.
+  bool raw = true, mono = true;
+  for (int i = 0; i < 5; ++i) {
+    timespec raw0{}, mono0{}, raw1{}, mono1{};
+    ::clock_gettime(CLOCK_MONOTONIC_RAW, &raw0);
+    ::clock_gettime(CLOCK_MONOTONIC, &mono0);
+    const jack_time_t t = jack_get_time();
+    ::clock_gettime(CLOCK_MONOTONIC_RAW, &raw1);
+    ::clock_gettime(CLOCK_MONOTONIC, &mono1);
+    auto usecs = [](const timespec& ts) {
+      return static_cast<std::uint64_t>(ts.tv_sec) * 1000000u +
+             static_cast<std::uint64_t>(ts.tv_nsec) / 1000u;
+    };
+    raw = raw && usecs(raw0) <= t && t <= usecs(raw1);
+    mono = mono && usecs(mono0) <= t && t <= usecs(mono1);
+  }
+  if (raw) return CLOCK_MONOTONIC_RAW;
+  if (mono) return CLOCK_MONOTONIC;
+  return std::nullopt;
 }
 
 }  // namespace clipd::backend::jack

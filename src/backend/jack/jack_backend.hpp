@@ -14,6 +14,8 @@
 
 #include <jack/types.h>
 
+#include <time.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -124,7 +126,9 @@ class JackBackend final : public Backend {
   }
   std::uint64_t cycles() const noexcept override { return cycles_.load(std::memory_order_acquire); }
   // jack_get_time(): the clock jack_get_cycle_times() reports the cycles on.
-  std::uint64_t server_usecs() const noexcept override;
+  std::uint64_t server_nsecs() const noexcept override;
+  // The system clock whose microseconds jack_get_time() returns (needs an open client).
+  static std::optional<clockid_t> find_server_clock();
   // How many times JACK ran the thread-init callback since the object was made.
   std::uint32_t thread_inits() const noexcept {
     return thread_inits_.load(std::memory_order_relaxed);
@@ -148,6 +152,9 @@ class JackBackend final : public Backend {
   Options options_;
   jack_client_t* client_ = nullptr;
   std::string actual_name_;
+  // The system clock behind jack_get_time(), found at open (control thread; read there too by
+  // server_nsecs()); none when neither matched.
+  std::optional<clockid_t> server_clock_;
   std::vector<jack_port_t*> out_ports_;  // control thread builds it; audio thread reads
   jack_port_t* midi_port_ = nullptr;
   ProcessTarget target_;  // written before activation only

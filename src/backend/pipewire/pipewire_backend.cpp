@@ -158,11 +158,11 @@ class PipewireBackend final : public Backend {
   }
   std::uint64_t cycles() const noexcept override { return cycles_.load(std::memory_order_acquire); }
   // CLOCK_MONOTONIC: the clock of the driver position's nsec, which the cycles report.
-  std::uint64_t server_usecs() const noexcept override {
+  std::uint64_t server_nsecs() const noexcept override {
     timespec now{};
     ::clock_gettime(CLOCK_MONOTONIC, &now);
-    return static_cast<std::uint64_t>(now.tv_sec) * 1000000u +
-           static_cast<std::uint64_t>(now.tv_nsec) / 1000u;
+    return static_cast<std::uint64_t>(now.tv_sec) * 1000000000u +
+           static_cast<std::uint64_t>(now.tv_nsec);
   }
   std::string port_name(std::uint32_t output_index) const override {
     return options_.client_name + ":out_" + std::to_string(output_index + 1);

@@ -21,8 +21,9 @@ using control::ClockReading;
 // Seconds from 1900 (NTP) to 1970 (Unix).
 inline constexpr std::int64_t kNtpToUnixSeconds = 2208988800;
 
-// Microseconds since 1970 of a timetag.
+// Microseconds and nanoseconds since 1970 of a timetag.
 std::int64_t unix_usecs(Timetag tag) noexcept;
+std::int64_t unix_nsecs(Timetag tag) noexcept;
 // The timetag of microseconds since 1970.
 Timetag timetag_of_unix_usecs(std::int64_t usecs) noexcept;
 
@@ -35,8 +36,10 @@ Timetag timetag_of_unix_usecs(std::int64_t usecs) noexcept;
 std::uint64_t frame_of(Timetag tag, const ClockReading& clock,
                        std::uint64_t margin_usecs = 0) noexcept;
 
-// The time of a timetag on the server's microsecond clock (the clock of ClockReading's
-// server_usecs); 0 for the immediate timetag and for times before the clock's zero.
-std::uint64_t server_usecs_of(Timetag tag, const ClockReading& clock) noexcept;
+// The time of a timetag on the server's clock, in nanoseconds (the clock of ClockReading's
+// server_nsecs): server_nsecs_at() for any timetag (may be negative), server_nsecs_of() 0 for
+// the immediate timetag and for times before the clock's zero.
+std::int64_t server_nsecs_at(Timetag tag, const ClockReading& clock) noexcept;
+std::uint64_t server_nsecs_of(Timetag tag, const ClockReading& clock) noexcept;
 
 }  // namespace clipd::control::osc

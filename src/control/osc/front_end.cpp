@@ -76,10 +76,10 @@ bool is_timed_command(const protocol::Json& request) {
 
 // A timed command's at_frame, mapped from a timetag, becomes that time on the server's clock
 // with the frame as its estimate: the engine binds it in the cycle that holds it.
-void name_server_time(protocol::Request& request, std::uint64_t usecs) {
-  auto at = [usecs](protocol::When& when) {
+void name_server_time(protocol::Request& request, std::uint64_t nsecs) {
+  auto at = [nsecs](protocol::When& when) {
     if (const auto* frame = std::get_if<protocol::AtFrame>(&when)) {
-      when = protocol::AtServerTime{frame->frame, usecs};
+      when = protocol::AtServerTime{frame->frame, nsecs};
     }
   };
   if (auto* play = std::get_if<protocol::PlayRequest>(&request)) at(play->when);
@@ -333,7 +333,7 @@ void OscFrontEnd::State::handle(const Peer& peer, std::span<const std::byte> byt
       if (reading) {
         const std::uint64_t margin = kHandOverUsecs + kHandOverUsecsPerMessage * messages.size();
         request["at_frame"] = frame_of(*message.timetag, *reading, margin);
-        server_time = server_usecs_of(*message.timetag, *reading);
+        server_time = server_nsecs_of(*message.timetag, *reading);
       }
     }
     auto parsed = protocol::parse_request(protocol::dump_json(request), limits);

@@ -35,7 +35,7 @@ struct InSeconds {
 // binds it to its frame in the cycle that holds it (engine/engine.hpp).
 struct AtServerTime {
   std::int64_t frame = 0;   // >= 0
-  std::uint64_t usecs = 0;  // > 0
+  std::uint64_t nsecs = 0;  // > 0, nanoseconds
   bool operator==(const AtServerTime&) const = default;
 };
 using When = std::variant<Now, AtFrame, InSeconds, AtServerTime>;

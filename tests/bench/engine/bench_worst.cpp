@@ -531,14 +531,14 @@ int main(int argc, char** argv) {
                     for (std::uint32_t i = 0; i < far; ++i) {
                       Message m = Message::set_gain(0, 0.5f + 0.0001f * static_cast<float>(i), 64,
                                                     kStartFrame + hour + i);
-                      m.set.at_usecs = Side::usecs_of(kStartFrame + hour + i);
+                      m.set.at_nsecs = Side::usecs_of(kStartFrame + hour + i) * 1000;
                       s->send(m);
                     }
                     s->feed = [](Side& side) {
                       for (std::uint32_t i = 0; i < kTrickle; ++i) {
                         const std::uint64_t at = side.frame() + kPeriod + 97 * i;
                         Message m = Message::set_pan(0, i % 2 ? 0.1f : -0.1f, 64, at);
-                        m.set.at_usecs = Side::usecs_of(at);
+                        m.set.at_nsecs = Side::usecs_of(at) * 1000;
                         side.send(m);
                       }
                     };
@@ -553,10 +553,10 @@ int main(int argc, char** argv) {
                         Message m = Message::play_default(next, i % kClips);
                         m.play.loops = kLoopForever;
                         m.play.at_frame = at;
-                        m.play.at_usecs = Side::usecs_of(at);
+                        m.play.at_nsecs = Side::usecs_of(at) * 1000;
                         side.play(m);
                         Message set = Message::set_gain(next, 0.5f, 64, at);
-                        set.set.at_usecs = m.play.at_usecs;
+                        set.set.at_nsecs = m.play.at_nsecs;
                         side.send(set);
                         ++next;
                       }
