@@ -64,8 +64,8 @@ std::uint64_t frame_of(Timetag tag, const ClockReading& clock,
   // Server time of the tag, then its distance from the last cycle's first frame in cycles of
   // `period`, each `buffer_size` frames long: the server's own map from time to frames (JACK's
   // jack_time_to_frames), rounded to the nearest frame the way it rounds.
-  const std::int64_t from_last_ns = static_cast<std::int64_t>(server_nsecs_at(tag, clock)) -
-                                    last * 1000;
+  const std::int64_t from_last_ns =
+      static_cast<std::int64_t>(server_nsecs_at(tag, clock)) - last * 1000;
   const long double frames = std::rint(static_cast<double>(from_last_ns) / 1000.0 /
                                        static_cast<double>(period) * clock.buffer_size);
   const long double frame = static_cast<long double>(clock.last_frame) + frames;
