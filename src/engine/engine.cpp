@@ -1024,7 +1024,7 @@ void Engine::render_voice(std::uint32_t v, std::uint32_t from, std::uint32_t to)
   Voice& x = voices_[v];
   std::uint32_t at = from;
   if (x.state == VoiceState::scheduled) {
-    if (x.group != 0) return;  // started by apply_events on its frame
+    if (x.group != 0) return;     // started by apply_events on its frame
     if (x.at_nsecs != 0) return;  // not bound to a frame yet: bind_times() does it
     // A start frame skipped by a jump of the frame counter starts at once (and is late).
     const std::uint64_t start = x.start_frame > frame_ ? x.start_frame - frame_ : 0;
@@ -1379,8 +1379,8 @@ void Engine::note_on(std::uint32_t channel, std::uint32_t note, std::uint32_t ve
     const float v = static_cast<float>(velocity) / 127.0f;
     gain *= v * v;
   }
-  const PlayPayload p{next_midi_id_++, frame_ + at, 0,    0, kUnlimited, 0,    kUnlimited, 0,
-                      kAllOutputs,     b->clip,     b->group, 0,          gain, 0.0f};
+  const PlayPayload p{next_midi_id_++, frame_ + at, 0,        0, kUnlimited, 0,   kUnlimited, 0,
+                      kAllOutputs,     b->clip,     b->group, 0, gain,       0.0f};
   const std::uint32_t v = place_voice(p, at);
   Voice& x = voices_[v];
   x.start_node = std::move(start);
