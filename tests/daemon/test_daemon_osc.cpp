@@ -280,6 +280,8 @@ TEST_F(Osc, EveryCommandInBothAddressForms) {
   ASSERT_EQ(clips.size(), 2u);
 
   // play: generic with pairs (a loop), control form with a button's press.
+  Client started(clipd_->socket_path());
+  started.ok({{"cmd", "subscribe"}, {"events", {"voice-started"}}});
   r = p->ok("/clipd/play", {"pad", "gain_db", -20.0f, "loop", true, "group", "pads"});
   const std::int64_t looped = r["voice"];
   r = p->ok("/clipd/clip/pad/play", {1.0f, "loop", true, "gain_db", -30.0f});
@@ -291,6 +293,13 @@ TEST_F(Osc, EveryCommandInBothAddressForms) {
 
   // set, pause, resume in both forms, seen in voices, once both voices play (a pause finds no
   // voice to pause before the engine has started it).
+  std::set<std::int64_t> playing;
+  while (playing.size() < 2) {
+    auto e = started.wait_event("voice-started", 10s);
+    ASSERT_TRUE(e) << "the plays did not start";
+    playing.insert((*e)["voice"].get<std::int64_t>());
+  }
+  EXPECT_EQ(playing, (std::set<std::int64_t>{looped, second}));
   json voices;
   auto voice_state = [&](std::int64_t id) {
     voices = json::parse(p->ok("/clipd/voices")["voices"].get<std::string>());
@@ -298,10 +307,8 @@ TEST_F(Osc, EveryCommandInBothAddressForms) {
       if (v["voice"] == id) return v;
     return json();
   };
-  for (int i = 0; i < 400 && voice_state(second)["state"] != "playing"; ++i) {
-    std::this_thread::sleep_for(5ms);
-  }
   ASSERT_EQ(voice_state(looped)["state"], "playing") << voices.dump();
+  ASSERT_EQ(voice_state(second)["state"], "playing") << voices.dump();
   p->ok("/clipd/set", {static_cast<std::int32_t>(looped), "gain_db", -12.0f, "ramp_s", 0.0f});
   p->ok("/clipd/voice/" + std::to_string(second) + "/gain_db", {-6.0f});
   p->ok("/clipd/voice/" + std::to_string(second) + "/pan", {0.5f});
@@ -730,11 +737,7 @@ TEST(OscAllow, DatagramsFromOutsideTheAllowListAreDroppedAndCounted) {
 
   // shutdown over OSC: answered, then the daemon exits cleanly.
   EXPECT_EQ(insider->ok("/clipd/shutdown"), json::object());
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (clipd.process().running() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
-  }
-  EXPECT_FALSE(clipd.process().running());
+  EXPECT_EQ(clipd.process().wait_for(10s), std::optional<int>(0)) << clipd.log();
 }
 
 }  // namespace
