@@ -293,6 +293,32 @@ std::unique_ptr<Side> plain_side(const Clips& clips, std::uint32_t max_voices, V
   return s;
 }
 
+// Timed heap full: the default capacity of timed commands (Config::max_pending, 1,024) filled
+// with sets an hour ahead on voice 0, less room for a trickle of 16 sets per cycle that come due
+// in the next cycle. At its peak the storage holds max_pending commands: what control allows in
+// flight. `by_time`: every set names its frame's time on the server's clock instead (it waits
+// unbound in the server-time heap, then binds and waits in the frame heap).
+std::unique_ptr<Side> heap_full_side(const Clips& clips, bool by_time) {
+  auto s = plain_side(clips, kVoices);
+  constexpr std::uint32_t kTrickle = 16;
+  const std::uint32_t far = Config{}.max_pending - 2 * kTrickle;
+  const std::uint64_t hour = std::uint64_t{3600} * kRate;
+  auto timed = [by_time](Message m) {
+    if (by_time) m.set.at_nsecs = Side::usecs_of(m.set.at_frame) * 1000;
+    return m;
+  };
+  for (std::uint32_t i = 0; i < far; ++i) {
+    s->send(timed(
+        Message::set_gain(0, 0.5f + 0.0001f * static_cast<float>(i), 64, kStartFrame + hour + i)));
+  }
+  s->feed = [timed](Side& side) {
+    for (std::uint32_t i = 0; i < kTrickle; ++i) {
+      side.send(timed(Message::set_pan(0, i % 2 ? 0.1f : -0.1f, 64, side.frame() + kPeriod)));
+    }
+  };
+  return s;
+}
+
 // Streaming: 64 streamed voices among the voices, reading rings of 2 s past a head of four
 // periods of a clip 100 times as long as the others (clip slot kClips).
 constexpr std::uint32_t kStreamed = 64;
@@ -378,28 +404,9 @@ int main(int argc, char** argv) {
   const Clips clips;
   std::vector<Row> rows;
 
-  // Timed heap full: the default capacity of timed commands (Config::max_pending, 1,024) is
-  // filled with sets an hour ahead on voice 0, less room for a trickle of 16 sets per cycle that
-  // come due at the first frame of the next cycle. At its peak the storage holds max_pending
-  // commands: what control allows in flight.
+  // Timed heap full (heap_full_side()).
   rows.push_back({"timed heap full", [&] { return plain_side(clips, kVoices); },
-                  [&] {
-                    auto s = plain_side(clips, kVoices);
-                    constexpr std::uint32_t kTrickle = 16;
-                    const std::uint32_t far = Config{}.max_pending - 2 * kTrickle;
-                    const std::uint64_t hour = std::uint64_t{3600} * kRate;
-                    for (std::uint32_t i = 0; i < far; ++i) {
-                      s->send(Message::set_gain(0, 0.5f + 0.0001f * static_cast<float>(i), 64,
-                                                kStartFrame + hour + i));
-                    }
-                    s->feed = [](Side& side) {
-                      for (std::uint32_t i = 0; i < kTrickle; ++i) {
-                        side.send(
-                            Message::set_pan(0, i % 2 ? 0.1f : -0.1f, 64, side.frame() + kPeriod));
-                      }
-                    };
-                    return s;
-                  }});
+                  [&] { return heap_full_side(clips, false); }});
 
   // Short loops: 64 frames (the shortest region a play may ask for) and 1 frame.
   for (std::uint64_t loop : {std::uint64_t{64}, std::uint64_t{1}}) {
@@ -519,31 +526,10 @@ int main(int argc, char** argv) {
                     return s;
                   }});
 
-  // Server times: the timed heap-full attack with every set naming a server time (each waits
-  // unbound in the server-time heap, then binds and waits in the frame heap), and plays with a
-  // set of the same time each cycle, at the voice limit (each play steals the oldest voice).
+  // Server times: the timed heap-full attack with every set naming a server time, and plays with
+  // a set of the same time each cycle, at the voice limit (each play steals the oldest voice).
   rows.push_back({"server-time heap full", [&] { return plain_side(clips, kVoices); },
-                  [&] {
-                    auto s = plain_side(clips, kVoices);
-                    constexpr std::uint32_t kTrickle = 16;
-                    const std::uint32_t far = Config{}.max_pending - 2 * kTrickle;
-                    const std::uint64_t hour = std::uint64_t{3600} * kRate;
-                    for (std::uint32_t i = 0; i < far; ++i) {
-                      Message m = Message::set_gain(0, 0.5f + 0.0001f * static_cast<float>(i), 64,
-                                                    kStartFrame + hour + i);
-                      m.set.at_nsecs = Side::usecs_of(kStartFrame + hour + i) * 1000;
-                      s->send(m);
-                    }
-                    s->feed = [](Side& side) {
-                      for (std::uint32_t i = 0; i < kTrickle; ++i) {
-                        const std::uint64_t at = side.frame() + kPeriod + 97 * i;
-                        Message m = Message::set_pan(0, i % 2 ? 0.1f : -0.1f, 64, at);
-                        m.set.at_nsecs = Side::usecs_of(at) * 1000;
-                        side.send(m);
-                      }
-                    };
-                    return s;
-                  }});
+                  [&] { return heap_full_side(clips, true); }});
   rows.push_back({"server-time plays 64/cycle", [&] { return plain_side(clips, kVoices); },
                   [&] {
                     auto s = plain_side(clips, kVoices);
