@@ -118,6 +118,7 @@ void Engine::process(std::uint64_t frame, std::uint32_t nframes, float* const* o
   frame_ = frame;
   nframes_ = nframes;
   usecs_ = usecs;
+  previous_end_usecs_ = next_usecs_;
   // Without the server's estimate, the cycle's nominal length.
   next_usecs_ = next_usecs > usecs
                     ? next_usecs
@@ -853,7 +854,10 @@ std::uint64_t Engine::frame_of_nsecs(std::uint64_t nsecs, bool& late) const noex
   const double du = static_cast<double>(static_cast<std::int64_t>(nsecs - usecs_ * 1000)) / 1000;
   const auto dp = static_cast<double>(next_usecs_ - usecs_);
   const double offset = std::rint(du / dp * nframes_);
-  late = offset < 0;
+  // Before this cycle: late when the last cycle's span held it (the command came after that
+  // cycle); a time between the last cycle's estimated end and this cycle's start (a server whose
+  // cycles do not start where it estimated, as PipeWire's) is this cycle's first frame, on time.
+  late = offset < 0 && nsecs < previous_end_usecs_ * 1000;
   // At most nframes_ (nsecs < next_usecs_ * 1000): the next cycle's first frame.
   return offset <= 0 ? frame_ : frame_ + static_cast<std::uint64_t>(offset);
 }
@@ -1540,8 +1544,8 @@ void Engine::retire(std::uint64_t end_frame, EndReason reason) {
 // Invariants, for assertions.
 
 bool Engine::holds_nothing() const noexcept {
-  if (live_count_ != 0 || !timed_heap_.empty() || pending_end_ || deferred_query_ ||
-      bindings_node_ || spare_count_ != 0) {
+  if (live_count_ != 0 || !timed_heap_.empty() || !voice_times_.empty() || !timed_times_.empty() ||
+      pending_end_ || deferred_query_ || bindings_node_ || spare_count_ != 0) {
     return false;
   }
   for (std::uint32_t s = 0; s < table_capacity_; ++s) {

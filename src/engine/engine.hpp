@@ -20,11 +20,11 @@
 // frame. A play, stop or set that names a server time (at_nsecs, engine/message.hpp) waits unbound
 // until the cycle whose time span [usecs, next_usecs) holds that time, which binds it to the frame
 // the server's own map gives there (JACK2's Time2Frames: frame + rint(du / dp * nframes)); from
-// then on it is a play or command at that frame. Control keeps at most Config::max_pending waiting: one past that comes back at once,
-// unacted (stopped = 0, found = false), and the engine always goes on taking the queue. A timed
-// stop of a voice or set names a live voice: when that voice ends, or when it names no live voice
-// on arrival, the command comes back at once, unacted. A play whose at_frame has passed
-// starts at the cycle's first frame with late = true.
+// then on it is a play or command at that frame. Control keeps at most Config::max_pending waiting:
+// one past that comes back at once, unacted (stopped = 0, found = false), and the engine always
+// goes on taking the queue. A timed stop of a voice or set names a live voice: when that voice
+// ends, or when it names no live voice on arrival, the command comes back at once, unacted. A play
+// whose at_frame has passed starts at the cycle's first frame with late = true.
 //
 // Queries: control keeps at most one query_voices in flight (each copies every live voice). Should
 // more arrive, the engine answers one per cycle: a second one in a cycle waits, with the messages
@@ -251,8 +251,8 @@ class Engine {
   // record once in its life, O(log P) or O(log T) + O(log T) each; at most P + T in a cycle.
   void bind_times() noexcept;
   // The frame of server time `nsecs` (nanoseconds), no earlier than frame_: frame_ + rint((nsecs /
-  // 1000 - usecs_) / (next_usecs_ - usecs_) * nframes_), or frame_ with `late` set for a time
-  // before the cycle. O(1).
+  // 1000 - usecs_) / (next_usecs_ - usecs_) * nframes_), or frame_ for a time before the cycle,
+  // with `late` set when the cycle before held that time. O(1).
   std::uint64_t frame_of_nsecs(std::uint64_t nsecs, bool& late) const noexcept;
   // Sends a stop or set back without acting (stopped = 0, found = false). O(1).
   void send_unacted(MessageNode&& node) noexcept;
@@ -444,8 +444,9 @@ class Engine {
   // The current cycle.
   std::uint64_t frame_ = 0;
   std::uint32_t nframes_ = 0;
-  std::uint64_t usecs_ = 0;       // the server's time at frame_
-  std::uint64_t next_usecs_ = 0;  // its estimate of the next cycle's start (> usecs_)
+  std::uint64_t usecs_ = 0;               // the server's time at frame_
+  std::uint64_t next_usecs_ = 0;          // its estimate of the next cycle's start (> usecs_)
+  std::uint64_t previous_end_usecs_ = 0;  // next_usecs_ of the cycle before
   float* const* outputs_ = nullptr;
   std::unique_ptr<float[]> scratch_;  // three gain rows of kMaxBlock
 

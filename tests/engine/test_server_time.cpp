@@ -137,6 +137,24 @@ TEST(ServerTime, APastTimeStartsAtOnceAndIsLate) {
   EXPECT_EQ(started->frame, Rig::kBase + 4 * kPeriod);
 }
 
+// A server whose cycles do not start where it estimated (PipeWire's next_nsec is an estimate): a
+// time between one cycle's estimated end and the next cycle's start is the next cycle's first
+// frame, and on time.
+TEST(ServerTime, ATimeInAGapBetweenCyclesStartsTheNextCycleOnTime) {
+  Rig rig;
+  TestClip clip(4800, 1, 23);
+  rig.add_clip(0, clip);
+  rig.cycle_timed(kPeriod, 1'000'000, 1'005'000);
+  rig.play(timed_play(1, 0, 1'010'050, Rig::kBase + 2 * kPeriod));
+  rig.cycle_timed(kPeriod, 1'005'000, 1'010'000);  // estimated to end at 1,010,000 us
+  rig.cycle_timed(kPeriod, 1'010'100, 1'015'100);  // starts 100 us later
+  ASSERT_TRUE(rig.engine().invariants_hold());
+  const auto started = rig.started(1);
+  ASSERT_TRUE(started);
+  EXPECT_FALSE(started->late);
+  EXPECT_EQ(started->frame, Rig::kBase + 2 * kPeriod);
+}
+
 // A bundle's play and set of one time act on one frame: the set's gain from the first sample.
 // A stop of the same time in another voice ends it there.
 TEST(ServerTime, PlaysStopsAndSetsOfOneTimeActOnOneFrame) {
