@@ -1,6 +1,9 @@
 // Two threads, two queues, nodes circulating: the producer sends sequence numbers with a payload
 // derived from them, the consumer checks both and sends the node back for reuse. Run in the plain,
 // ASan+UBSan and TSan builds; CLIPD_STRESS_ITEMS overrides the count (default 10 million).
+// A thread that finds its queue empty keeps trying for a while, so that pushes and pops meet on
+// the same nodes, then yields (Backoff): on a machine whose cores are busy elsewhere, a thread
+// spinning on without end would burn its whole time slice waiting for one that is not running.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -26,6 +29,18 @@ constexpr std::uint64_t mix(std::uint64_t x) {
   return x;
 }
 
+// Counts empty pops in a row; past a few dozen, each one yields the core.
+class Backoff {
+ public:
+  void empty() {
+    if (++empty_ > 64) std::this_thread::yield();
+  }
+  void got() { empty_ = 0; }
+
+ private:
+  int empty_ = 0;
+};
+
 std::uint64_t item_count() {
   if (const char* s = std::getenv("CLIPD_STRESS_ITEMS")) return std::strtoull(s, nullptr, 10);
   return 10'000'000;
@@ -43,9 +58,14 @@ TEST(QueueStress, TwoThreadsTenMillionItemsInOrderWithPayload) {
   std::atomic<std::uint64_t> errors{0};
   std::thread consumer([&] {
     std::uint64_t expect = 0;
+    Backoff backoff;
     while (expect < total) {
       Node<Item> n = fwd_out.pop();
-      if (!n) continue;
+      if (!n) {
+        backoff.empty();
+        continue;
+      }
+      backoff.got();
       if (n->seq != expect || n->check != mix(n->seq) ||
           n->bytes[5] != static_cast<std::uint32_t>(n->seq)) {
         errors.fetch_add(1, std::memory_order_relaxed);
@@ -65,8 +85,9 @@ TEST(QueueStress, TwoThreadsTenMillionItemsInOrderWithPayload) {
       n = Node<Item>::make();
       ++allocated;
     } else {
-      while (!(n = back_out.pop())) {
-      }
+      Backoff backoff;
+      while (!(n = back_out.pop()))
+        backoff.empty();
       ++returned;
     }
     n->seq = seq;
@@ -75,7 +96,8 @@ TEST(QueueStress, TwoThreadsTenMillionItemsInOrderWithPayload) {
     fwd_in.push(std::move(n));
   }
   consumer.join();
-  while (back_out.pop()) ++returned;
+  while (back_out.pop())
+    ++returned;
   EXPECT_EQ(errors.load(), 0u);
   EXPECT_EQ(returned, total);  // every node came back exactly once per trip
   EXPECT_LE(allocated, kNodes);
@@ -91,10 +113,14 @@ TEST(QueueStress, FreshNodesEachTimeFreedByTheProducerSide) {
   auto back_out = back.consumer();
   std::atomic<bool> bad{false};
   std::thread consumer([&] {
+    Backoff backoff;
     for (std::uint64_t expect = 0; expect < total;) {
       if (Node<Item> n = fwd_out.pop()) {
+        backoff.got();
         if (n->seq != expect++ || n->check != mix(n->seq)) bad = true;
         back_in.push(std::move(n));
+      } else {
+        backoff.empty();
       }
     }
   });
@@ -107,7 +133,8 @@ TEST(QueueStress, FreshNodesEachTimeFreedByTheProducerSide) {
     if (Node<Item> m = back_out.pop()) ++freed;  // freed at the end of this scope
   }
   consumer.join();
-  while (back_out.pop()) ++freed;
+  while (back_out.pop())
+    ++freed;
   EXPECT_FALSE(bad.load());
   EXPECT_EQ(freed, total);
 }

@@ -28,17 +28,25 @@ jack_client_t* open_tool_client(const std::string& name, const std::string& serv
     const char* env = std::getenv("JACK_DEFAULT_SERVER");
     if (env != nullptr) s = env;
   }
-  jack_status_t status{};
-  jack_client_t* client =
-      s.empty() ? jack_client_open(name.c_str(), JackNoStartServer, &status)
-                : jack_client_open(name.c_str(),
-                                   static_cast<jack_options_t>(JackNoStartServer | JackServerName),
-                                   &status, s.c_str());
-  if (client == nullptr) {
-    std::fprintf(stderr, "%s: cannot open a JACK client (server '%s', status 0x%x)\n", name.c_str(),
-                 s.c_str(), static_cast<unsigned>(status));
+  // A server that is there but refuses the client (JackServerError without JackServerFailed) is
+  // asked again: a sync-mode jackd on a loaded machine can fail an open while it still handles a
+  // client that just left (JACK2 notifies every client of a new one, and of every old one to the
+  // new one). clipd itself retries with backoff; a test tool retries a few times, saying so.
+  for (int attempt = 1;; ++attempt) {
+    jack_status_t status{};
+    jack_client_t* client =
+        s.empty()
+            ? jack_client_open(name.c_str(), JackNoStartServer, &status)
+            : jack_client_open(name.c_str(),
+                               static_cast<jack_options_t>(JackNoStartServer | JackServerName),
+                               &status, s.c_str());
+    if (client != nullptr) return client;
+    std::fprintf(stderr, "%s: cannot open a JACK client (server '%s', status 0x%x, attempt %d)\n",
+                 name.c_str(), s.c_str(), static_cast<unsigned>(status), attempt);
+    const bool refused = (status & JackServerError) != 0 && (status & JackServerFailed) == 0;
+    if (!refused || attempt == 5 || g_stop_requested) return nullptr;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  return client;
 }
 
 std::string wait_for_ports(jack_client_t* client, const char* const* ports, int count,
