@@ -157,6 +157,46 @@ TEST(Shaping, PauseHoldsThePositionAndResumeFadesIn) {
   EXPECT_EQ(rig.last(Kind::stop)->stop.stopped, 1u);
 }
 
+TEST(Shaping, PauseOfAVoiceNotStartedOrStoppingAndResumeOfAPlayingOneChangeNothing) {
+  Rig rig;
+  TestClip clip(20000, 2, 27);
+  rig.add_clip(0, clip);
+  // Scheduled 200 frames ahead: the pause is taken in the cycle that takes the play.
+  const std::uint64_t at = Rig::kBase + 200;
+  rig.play(1, 0, at);
+  rig.send(Message::pause_cmd(1, 100));
+  rig.cycle(64);
+  ASSERT_TRUE(rig.last(Kind::pause));
+  EXPECT_TRUE(rig.last(Kind::pause)->pause.found);
+  rig.run(512, 64);
+  // A resume of the playing voice: no fade-in from silence, nothing changes.
+  rig.send(Message::resume_cmd(1, 100));
+  rig.run(512, 64);
+  ASSERT_TRUE(rig.last(Kind::resume));
+  EXPECT_TRUE(rig.last(Kind::resume)->pause.found);
+  // Stopping with a fade of 300 frames; a pause taken during that fade does not hold it.
+  const std::uint64_t s = rig.frame();
+  rig.send(Message::stop_cmd(StopTarget::voice, 1, 300));
+  rig.cycle(64);
+  rig.send(Message::pause_cmd(1, 10));
+  rig.run(512, 64);
+  ASSERT_TRUE(rig.started(1));
+  EXPECT_EQ(rig.started(1)->frame, at);
+  ASSERT_TRUE(rig.ended(1));
+  EXPECT_EQ(rig.ended(1)->frame, s + 300);
+  EXPECT_EQ(rig.ended(1)->reason, EndReason::stopped);
+  for (std::uint32_t o = 0; o < 2; ++o) {
+    for (std::uint64_t f = Rig::kBase; f < at; ++f)
+      ASSERT_EQ(rig.out(o, f), 0.0f) << "frame " << f;
+    ASSERT_NO_FATAL_FAILURE(
+        expect_shaped(rig, o, clip, o, at, s, 0, [](std::uint64_t) { return 1.0; }));
+    ASSERT_NO_FATAL_FAILURE(expect_shaped(rig, o, clip, o, s, s + 300, s - at,
+                                          [](std::uint64_t k) { return ramp_at(1, 0, k, 300); }));
+    for (std::uint64_t f = s + 300; f < rig.frame(); ++f)
+      ASSERT_EQ(rig.out(o, f), 0.0f) << "frame " << f;
+  }
+}
+
 TEST(Shaping, BalancePanLawOnTheFirstTwoOutputsOnly) {
   Config config;
   config.outputs = 4;
