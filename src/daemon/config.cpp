@@ -229,6 +229,8 @@ void apply_config_json(Config& c, const std::string& text, const std::string& or
         fail(origin, key, "expected a number of seconds in [0.1, 3600]");
       }
       c.osc_subscription_s = v.get<double>();
+    } else if (key == "osc_senders") {
+      c.osc_senders = static_cast<std::uint32_t>(json_uint(v, 1, 65536, origin, key));
     } else if (key == "log_level") {
       c.log_level = json_string(v, origin, key);
       check_log_level(c.log_level, origin);

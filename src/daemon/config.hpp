@@ -59,12 +59,14 @@ struct Config {
   // OSC (clipd-osc(7)), off unless osc_port or osc_socket is set: UDP on osc_port (0: none),
   // bound to osc_bind, taking datagrams only from the osc_allow networks; the UNIX datagram
   // socket osc_socket (the instance's default path when only the port is set). A sender's
-  // subscription lapses osc_subscription_s seconds after its last /clipd/subscribe.
+  // subscription lapses osc_subscription_s seconds after its last /clipd/subscribe. At most
+  // osc_senders senders are remembered at once (see OscConfig::max_senders).
   std::uint32_t osc_port = 0;
   std::string osc_socket;
   std::string osc_bind = "127.0.0.1";
   std::vector<std::string> osc_allow = {"127.0.0.0/8", "::1"};
   double osc_subscription_s = 30;
+  std::uint32_t osc_senders = 1024;
   bool osc_enabled() const noexcept { return osc_port != 0 || !osc_socket.empty(); }
   // State file; empty means the default for the instance.
   std::string state_file;

@@ -184,6 +184,7 @@ int run(const Config& config) {
     osc_config.socket_path = config.osc_socket;
     osc_config.subscription_lapse =
         std::chrono::milliseconds(static_cast<std::int64_t>(config.osc_subscription_s * 1000));
+    osc_config.max_senders = config.osc_senders;
     osc_config.max_outputs = config.outputs;
     osc_config.log = [](std::string_view line) { log_info(line); };
     osc.emplace(

@@ -100,6 +100,7 @@ TEST_F(ConfigTest, OscIsOffUntilAPortOrSocketIsGiven) {
   EXPECT_EQ(off.osc_bind, "127.0.0.1");
   EXPECT_EQ(off.osc_allow, (std::vector<std::string>{"127.0.0.0/8", "::1"}));
   EXPECT_DOUBLE_EQ(off.osc_subscription_s, 30.0);
+  EXPECT_EQ(off.osc_senders, 1024u);
 
   // A port alone: UDP and the UNIX socket at the instance's default path.
   Config port = parse({"--osc-port", "9000", "--instance", "deck2"}).config;
@@ -119,12 +120,13 @@ TEST_F(ConfigTest, OscIsOffUntilAPortOrSocketIsGiven) {
   EXPECT_EQ(sock.osc_socket, "/tmp/x.sock");
 
   const std::string path = write("osc.json", R"({"osc_port": 9100, "osc_bind": "0.0.0.0",
-      "osc_allow": ["192.168.1.0/24", "fd00::/8"], "osc_subscription_s": 5})");
+      "osc_allow": ["192.168.1.0/24", "fd00::/8"], "osc_subscription_s": 5, "osc_senders": 16})");
   const Config file = parse({"--config", path.c_str(), "--osc-port", "9200"}).config;
   EXPECT_EQ(file.osc_port, 9200u);
   EXPECT_EQ(file.osc_bind, "0.0.0.0");
   EXPECT_EQ(file.osc_allow, (std::vector<std::string>{"192.168.1.0/24", "fd00::/8"}));
   EXPECT_DOUBLE_EQ(file.osc_subscription_s, 5.0);
+  EXPECT_EQ(file.osc_senders, 16u);
   EXPECT_THROW(parse({"--osc-port", "0"}), ConfigError);
 }
 
@@ -169,6 +171,8 @@ TEST_F(ConfigTest, BadInputIsAClearErrorNamingTheKey) {
       {R"({"osc_allow": "10.0.0.0/8"})", "osc_allow"},
       {R"({"osc_allow": ["10.0.0.0/33"]})", "osc_allow"},
       {R"({"osc_subscription_s": 0})", "osc_subscription_s"},
+      {R"({"osc_senders": 0})", "osc_senders"},
+      {R"({"osc_senders": 1.5})", "osc_senders"},
       {R"([1, 2])", "object"},
       {R"({"outputs": )", "JSON"},
   };

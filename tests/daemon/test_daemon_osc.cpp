@@ -700,6 +700,71 @@ TEST_F(Osc, BundlesSentAheadStartOnTheFrameTheirTimetagMapsTo) {
 }
 
 // A daemon whose UDP socket takes datagrams from 127.0.0.2 only.
+TEST(OscSenders, ANewSenderTakesTheLeastRecentUnsubscribedPlaceAndSubscriptionsAreCapped) {
+  TempDir home("clipd-osc-senders");
+  JackdServer jackd;
+  const std::uint16_t port = free_udp_port();
+  std::ofstream(home.file("clipd.json")) << R"({"osc_port": )" << port << R"(, "osc_senders": 3})";
+  Clipd clipd(jackd, home, {false, {"--config", home.file("clipd.json")}});
+  clipd.start();
+  write_wav(home.file("kick.wav"), 48000, 1, test_signal(4800, 1, 3));
+  Client json_client(clipd.socket_path());
+  json_client.ok({{"cmd", "load"}, {"name", "kick"}, {"path", home.file("kick.wav")}});
+  json_client.ok({{"cmd", "subscribe"}, {"events", {"voice-started", "voice-ended"}}});
+
+  std::map<char, std::unique_ptr<Peer>> peer;
+  for (char name : std::string("abcdef"))
+    peer[name] = Peer::udp("127.0.0.1", port);
+  const std::vector<V> started = {"events", R"(["voice-started"])"};
+  // The table holds a (subscribed), b, c: full.
+  peer['a']->ok("/clipd/subscribe", started);
+  peer['b']->ok("/clipd/ping");
+  peer['c']->ok("/clipd/ping");
+  // d takes b's place (heard from least recently, not subscribed), then e takes c's.
+  peer['d']->ok("/clipd/subscribe", started);
+  peer['e']->ok("/clipd/subscribe", started);
+  // Every remembered sender is subscribed: f is answered, but its subscription is refused, and
+  // so is b's now that it has been forgotten.
+  EXPECT_EQ(peer['f']->ok("/clipd/ping"), json::object());
+  EXPECT_EQ(peer['f']->error("/clipd/subscribe", started), "limit");
+  EXPECT_EQ(peer['b']->error("/clipd/subscribe", started), "limit");
+
+  // Events reach a, d and e, and not f or b. The JSON client's events are sent after the OSC
+  // ones, so once it has read one, every OSC event of that voice is on its way.
+  auto play_and_wait = [&] {
+    const std::int64_t voice = json_client.ok({{"cmd", "play"}, {"clip", "kick"}})["voice"];
+    auto e = json_client.wait_event("voice-ended");
+    EXPECT_TRUE(e);
+    return voice;
+  };
+  std::int64_t voice = play_and_wait();
+  auto heard = [&](char name, std::int64_t v) {
+    Peer& p = *peer[name];
+    p.ok("/clipd/ping");  // its reply comes after any event sent before it
+    bool found = false;
+    for (const auto& m : p.events())
+      found = found ||
+              (m.args[0] == osc::Arg{std::string("voice-started")} && pairs(m, 1)["voice"] == v);
+    p.events().clear();
+    return found;
+  };
+  EXPECT_TRUE(heard('a', voice));
+  EXPECT_TRUE(heard('d', voice));
+  EXPECT_TRUE(heard('e', voice));
+  EXPECT_FALSE(heard('f', voice));
+  EXPECT_FALSE(heard('b', voice));
+
+  // Once a unsubscribes, its place is free for f.
+  peer['a']->ok("/clipd/unsubscribe");
+  peer['f']->ok("/clipd/subscribe", started);
+  voice = play_and_wait();
+  EXPECT_TRUE(heard('f', voice));
+  EXPECT_TRUE(heard('d', voice));
+  EXPECT_TRUE(heard('e', voice));
+  EXPECT_FALSE(heard('a', voice));
+  EXPECT_EQ(clipd.process().wait_for(0ms), std::nullopt) << clipd.log();
+}
+
 TEST(OscAllow, DatagramsFromOutsideTheAllowListAreDroppedAndCounted) {
   TempDir home("clipd-osc-allow");
   JackdServer jackd;

@@ -102,7 +102,12 @@ struct OscFrontEnd::State : std::enable_shared_from_this<OscFrontEnd::State> {
   void read_udp();
   void read_unix();
   void handle(const Peer& peer, std::span<const std::byte> bytes);
+  // The sender's client: remembered, or made (and remembered while there is room; see
+  // OscConfig::max_senders).
   std::shared_ptr<OscClient> client_for(const Peer& peer);
+  // Forgets the sender heard from least recently among those not subscribed; false when every
+  // remembered sender is subscribed. O(senders), run only when the table is full.
+  bool forget_one_sender(Steady::time_point now);
   SendResult send(const Peer& peer, const std::vector<std::byte>& bytes);
   void schedule_sweep();
   void log(std::string_view line) const {
@@ -130,8 +135,8 @@ struct OscFrontEnd::State : std::enable_shared_from_this<OscFrontEnd::State> {
 // One sender's side of the command core: its replies and its events go back to its address.
 class OscClient final : public Requester {
  public:
-  OscClient(std::weak_ptr<OscFrontEnd::State> state, Peer peer)
-      : state_(std::move(state)), peer_(std::move(peer)) {}
+  OscClient(std::weak_ptr<OscFrontEnd::State> state, Peer peer, bool remembered)
+      : state_(std::move(state)), peer_(std::move(peer)), remembered_(remembered) {}
 
   void reply_ok(const protocol::RequestId& id, const protocol::Json& result) override {
     answer(id, encode_reply(id, result), true);
@@ -160,6 +165,8 @@ class OscClient final : public Requester {
   void renew(Steady::time_point now) noexcept { renewed_ = now; }
   void seen(Steady::time_point now) noexcept { last_seen_ = now; }
   Steady::time_point last_seen() const noexcept { return last_seen_; }
+  // False for a sender served while the table of senders was full of subscribed ones.
+  bool remembered() const noexcept { return remembered_; }
 
   // While held, answers queue up; release_answers() sends them in order.
   void hold_answers() noexcept { holding_ = true; }
@@ -209,6 +216,7 @@ class OscClient final : public Requester {
 
   std::weak_ptr<OscFrontEnd::State> state_;
   Peer peer_;
+  bool remembered_;
   Subscription subscription_;
   bool holding_ = false;
   std::vector<Held> held_;
@@ -233,12 +241,32 @@ SendResult OscFrontEnd::State::send(const Peer& peer, const std::vector<std::byt
 }
 
 std::shared_ptr<OscClient> OscFrontEnd::State::client_for(const Peer& peer) {
+  const auto now = Steady::now();
   auto it = clients.find(peer.key);
   if (it == clients.end()) {
-    it = clients.emplace(peer.key, std::make_shared<OscClient>(weak_from_this(), peer)).first;
+    if (clients.size() >= config.max_senders && !forget_one_sender(now)) {
+      auto passing = std::make_shared<OscClient>(weak_from_this(), peer, false);
+      passing->seen(now);
+      return passing;
+    }
+    it = clients.emplace(peer.key, std::make_shared<OscClient>(weak_from_this(), peer, true)).first;
   }
-  it->second->seen(Steady::now());
+  it->second->seen(now);
   return it->second;
+}
+
+bool OscFrontEnd::State::forget_one_sender(Steady::time_point now) {
+  auto oldest = clients.end();
+  for (auto it = clients.begin(); it != clients.end(); ++it) {
+    if (it->second->subscribed(now, config.subscription_lapse)) continue;
+    if (oldest == clients.end() || it->second->last_seen() < oldest->second->last_seen()) {
+      oldest = it;
+    }
+  }
+  if (oldest == clients.end()) return false;
+  // A reply still due reaches it: the command core holds its Requester.
+  clients.erase(oldest);
+  return true;
 }
 
 void OscFrontEnd::State::read_udp() {
@@ -344,6 +372,12 @@ void OscFrontEnd::State::handle(const Peer& peer, std::span<const std::byte> byt
     auto& typed = std::get<protocol::ParsedRequest>(parsed);
     if (server_time != 0) name_server_time(typed.request, server_time);
     if (std::holds_alternative<protocol::SubscribeRequest>(typed.request)) {
+      if (!client->remembered()) {
+        client->reply_error(typed.id, protocol::ErrorCode::limit,
+                            "too many OSC senders are subscribed (osc_senders: " +
+                                std::to_string(config.max_senders) + ")");
+        continue;
+      }
       client->renew(Steady::now());
     }
     submit(client, std::move(typed));

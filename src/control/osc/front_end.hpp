@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -45,6 +46,13 @@ struct OscConfig {
   std::string socket_path;
   // A subscription lapses this long after the sender's last /clipd/subscribe.
   std::chrono::milliseconds subscription_lapse{std::chrono::seconds(30)};
+  // At most this many senders are remembered (their subscriptions and when each was last
+  // heard from), so that datagrams from ever new addresses (a script that opens a socket per
+  // message, a flood) cannot grow the table without end. A new sender beyond it takes the place
+  // of the one heard from least recently among those not subscribed; when every remembered
+  // sender is subscribed, the new one is served but not remembered, and its /clipd/subscribe
+  // gets `limit`.
+  std::size_t max_senders = 1024;
   // protocol::ParseLimits::max_outputs.
   std::int64_t max_outputs = 2;
   std::function<void(std::string_view)> log;
