@@ -46,9 +46,13 @@ class TestServer {
   bool accepts_clients() const;
   // Polls accepts_clients() until true or `timeout`.
   bool wait_until_ready(std::chrono::milliseconds timeout) const;
-  // `jack_lsp` output lines (port names), or `jack_lsp -c` pairs flattened as "a -> b".
+  // `jack_lsp` output lines (port names), or `jack_lsp -c` pairs flattened as "a -> b". Throws
+  // when jack_lsp cannot connect, five times in a row (lsp()).
   std::vector<std::string> ports() const;
   std::vector<std::string> connections() const;
+
+ private:
+  std::string lsp(std::vector<std::string> args) const;
 };
 
 class JackdServer final : public TestServer {
