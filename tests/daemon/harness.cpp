@@ -56,6 +56,12 @@ Clipd::~Clipd() {
   if (process_) process_->stop();
 }
 
+std::string Clipd::report() const {
+  std::string out = log();
+  if (process_ && process_->running()) out += thread_report(process_->pid());
+  return out;
+}
+
 EnvChanges Clipd::env() const {
   return {"XDG_RUNTIME_DIR=" + home_.file("run"), "XDG_STATE_HOME=" + home_.file("state"),
           "XDG_CONFIG_HOME=" + home_.file("config")};

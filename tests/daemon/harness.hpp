@@ -40,6 +40,8 @@ class Clipd {
   const std::string& socket_path() const noexcept { return socket_; }
   Process& process() noexcept { return *process_; }
   std::string log() const { return process_ ? process_->output() : log_; }
+  // Its log, then where each of its threads is (thread_report()), while it runs.
+  std::string report() const;
   // Environment a client of this clipd needs (XDG folders).
   EnvChanges env() const;
 

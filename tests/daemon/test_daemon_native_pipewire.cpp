@@ -341,7 +341,7 @@ TEST_F(Native, SurvivesTheServerDyingFiveTimesAndMakesItsConnectLinksAgain) {
     // have reaped it before a second kill (gone already counts as killed).
     ASSERT_TRUE(::kill(wireplumber, SIGKILL) == 0 || errno == ESRCH);
     ASSERT_EQ(::kill(pipewire, SIGKILL), 0);
-    ASSERT_TRUE(c.wait_event("engine-offline", 5s)) << clipd->log();
+    ASSERT_TRUE(c.wait_event("engine-offline", 5s)) << clipd->report();
     c.events().clear();  // what came before going offline, the first engine-online included
     EXPECT_EQ(c.ok({{"cmd", "status"}})["engine"], "offline");
     EXPECT_EQ(c.request({{"cmd", "play"}, {"clip", "t"}})["error"]["code"], "engine-offline");

@@ -197,7 +197,7 @@ TEST_F(Jackd, SurvivesTheServerDyingFiveTimesAndRestoresConnections) {
     c.ok({{"cmd", "play"}, {"clip", "t"}, {"loop", true}});
     ASSERT_TRUE(c.wait_event("voice-started", 5s));
     jackd_->kill_hard();
-    ASSERT_TRUE(c.wait_event("engine-offline", 5s));
+    ASSERT_TRUE(c.wait_event("engine-offline", 5s)) << clipd.report();
     c.events().clear();  // what came before going offline, the first engine-online included
     auto ended = c.wait_event("voice-ended", 5s);
     ASSERT_TRUE(ended);
@@ -207,7 +207,7 @@ TEST_F(Jackd, SurvivesTheServerDyingFiveTimesAndRestoresConnections) {
     const auto back = std::chrono::steady_clock::now();
     jackd_->start();
     auto online = c.wait_event("engine-online", 5s);
-    ASSERT_TRUE(online);
+    ASSERT_TRUE(online) << clipd.report();
     EXPECT_EQ((*online)["sample_rate"], 48000);
     const json play = c.ok({{"cmd", "play"}, {"clip", "t"}});
     auto started = c.wait_event("voice-started", 5s);
@@ -248,11 +248,11 @@ TEST_F(Jackd, ClipsAreResampledWhenTheServerComesBackAtAnotherRate) {
   EXPECT_EQ(c.ok({{"cmd", "load"}, {"name", "s"}, {"path", home_.file("sine.wav")}})["sample_rate"],
             48000);
   jackd_->stop();
-  ASSERT_TRUE(c.wait_event("engine-offline", 5s)) << clipd.log();
+  ASSERT_TRUE(c.wait_event("engine-offline", 5s)) << clipd.report();
   c.events().clear();  // what came before going offline, the first engine-online included
   jackd_->start(44100);
   auto online = c.wait_event("engine-online", 5s);
-  ASSERT_TRUE(online) << clipd.log();
+  ASSERT_TRUE(online) << clipd.report();
   EXPECT_EQ((*online)["sample_rate"], 44100) << online->dump();
   // `info` waits for the new decode.
   const json info = c.ok({{"cmd", "info"}, {"name", "s"}});

@@ -244,6 +244,30 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+std::string thread_report(pid_t pid) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  std::string out = "threads of " + std::to_string(pid) + ":\n";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string t = entry.path().string();
+    const std::string stat = read_file(t + "/stat");
+    // The state is the field after the parenthesised name, which may hold spaces.
+    const std::size_t close = stat.rfind(')');
+    const char state =
+        close != std::string::npos && close + 2 < stat.size() ? stat[close + 2] : '?';
+    std::string comm = read_file(t + "/comm");
+    if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+    out += "  " + entry.path().filename().string() + " " + comm + " " + state + " wchan " +
+           read_file(t + "/wchan") + " syscall " + read_file(t + "/syscall");
+    if (out.back() != '\n') out += '\n';
+    std::istringstream stack(read_file(t + "/stack"));
+    std::string frame;
+    for (int i = 0; i < 6 && std::getline(stack, frame); ++i)
+      out += "      " + frame + "\n";
+  }
+  return out;
+}
+
 std::string support_dir() {
   if (const char* root = std::getenv("CLIPD_BUILD_ROOT"); root != nullptr && *root != '\0') {
     return std::string(root) + "/tests/support";

@@ -93,6 +93,11 @@ std::string unique_name(const std::string& prefix);
 // Reads a whole file ("" when missing).
 std::string read_file(const std::string& path);
 
+// Where each thread of a process is, for a failure message when it stops answering: name,
+// scheduler state, the kernel function it sleeps in, its system call and its kernel stack
+// (/proc/PID/task/TID; the stack only as root).
+std::string thread_report(pid_t pid);
+
 // The directory holding the support executables (clipd-record, clipd-midi-send...): from
 // $CLIPD_BUILD_ROOT/tests/support, else next to /proc/self/exe's ../support.
 std::string support_dir();

@@ -213,7 +213,9 @@ bool reclaim_dead_jack_servers() {
 
 void JackdServer::start() {
   stop();
-  for (int attempt = 0;; ++attempt) {
+  constexpr int kSlotTries = 40;
+  int slot_tries = 0, exit_tries = 0;
+  for (;;) {
     std::vector<std::string> argv = {
         "jackd", "--no-realtime", "-p", std::to_string(options_.port_max), "-n", options_.name};
     if (options_.sync) argv.push_back("-S");
@@ -231,21 +233,34 @@ void JackdServer::start() {
     const bool exited = !process_->running();
     const int status = process_->stop();
     const std::string why = log();
-    if (attempt == 0 && why.find("Too many servers already active") != std::string::npos &&
-        (reclaim_jack_registry() || reclaim_dead_jack_servers())) {
+    // The eight slots are taken: free those of dead servers and wait for live ones to end. With
+    // two suites on the machine, four tests may hold servers and several start at once, so a
+    // slot may be taken again between the reclaim and the next start: a few seconds of tries.
+    const bool full = why.find("Too many servers already active") != std::string::npos;
+    if (full && slot_tries < kSlotTries) {
+      ++slot_tries;
+      if (!reclaim_jack_registry() && !reclaim_dead_jack_servers()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+      if (slot_tries == 1 || slot_tries % 5 == 0) {
+        std::fprintf(stderr, "jackd %s: every server slot is taken (try %d), starting again\n",
+                     options_.name.c_str(), slot_tries);
+      }
       continue;
     }
     // Seen with several suites' servers starting at once on a loaded machine: jackd exits right
     // after its banner, before it says anything of the server. Nothing of the test has touched
     // that server yet, so starting it again makes a new server rather than hiding a failure; the
     // first exit is reported on stderr either way.
-    if (exited && attempt < 2 && why.find("Too many servers") == std::string::npos) {
+    if (exited && exit_tries < 2 && !full) {
+      ++exit_tries;
       std::fprintf(stderr, "jackd %s exited at start (status %d), starting it again:\n%s\n",
                    options_.name.c_str(), status, why.c_str());
       continue;
     }
     throw std::runtime_error("jackd " + options_.name + " did not start (status " +
-                             std::to_string(status) + "):\n" + why);
+                             std::to_string(status) + ", " + std::to_string(slot_tries) +
+                             " tries for a server slot):\n" + why);
   }
 }
 
