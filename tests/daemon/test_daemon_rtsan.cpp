@@ -272,17 +272,19 @@ TEST(RtsanDaemon, MidiStormWithBindingsSwappedMeanwhile) {
           {"velocity", note % 4 == 0},
           {"group", note % 5 == 0 ? "g" : "h"}});
   }
-  // Four thousand notes in two seconds: a note-on and a note-off every 24 frames.
-  const std::int64_t start = c.ok({{"cmd", "hello"}})["frame"].get<std::int64_t>() + rate;
+  // Four thousand notes in two seconds: a note-on and a note-off every 24 frames, from a tenth of
+  // a second after the tool is connected (however long it takes to start).
   std::vector<std::string> argv{support_dir() + "/clipd-midi-send",
                                 "-c",
                                 "clipd:midi_in",
                                 "--wait-ports",
                                 "5",
                                 "--timeout",
-                                "60"};
+                                "60",
+                                "--relative",
+                                std::to_string(rate / 10)};
   for (int i = 0; i < 4000; ++i) {
-    const std::int64_t f = start + static_cast<std::int64_t>(i) * rate / 2000;
+    const std::int64_t f = static_cast<std::int64_t>(i) * rate / 2000;
     const int note = 36 + i % 14;  // 46 and 47 stay bound; 48 and 49 never are
     argv.push_back(std::to_string(f) + ":on:" + std::to_string(1 + i % 16) + ":" +
                    std::to_string(note) + ":" + std::to_string(1 + i % 127));
