@@ -10,11 +10,13 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -115,8 +117,15 @@ class PwRecorder {
 
 class Native : public ::testing::Test {
  protected:
-  void SetUp() override {
-    pw_ = std::make_unique<PipewireServer>();
+  // A private PipeWire whose WirePlumber runs clipd's policy (wireplumber/ in the source tree),
+  // as an installed clipd's would.
+  void SetUp() override { start_pipewire(true); }
+  void start_pipewire(bool clipd_policy) {
+    native_.reset();
+    pw_.reset();
+    PipewireServer::Options o;
+    o.clipd_policy = clipd_policy;
+    pw_ = std::make_unique<PipewireServer>(o);
     native_ = std::make_unique<NativePipewire>(*pw_);
   }
 
@@ -152,6 +161,41 @@ class Native : public ::testing::Test {
     }
     std::sort(out.begin(), out.end());
     return out;
+  }
+  // The application.name of the client that made each link leaving clipd's node, sorted.
+  std::vector<std::string> clipd_link_owners() const {
+    const RunResult dump = pw_run({"pw-dump"});
+    if (dump.status != 0) return {"<pw-dump failed>"};
+    // The whole graph is the first array; objects that change while it runs follow in more.
+    std::istringstream in(dump.output);
+    json d;
+    in >> d;
+    std::map<std::string, std::string> clients;  // id -> application.name
+    std::string clipd_node = "<none>";
+    for (const json& o : d) {
+      if (!o.contains("info") || !o["info"].is_object() || !o["info"].contains("props")) continue;
+      const std::string type = o.value("type", "");
+      const std::string id = std::to_string(o["id"].get<int>());
+      if (type == "PipeWire:Interface:Client") {
+        clients[id] = prop(o["info"]["props"], "application.name");
+      }
+      if (type == "PipeWire:Interface:Node" && prop(o["info"]["props"], "node.name") == "clipd") {
+        clipd_node = id;
+      }
+    }
+    std::vector<std::string> owners;
+    for (const json& o : d) {
+      if (o.value("type", "") != "PipeWire:Interface:Link" || !o.contains("info")) continue;
+      const json& info = o["info"];
+      if (!info.contains("output-node-id") ||
+          std::to_string(info["output-node-id"].get<int>()) != clipd_node) {
+        continue;
+      }
+      const auto it = clients.find(prop(info["props"], "client.id"));
+      owners.push_back(it != clients.end() ? it->second : "<unknown client>");
+    }
+    std::sort(owners.begin(), owners.end());
+    return owners;
   }
   static std::vector<std::string> stereo_links(const std::string& sink) {
     return {"clipd:out_1 -> " + sink + ":playback_FL", "clipd:out_2 -> " + sink + ":playback_FR"};
@@ -297,23 +341,103 @@ TEST_F(Native, ItsOwnNodePlaysBitExactOnTheFrameAsked) {
   EXPECT_EQ(clipd->stop(), 0) << clipd->log();
 }
 
-TEST_F(Native, WithoutConnectItFollowsTheDefaultSink) {
+TEST_F(Native, WithoutConnectTheSessionManagerLinksItToTheDefaultSinkAndFollowsIt) {
   ASSERT_NO_FATAL_FAILURE(make_sink("sink-a"));
   ASSERT_NO_FATAL_FAILURE(make_sink("sink-b"));
   ASSERT_NO_FATAL_FAILURE(set_default_sink("sink-a"));
   auto clipd = start_clipd();
   Client c(clipd->socket_path());
   online(c);
+  const std::vector<std::string> by_wireplumber{"WirePlumber", "WirePlumber"};
   EXPECT_TRUE(wait_for([&] { return clipd_links() == stereo_links("sink-a"); }, 5s))
       << ::testing::PrintToString(clipd_links());
+  // WirePlumber made them (clipd's policy), not clipd.
+  EXPECT_EQ(clipd_link_owners(), by_wireplumber);
   // The user picks another default, then the first again: the links follow, old ones go.
   for (const std::string sink : {"sink-b", "sink-a"}) {
     SCOPED_TRACE(sink);
     ASSERT_NO_FATAL_FAILURE(set_default_sink(sink));
     EXPECT_TRUE(wait_for([&] { return clipd_links() == stereo_links(sink); }, 5s))
         << ::testing::PrintToString(clipd_links());
+    EXPECT_EQ(clipd_link_owners(), by_wireplumber);
   }
   EXPECT_EQ(clipd->stop(), 0) << clipd->log();
+}
+
+TEST_F(Native, WithoutTheSessionManagersPolicyItFollowsTheDefaultSinkItself) {
+  // WirePlumber as it comes, without clipd's policy: clipd makes the same links itself.
+  start_pipewire(false);
+  ASSERT_NO_FATAL_FAILURE(make_sink("sink-a"));
+  ASSERT_NO_FATAL_FAILURE(make_sink("sink-b"));
+  ASSERT_NO_FATAL_FAILURE(set_default_sink("sink-a"));
+  auto clipd = start_clipd();
+  Client c(clipd->socket_path());
+  online(c);
+  const std::vector<std::string> by_clipd{"clipd", "clipd"};
+  EXPECT_TRUE(wait_for([&] { return clipd_links() == stereo_links("sink-a"); }, 5s))
+      << ::testing::PrintToString(clipd_links());
+  EXPECT_EQ(clipd_link_owners(), by_clipd);
+  for (const std::string sink : {"sink-b", "sink-a"}) {
+    SCOPED_TRACE(sink);
+    ASSERT_NO_FATAL_FAILURE(set_default_sink(sink));
+    EXPECT_TRUE(wait_for([&] { return clipd_links() == stereo_links(sink); }, 5s))
+        << ::testing::PrintToString(clipd_links());
+    EXPECT_EQ(clipd_link_owners(), by_clipd);
+  }
+  EXPECT_EQ(clipd->stop(), 0) << clipd->log();
+}
+
+TEST_F(Native, ItHandsItsDefaultSinkLinksToThePolicyWhenTheSessionManagerStartsWithIt) {
+  start_pipewire(false);
+  ASSERT_NO_FATAL_FAILURE(make_sink("sink-a"));
+  ASSERT_NO_FATAL_FAILURE(make_sink("sink-b"));
+  ASSERT_NO_FATAL_FAILURE(set_default_sink("sink-a"));
+  auto clipd = start_clipd();
+  Client c(clipd->socket_path());
+  online(c);
+  const std::vector<std::string> by_clipd{"clipd", "clipd"};
+  const std::vector<std::string> by_wireplumber{"WirePlumber", "WirePlumber"};
+  EXPECT_TRUE(wait_for(
+      [&] { return clipd_links() == stereo_links("sink-a") && clipd_link_owners() == by_clipd; },
+      5s))
+      << ::testing::PrintToString(clipd_links()) << ::testing::PrintToString(clipd_link_owners());
+
+  // The session manager is replaced by one that runs clipd's policy (an upgrade, a user who
+  // installs the policy and restarts WirePlumber): clipd's links stay until the policy shows
+  // itself, then the policy's replace them.
+  ASSERT_GT(pw_->wireplumber_pid(), 0);
+  ASSERT_EQ(::kill(pw_->wireplumber_pid(), SIGKILL), 0);
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return pw_run({"pw-cli", "ls", "Client"}).output.find("WirePlumber") == std::string::npos;
+      },
+      5s));
+  EXPECT_EQ(clipd_link_owners(), by_clipd);
+  const char* source = std::getenv("CLIPD_SOURCE_ROOT");
+  ASSERT_NE(source, nullptr);
+  EnvChanges env = pw_->env();
+  env.insert(env.end(),
+             {std::string("XDG_CONFIG_HOME=") + source, "DBUS_SESSION_BUS_ADDRESS", "DISPLAY"});
+  // On a bus of its own, as the first one was.
+  Process wireplumber({"dbus-run-session", "--", "wireplumber"}, env,
+                      home_.file("wireplumber.log"));
+  ASSERT_NO_FATAL_FAILURE(set_default_sink("sink-a"));
+  EXPECT_TRUE(wait_for(
+      [&] {
+        return clipd_links() == stereo_links("sink-a") && clipd_link_owners() == by_wireplumber;
+      },
+      10s))
+      << ::testing::PrintToString(clipd_links()) << ::testing::PrintToString(clipd_link_owners())
+      << wireplumber.output();
+  ASSERT_NO_FATAL_FAILURE(set_default_sink("sink-b"));
+  EXPECT_TRUE(wait_for(
+      [&] {
+        return clipd_links() == stereo_links("sink-b") && clipd_link_owners() == by_wireplumber;
+      },
+      5s))
+      << ::testing::PrintToString(clipd_links()) << ::testing::PrintToString(clipd_link_owners());
+  EXPECT_EQ(clipd->stop(), 0) << clipd->log();
+  wireplumber.stop();
 }
 
 TEST_F(Native, SurvivesTheServerDyingFiveTimesAndMakesItsConnectLinksAgain) {

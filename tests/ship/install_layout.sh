@@ -1,15 +1,17 @@
 #!/bin/sh
 # ship: `meson install --destdir` puts the binaries, the systemd user units, the man pages and the
-# bash completion where Debian expects them, with the right contents and modes.
-# usage: install_layout.sh MESON PREFIX BINDIR MANDIR UNITDIR COMPLETIONDIR BINARIES
+# bash completion where Debian expects them, with the right contents and modes, and clipd's
+# WirePlumber policy where WirePlumber 0.4 reads it.
+# usage: install_layout.sh MESON PREFIX BINDIR MANDIR UNITDIR COMPLETIONDIR WIREPLUMBERDIR BINARIES
 # (directories absolute, as configured; BINARIES: the executables built so far, comma-separated,
 # e.g. clipd,clipctl, or none).
 set -eu
 here=$(dirname "$0")
 . "$here/lib.sh"
 
-[ $# -eq 7 ] || fail "usage: $0 MESON PREFIX BINDIR MANDIR UNITDIR COMPLETIONDIR BINARIES"
-MESON=$1 prefix=$2 bindir=$3 mandir=$4 unitdir=$5 completiondir=$6 binaries=$7
+[ $# -eq 8 ] ||
+    fail "usage: $0 MESON PREFIX BINDIR MANDIR UNITDIR COMPLETIONDIR WIREPLUMBERDIR BINARIES"
+MESON=$1 prefix=$2 bindir=$3 mandir=$4 unitdir=$5 completiondir=$6 wireplumberdir=$7 binaries=$8
 
 # Debian's layout, relative to the prefix (or absolute where systemd and bash-completion say).
 case $bindir in */bin) ;; *) fail "bindir $bindir is not .../bin" ;; esac
@@ -17,6 +19,11 @@ case $mandir in */share/man) ;; *) fail "mandir $mandir is not .../share/man" ;;
 case $unitdir in */lib/systemd/user) ;; *) fail "user unit dir $unitdir is not .../lib/systemd/user" ;; esac
 case $completiondir in */share/bash-completion/completions) ;;
     *) fail "completion dir $completiondir is not .../share/bash-completion/completions" ;; esac
+case $wireplumberdir in */wireplumber) ;; *) fail "WirePlumber dir $wireplumberdir is not .../wireplumber" ;; esac
+# WirePlumber 0.4 reads /usr/share/wireplumber, not <prefix>/share for other prefixes.
+if [ "$prefix" = /usr ] && [ "$wireplumberdir" != /usr/share/wireplumber ]; then
+    fail "the WirePlumber policy goes to $wireplumberdir, where WirePlumber does not look"
+fi
 [ "$bindir" = "$prefix/bin" ] || fail "binaries go to $bindir, not $prefix/bin"
 [ "$mandir" = "$prefix/share/man" ] || fail "man pages go to $mandir, not $prefix/share/man"
 
@@ -62,5 +69,14 @@ f=$root$completiondir/clipctl
 [ -f "$f" ] || fail "$completiondir/clipctl was not installed"
 bash -n "$f" || fail "the installed bash completion does not parse"
 grep -q '^complete -F _clipctl clipctl$' "$f" || fail "the completion does not register for clipctl"
+
+policy=$root$wireplumberdir/policy.lua.d/90-clipd.lua
+script=$root$wireplumberdir/scripts/clipd-default-links.lua
+[ -f "$policy" ] || fail "$wireplumberdir/policy.lua.d/90-clipd.lua was not installed"
+[ -f "$script" ] || fail "$wireplumberdir/scripts/clipd-default-links.lua was not installed"
+grep -qx 'load_script("clipd-default-links.lua")' "$policy" ||
+    fail "90-clipd.lua does not load clipd-default-links.lua"
+grep -q 'ImplMetadata("clipd-default-links")' "$script" ||
+    fail "the policy does not announce itself to clipd (metadata clipd-default-links)"
 
 echo "installed layout is right under $prefix (binaries: $binaries)"

@@ -319,12 +319,22 @@ void PipewireServer::start() {
       "cd \"$XDG_RUNTIME_DIR\" || exit 1\n"
       "pipewire >pipewire.log 2>&1 & echo $! >pipewire.pid\n"
       "i=0; while [ ! -S pipewire-0 ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done\n"
+      "if [ -n \"$CLIPD_WP_CONFIG\" ]; then export XDG_CONFIG_HOME=\"$CLIPD_WP_CONFIG\"; fi\n"
       "if [ \"$CLIPD_WIREPLUMBER\" = 1 ]; then\n"
       "  wireplumber >wireplumber.log 2>&1 & echo $! >wireplumber.pid\n"
       "fi\n"
       "wait\n";
   EnvChanges e = env();
   e.push_back(std::string("CLIPD_WIREPLUMBER=") + (options_.wireplumber ? "1" : "0"));
+  if (options_.clipd_policy) {
+    const char* source = std::getenv("CLIPD_SOURCE_ROOT");
+    if (source == nullptr || *source == '\0') {
+      throw std::runtime_error("CLIPD_SOURCE_ROOT is not set: no clipd policy for WirePlumber");
+    }
+    e.push_back(std::string("CLIPD_WP_CONFIG=") + source);
+  } else {
+    e.push_back("CLIPD_WP_CONFIG");
+  }
   // No desktop session leaks in: a private bus, no display.
   e.insert(e.end(), {"DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY"});
   process_ = std::make_unique<Process>(
@@ -339,7 +349,12 @@ void PipewireServer::start() {
     if (jack_ok && (!options_.wireplumber ||
                     run({"pw-cli", "ls", "Client"}, env(), std::chrono::milliseconds(3000))
                             .output.find("WirePlumber") != std::string::npos)) {
-      return;
+      // clipd's policy shows it runs with its metadata object.
+      if (!options_.clipd_policy ||
+          run({"pw-cli", "ls", "Metadata"}, env(), std::chrono::milliseconds(3000))
+                  .output.find("clipd-default-links") != std::string::npos) {
+        return;
+      }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

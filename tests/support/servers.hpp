@@ -105,6 +105,9 @@ class PipewireServer final : public TestServer {
  public:
   struct Options {
     bool wireplumber = true;
+    // WirePlumber also loads clipd's policy (the source tree's wireplumber/ folder, as a
+    // user's ~/.config/wireplumber), and the server is ready once the policy runs.
+    bool clipd_policy = false;
   };
 
   PipewireServer();

@@ -90,6 +90,11 @@ int prefault_data_thread(spa_loop*, bool, std::uint32_t, const void*, std::size_
   return 0;
 }
 
+// The session manager policy clipd ships (wireplumber/ in the source tree, see the header): our node asks for
+// it with this property, and the policy shows it runs with a metadata object of this name.
+constexpr const char* kDefaultLinksKey = "clipd.default-links";
+constexpr const char* kPolicyMetadata = "clipd-default-links";
+
 // The node name in a "default.audio.sink" metadata value ({"name": "alsa_output..."}), or "".
 std::string default_node_name(const char* value) {
   if (value == nullptr) return {};
@@ -254,8 +259,15 @@ class PipewireBackend final : public Backend {
   pw_proxy* default_metadata_ = nullptr;
   std::uint32_t default_metadata_id_ = SPA_ID_INVALID;
   spa_hook metadata_listener_{};
-  std::vector<pw_proxy*> follow_links_;
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> follow_pairs_;
+  // The links wanted for the default sink: (output port, input port) and our proxy for it, null
+  // while the session manager links them or someone else's link stands; who links them.
+  struct FollowLink {
+    std::uint32_t output;
+    std::uint32_t input;
+    pw_proxy* proxy;
+  };
+  std::vector<FollowLink> follow_;
+  bool follow_ours_ = false;
   std::vector<PortConnection> follow_connections_;
 
   // Under the loop's lock (loop thread writes, control thread reads).
@@ -263,6 +275,9 @@ class PipewireBackend final : public Backend {
   int done_seq_ = -1;
   std::vector<std::string> request_errors_;  // core errors of our requests (links)
   std::string default_sink_;                 // node.name in default.audio.sink, or ""
+  // The "clipd-default-links" metadata a session manager policy shows (see the header), or
+  // SPA_ID_INVALID.
+  std::uint32_t policy_id_ = SPA_ID_INVALID;
   std::string filter_error_;
   std::uint32_t default_rate_ = 0;         // core info: default.clock.rate
   std::uint32_t default_quantum_ = 0;      // core info: default.clock.quantum
@@ -407,7 +422,8 @@ OpenResult PipewireBackend::open(ProcessTarget target) {
                         PW_KEY_MEDIA_TYPE, "Audio", PW_KEY_MEDIA_CATEGORY, "Playback",
                         PW_KEY_MEDIA_ROLE, options_.media_role.c_str(), PW_KEY_MEDIA_CLASS,
                         "Stream/Output/Audio", PW_KEY_NODE_AUTOCONNECT, "false",
-                        PW_KEY_NODE_ALWAYS_PROCESS, "true", nullptr));
+                        PW_KEY_NODE_ALWAYS_PROCESS, "true", kDefaultLinksKey,
+                        follows_default() ? "true" : "false", nullptr));
   auto fail_locked = [&](std::string what) {
     last_error_ = std::move(what);
     pw_thread_loop_unlock(loop_);
@@ -624,28 +640,41 @@ void PipewireBackend::follow_default_locked() {
   }
   // Unknown yet (the sink's ports come after its node and the metadata): the links made for the
   // previous default stay until the new one can be linked.
-  if (want.empty() || want == follow_pairs_) return;
-  for (pw_proxy* link : follow_links_)
-    pw_proxy_destroy(link);
-  follow_links_.clear();
-  follow_connections_.clear();
-  follow_pairs_ = want;
-  for (const auto& [out, in] : want) {
-    follow_connections_.push_back({out == *out_1 ? "out_1" : "out_2", graph_.full_name(in)});
-    if (graph_.linked(out, in)) continue;  // linked by someone else: theirs to keep
-    const std::string o = std::to_string(out);
-    const std::string i = std::to_string(in);
+  if (want.empty()) return;
+  const bool ours = policy_id_ == SPA_ID_INVALID;
+  const bool same =
+      ours == follow_ours_ && want.size() == follow_.size() &&
+      std::equal(want.begin(), want.end(), follow_.begin(), [](const auto& w, const FollowLink& f) {
+        return w.first == f.output && w.second == f.input;
+      });
+  if (!same) {
+    for (const FollowLink& f : follow_) {
+      if (f.proxy != nullptr) pw_proxy_destroy(f.proxy);
+    }
+    follow_.clear();
+    follow_connections_.clear();
+    follow_ours_ = ours;
+    for (const auto& [out, in] : want) {
+      follow_.push_back({out, in, nullptr});
+      follow_connections_.push_back({out == *out_1 ? "out_1" : "out_2", graph_.full_name(in)});
+    }
+  }
+  // The session manager's policy links them (and they stay out of the remembered connections).
+  if (!ours) return;
+  for (FollowLink& f : follow_) {
+    // Ours already (a link someone removes is not made again), or someone else's: theirs to keep,
+    // until it goes (the session manager's, when it stops: we take over).
+    if (f.proxy != nullptr || graph_.linked(f.output, f.input)) continue;
+    const std::string o = std::to_string(f.output);
+    const std::string i = std::to_string(f.input);
     pw_properties* props =
         pw_properties_new(PW_KEY_LINK_OUTPUT_PORT, o.c_str(), PW_KEY_LINK_INPUT_PORT, i.c_str(),
                           PW_KEY_OBJECT_LINGER, "false", nullptr);
-    auto* proxy = static_cast<pw_proxy*>(pw_core_create_object(
+    f.proxy = static_cast<pw_proxy*>(pw_core_create_object(
         core_, "link-factory", PW_TYPE_INTERFACE_Link, PW_VERSION_LINK, &props->dict, 0));
     pw_properties_free(props);
-    if (proxy == nullptr) {
+    if (f.proxy == nullptr)
       last_error_ = std::string("cannot create a link: ") + std::strerror(errno);
-      continue;
-    }
-    follow_links_.push_back(proxy);
   }
 }
 
@@ -756,9 +785,10 @@ void PipewireBackend::close() noexcept {
     for (pw_proxy* link : links_)
       pw_proxy_destroy(link);
     links_.clear();
-    for (pw_proxy* link : follow_links_)
-      pw_proxy_destroy(link);
-    follow_links_.clear();
+    for (const FollowLink& f : follow_) {
+      if (f.proxy != nullptr) pw_proxy_destroy(f.proxy);
+    }
+    follow_.clear();
     if (default_metadata_ != nullptr) {
       spa_hook_remove(&metadata_listener_);
       pw_proxy_destroy(default_metadata_);
@@ -795,7 +825,9 @@ void PipewireBackend::close() noexcept {
   requested_.clear();
   default_metadata_id_ = SPA_ID_INVALID;
   default_sink_.clear();
-  follow_pairs_.clear();
+  policy_id_ = SPA_ID_INVALID;
+  follow_.clear();
+  follow_ours_ = false;
   follow_connections_.clear();
   request_errors_.clear();
   filter_error_.clear();
@@ -1043,10 +1075,17 @@ void PipewireBackend::on_global(void* data, std::uint32_t id, std::uint32_t, con
       if (out == SPA_ID_INVALID || in == SPA_ID_INVALID) return;
       self->graph_.add_link(id, out, in);
       self->link_events_.fetch_add(1, std::memory_order_release);
-    } else if (std::strcmp(type, PW_TYPE_INTERFACE_Metadata) == 0 && self->follows_default() &&
-               self->default_metadata_ == nullptr) {
+    } else if (std::strcmp(type, PW_TYPE_INTERFACE_Metadata) == 0 && self->follows_default()) {
       const char* name = spa_dict_lookup(props, PW_KEY_METADATA_NAME);
-      if (name == nullptr || std::strcmp(name, "default") != 0) return;
+      if (name != nullptr && std::strcmp(name, kPolicyMetadata) == 0) {
+        self->policy_id_ = id;
+        self->graph_events_.fetch_add(1, std::memory_order_release);
+        return;
+      }
+      if (name == nullptr || std::strcmp(name, "default") != 0 ||
+          self->default_metadata_ != nullptr) {
+        return;
+      }
       self->default_metadata_ = static_cast<pw_proxy*>(
           pw_registry_bind(self->registry_, id, type, PW_VERSION_METADATA, 0));
       if (self->default_metadata_ == nullptr) return;
@@ -1068,6 +1107,7 @@ void PipewireBackend::on_global(void* data, std::uint32_t id, std::uint32_t, con
 void PipewireBackend::on_global_remove(void* data, std::uint32_t id) noexcept {
   auto* self = static_cast<PipewireBackend*>(data);
   if (self->graph_.remove(id)) self->link_events_.fetch_add(1, std::memory_order_release);
+  if (id == self->policy_id_) self->policy_id_ = SPA_ID_INVALID;  // we link the default again
   if (id == self->default_metadata_id_ && self->default_metadata_ != nullptr) {
     // The session manager went away: no default until its metadata comes back.
     spa_hook_remove(&self->metadata_listener_);

@@ -8,24 +8,28 @@
 // node.description (Options::description, else the client name), application.name (the client
 // name, so pipewire-jack clients see our ports as "<client_name>:out_1"), media.type Audio,
 // media.category Playback, media.role Options::media_role, media.class Stream/Output/Audio,
-// node.always-process true (cycles run with nothing linked, as a JACK client's do) and
-// node.autoconnect false: the backend makes every link itself, the session manager none.
+// node.always-process true (cycles run with nothing linked, as a JACK client's do),
+// node.autoconnect false (WirePlumber's standard policy leaves the node alone) and
+// clipd.default-links ("true" when the node is to follow the default sink, see below).
 //
 // Routing. With Options::auto_connect entries, out_1.. go to those ports. Without them, and with
-// Options::autoconnect (the default), the backend follows the default sink as a player would:
-// it watches the "default" metadata's default.audio.sink (set by the session manager, changed
-// by the user: pw-metadata, pavucontrol, a desktop's sound settings) and links out_1 and out_2
-// to that node's input ports of audio.channel FL and FR (a single output to both; a mono sink's
-// MONO port otherwise), replacing those links whenever the default changes. Why not leave it to
-// the session manager: WirePlumber 0.4 (Debian 12 has 0.4.13) links no pw_filter node. It wraps
-// Stream/* nodes in an audio adapter item that needs a node-level EnumFormat ("no usable format
-// found for node N" in its log), and then configures the node's ports with a PortConfig param,
-// waiting for the ports to be made again; a pw_filter neither advertises formats nor handles
-// PortConfig (its ports are fixed DSP ports), so advertising a format would leave the item
-// waiting forever instead. The links made for the default sink are not among the remembered
-// connections (connections()): after a reconnection the backend follows whatever the default
-// is then. With Options::autoconnect false and no auto_connect, nothing is linked but what is
-// remembered.
+// Options::autoconnect (the default), the node follows the default sink as a player would:
+// out_1 and out_2 go to the input ports of audio.channel FL and FR of the node named in the
+// "default" metadata's default.audio.sink (set by the session manager, changed by the user:
+// pw-metadata, pavucontrol, a desktop's sound settings; a single output to both; a mono sink's
+// MONO port otherwise), and the links move whenever the default changes. The session manager
+// makes those links: clipd installs a WirePlumber 0.4 policy (wireplumber/ in the source tree)
+// that links the nodes with clipd.default-links true and shows that it runs with a metadata
+// object named "clipd-default-links". WirePlumber's standard policy cannot: it wraps Stream/*
+// nodes in an audio adapter item that needs a node-level EnumFormat, then reconfigures the
+// ports with PortConfig; a pw_filter in PipeWire before 0.3.71 does neither (its ports are fixed
+// DSP ports). While no such metadata object exists (a WirePlumber without the policy), the
+// backend makes the same links itself; when it appears, the backend removes its own and the
+// policy links the ports they leave free. A wanted link someone else already made is left to
+// them, and made by the backend once it goes (while the backend links). The links to the
+// default sink are not among the remembered connections (connections()): after a reconnection
+// the default is followed anew. With Options::autoconnect false and no auto_connect, nothing is
+// linked but what is remembered.
 // PipeWire does not make node names unique: client_name() is always the requested name.
 //
 // Port names: a full port name is "<node.name>:<port.name>", as pw-link prints it:
