@@ -90,8 +90,9 @@ int prefault_data_thread(spa_loop*, bool, std::uint32_t, const void*, std::size_
   return 0;
 }
 
-// The session manager policy clipd ships (wireplumber/ in the source tree, see the header): our node asks for
-// it with this property, and the policy shows it runs with a metadata object of this name.
+// The session manager policy clipd ships (wireplumber/ in the source tree, see the header): our
+// node asks for it with this property, and the policy shows it runs with a metadata object of
+// this name.
 constexpr const char* kDefaultLinksKey = "clipd.default-links";
 constexpr const char* kPolicyMetadata = "clipd-default-links";
 
