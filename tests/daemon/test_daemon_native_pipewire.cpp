@@ -440,6 +440,13 @@ TEST_F(Native, ItHandsItsDefaultSinkLinksToThePolicyWhenTheSessionManagerStartsW
   expect_linked_to("sink-a", "WirePlumber", 10s);
   ASSERT_NO_FATAL_FAILURE(set_default_sink("sink-b"));
   expect_linked_to("sink-b", "WirePlumber");
+  // What each side saw, when the links did not change hands.
+  if (HasFailure()) {
+    ADD_FAILURE() << "wireplumber " << (wireplumber->running() ? "running" : "exited") << ":\n"
+                  << wireplumber->output() << "\nclipd:\n"
+                  << clipd->log() << "\nmetadata:\n"
+                  << pw_run({"pw-cli", "ls", "Metadata"}, 2s).output << pw_->log();
+  }
   EXPECT_EQ(clipd->stop(), 0) << clipd->log();
   wireplumber->stop();
 }
