@@ -408,20 +408,15 @@ TEST_F(Native, ItHandsItsDefaultSinkLinksToThePolicyWhenTheSessionManagerStartsW
       },
       5s));
   EXPECT_EQ(clipd_link_owners(), (std::vector<std::string>{"clipd", "clipd"}));
-  const char* source = std::getenv("CLIPD_SOURCE_ROOT");
-  ASSERT_NE(source, nullptr);
   EnvChanges env = pw_->env();
-  env.insert(env.end(),
-             {std::string("XDG_CONFIG_HOME=") + source, "DBUS_SESSION_BUS_ADDRESS", "DISPLAY"});
+  env.insert(env.end(), {"XDG_CONFIG_HOME=" + PipewireServer::clipd_policy_config_home(),
+                         "DBUS_SESSION_BUS_ADDRESS", "DISPLAY"});
   // On a bus of its own, as the first one was. Its policy runs once it shows itself (its
   // "default" metadata is made before). On a loaded machine the server can drop a session
   // manager that falls behind the registry sent to it at start ("disconnected from pipewire",
   // and it exits): that one is started again, up to twice, and said on stderr.
-  auto policy_shown = [&] {
-    // A short wait per try: one pw-cli stuck in a restarting graph must not use it all.
-    return pw_run({"pw-cli", "ls", "Metadata"}, 2s).output.find("clipd-default-links") !=
-           std::string::npos;
-  };
+  // A short wait per try: one pw-cli stuck in a restarting graph must not use it all.
+  auto policy_shown = [&] { return pw_->clipd_policy_runs(2s); };
   std::unique_ptr<Process> wireplumber;
   bool shown = false;
   for (int attempt = 0; attempt < 3 && !shown; ++attempt) {

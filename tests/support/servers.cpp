@@ -312,6 +312,19 @@ std::string PipewireServer::log() const {
          read_file(dir_->file("wireplumber.log"));
 }
 
+std::string PipewireServer::clipd_policy_config_home() {
+  const char* source = std::getenv("CLIPD_SOURCE_ROOT");
+  if (source == nullptr || *source == '\0') {
+    throw std::runtime_error("CLIPD_SOURCE_ROOT is not set: no clipd policy for WirePlumber");
+  }
+  return source;
+}
+
+bool PipewireServer::clipd_policy_runs(std::chrono::milliseconds timeout) const {
+  return run({"pw-cli", "ls", "Metadata"}, env(), timeout).output.find("clipd-default-links") !=
+         std::string::npos;
+}
+
 void PipewireServer::start() {
   stop();
   // pipewire first; wireplumber once pipewire's socket exists (it does not retry).
@@ -327,11 +340,7 @@ void PipewireServer::start() {
   EnvChanges e = env();
   e.push_back(std::string("CLIPD_WIREPLUMBER=") + (options_.wireplumber ? "1" : "0"));
   if (options_.clipd_policy) {
-    const char* source = std::getenv("CLIPD_SOURCE_ROOT");
-    if (source == nullptr || *source == '\0') {
-      throw std::runtime_error("CLIPD_SOURCE_ROOT is not set: no clipd policy for WirePlumber");
-    }
-    e.push_back(std::string("CLIPD_WP_CONFIG=") + source);
+    e.push_back("CLIPD_WP_CONFIG=" + clipd_policy_config_home());
   } else {
     e.push_back("CLIPD_WP_CONFIG");
   }
@@ -350,11 +359,7 @@ void PipewireServer::start() {
                     run({"pw-cli", "ls", "Client"}, env(), std::chrono::milliseconds(3000))
                             .output.find("WirePlumber") != std::string::npos)) {
       // clipd's policy shows it runs with its metadata object.
-      if (!options_.clipd_policy ||
-          run({"pw-cli", "ls", "Metadata"}, env(), std::chrono::milliseconds(3000))
-                  .output.find("clipd-default-links") != std::string::npos) {
-        return;
-      }
+      if (!options_.clipd_policy || clipd_policy_runs()) return;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

@@ -125,6 +125,13 @@ class PipewireServer final : public TestServer {
   pid_t pipewire_pid() const;
   pid_t wireplumber_pid() const;
   std::string log() const;
+  // The XDG_CONFIG_HOME under which WirePlumber finds clipd's policy (the source tree, whose
+  // wireplumber/ folder is laid out as ~/.config/wireplumber); throws when CLIPD_SOURCE_ROOT is
+  // not set.
+  static std::string clipd_policy_config_home();
+  // Whether clipd's policy runs in this graph: its "clipd-default-links" metadata object exists
+  // (pw-cli, waiting at most `timeout`).
+  bool clipd_policy_runs(std::chrono::milliseconds timeout = std::chrono::milliseconds(3000)) const;
 
   void start();
   void stop();

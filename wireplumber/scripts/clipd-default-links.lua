@@ -43,7 +43,7 @@ if not default_nodes then
 end
 
 local function default_sink_id()
-  local id = default_nodes and default_nodes:call("get-default-node", "Audio/Sink")
+  local id = default_nodes:call("get-default-node", "Audio/Sink")
   if not id or id == Id.INVALID then
     return nil
   end
