@@ -212,6 +212,9 @@ TEST_F(Contract, ALoadRunningAcrossARateChangeEndsAtTheNewRate) {
 TEST_F(Contract, ALoadOfANameStillLoadingWaitsForThatLoad) {
   start_clipd();
   Client c(clipd_->socket_path());
+  // A load that starts before the engine knows its rate decodes at the file's own rate and is
+  // resampled later: the frame counts below are the engine's, so the engine comes first.
+  c.poll({{"cmd", "status"}}, [](const json& st) { return st["engine"] == "online"; });
   auto load = [](const std::string& id, const std::string& name, const std::string& path) {
     return json{{"id", id}, {"cmd", "load"}, {"name", name}, {"path", path}}.dump();
   };
