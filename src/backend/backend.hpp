@@ -118,6 +118,7 @@ struct Events {
   std::uint32_t buffer_size = 0;
   std::vector<LibraryMessage> library_messages;  // oldest first
   std::uint64_t library_dropped = 0;             // came faster than poll() drained them
+  std::vector<std::string> notes;                // what the backend itself decided, oldest first
 
   bool any() const noexcept {
     return server_gone || sample_rate_changed || buffer_size_changed || connections_changed ||

@@ -137,6 +137,8 @@ Events AutoBackend::poll() {
                                std::make_move_iterator(other.library_messages.begin()),
                                std::make_move_iterator(other.library_messages.end()));
     ev.library_dropped += other.library_dropped;
+    ev.notes.insert(ev.notes.end(), std::make_move_iterator(other.notes.begin()),
+                    std::make_move_iterator(other.notes.end()));
   }
   return ev;
 }

@@ -96,6 +96,7 @@ Controller::Controller(boost::asio::io_context& io, ControllerOptions options,
   session.declick_s = options_.declick_s;
   session.on_status = options_.on_status;
   session.on_warning = options_.on_warning;
+  session.on_debug = options_.on_debug;
   session.on_library_message = options_.on_library_message;
   EngineSession::Listener& listener = *this;
   session_ = std::make_unique<EngineSession>(io, std::move(session), std::move(backend), listener);

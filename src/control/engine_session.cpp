@@ -140,6 +140,10 @@ void EngineSession::poll() {
     for (const backend::LibraryMessage& m : ev.library_messages)
       options_.on_library_message(m.error, m.text);
   }
+  if (options_.on_debug) {
+    for (const std::string& note : ev.notes)
+      options_.on_debug(note);
+  }
   if (ev.library_dropped != 0 && options_.on_warning) {
     options_.on_warning(std::to_string(ev.library_dropped) +
                         " messages from the server library were dropped (they came too fast)");

@@ -45,6 +45,8 @@ struct EngineSessionOptions {
   std::function<void(const std::string&)> on_status;
   std::function<void(const std::string&)> on_warning;
   std::function<void(bool error, const std::string&)> on_library_message;
+  // Debug lines: what the backend decided (backend::Events::notes).
+  std::function<void(const std::string&)> on_debug;
 };
 
 class EngineSession {

@@ -395,6 +395,14 @@ TEST_F(Native, ItHandsItsDefaultSinkLinksToThePolicyWhenTheSessionManagerStartsW
   auto clipd = start_between_two_sinks();
   ASSERT_TRUE(clipd);
   expect_linked_to("sink-a", "clipd");
+  // Each decision is in clipd's debug log: the one place that shows its side of a hand-over.
+  const auto logged = [&](const std::string& text) {
+    return wait_for([&] { return clipd->log().find(text) != std::string::npos; }, 5s);
+  };
+  EXPECT_TRUE(
+      logged("default sink links, made by clipd: out_1 -> sink-a:playback_FL out_2 -> "
+             "sink-a:playback_FR"))
+      << clipd->log();
 
   // The session manager is replaced by one that runs clipd's policy (an upgrade, a user who
   // installs the policy and restarts WirePlumber): clipd's links stay until the policy shows
@@ -433,6 +441,10 @@ TEST_F(Native, ItHandsItsDefaultSinkLinksToThePolicyWhenTheSessionManagerStartsW
   ASSERT_TRUE(shown) << wireplumber->output() << pw_->log();
   ASSERT_NO_FATAL_FAILURE(set_default_sink("sink-a"));
   expect_linked_to("sink-a", "WirePlumber", 10s);
+  EXPECT_TRUE(
+      logged("default sink links, left to the session manager's policy: out_1 -> "
+             "sink-a:playback_FL out_2 -> sink-a:playback_FR"))
+      << clipd->log();
   ASSERT_NO_FATAL_FAILURE(set_default_sink("sink-b"));
   expect_linked_to("sink-b", "WirePlumber");
   // What each side saw, when the links did not change hands.

@@ -270,6 +270,13 @@ class PipewireBackend final : public Backend {
   std::vector<FollowLink> follow_;
   bool follow_ours_ = false;
   std::vector<PortConnection> follow_connections_;
+  // Control thread: what follow_default_locked() decided, handed to Events::notes by take_notes()
+  // as poll() returns (a decision poll() itself made goes out with it).
+  std::vector<std::string> notes_;
+  void take_notes(Events& ev) {
+    ev.notes = std::move(notes_);
+    notes_.clear();
+  }
 
   // Under the loop's lock (loop thread writes, control thread reads).
   Graph graph_;
@@ -655,10 +662,15 @@ void PipewireBackend::follow_default_locked() {
     follow_.clear();
     follow_connections_.clear();
     follow_ours_ = ours;
+    std::string note = ours ? "default sink links, made by clipd:"
+                            : "default sink links, left to the session manager's policy:";
     for (const auto& [out, in] : want) {
       follow_.push_back({out, in, nullptr});
       follow_connections_.push_back({out == *out_1 ? "out_1" : "out_2", graph_.full_name(in)});
+      note += " " + follow_connections_.back().own_port + " -> " +
+              follow_connections_.back().other_port;
     }
+    notes_.push_back(std::move(note));
   }
   // The session manager's policy links them (and they stay out of the remembered connections).
   if (!ours) return;
@@ -705,6 +717,7 @@ Events PipewireBackend::poll() {
   if (filter_ == nullptr) {
     ev.sample_rate = sample_rate_;
     ev.buffer_size = buffer_size_;
+    take_notes(ev);
     return ev;
   }
   ev.server_gone = server_gone_.load(std::memory_order_acquire);
@@ -726,6 +739,7 @@ Events PipewireBackend::poll() {
 
   if (ev.server_gone) {
     pending_valid_ = false;  // what the ports lost while the server went away is not forgotten
+    take_notes(ev);
     return ev;
   }
   // A snapshot taken at the previous poll is kept once the server has outlived it.
@@ -753,6 +767,7 @@ Events PipewireBackend::poll() {
     pw_thread_loop_unlock(loop_);
     pending_valid_ = true;
   }
+  take_notes(ev);
   return ev;
 }
 
