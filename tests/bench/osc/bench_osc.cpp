@@ -261,14 +261,9 @@ int main(int argc, char** argv) {
     EnvChanges env = server.env();
     env.push_back("XDG_CONFIG_HOME=" + dir.path());
     env.push_back("XDG_RUNTIME_DIR=" + dir.path());
-    // Client names of this run alone: JACK2 puts a client's notification socket at
-    // /dev/shm/jack_NAME_UID_0 whatever its server, so two clients of one name opening at once on
-    // two servers (another suite's bench at the same moment) take each other's socket and fail.
-    const std::string clipd_client = clipd::test::unique_name("bench-osc-clipd");
-    const std::string sc_client = clipd::test::unique_name("bench-osc-sc");
-    Process clipd({CLIPD_EXE, "--socket", dir.file("clipd.sock"), "--client-name", clipd_client,
-                   "--osc-port", std::to_string(clipd_port), "--osc-socket", dir.file("osc.sock"),
-                   "--no-state", "--no-midi", "--max-voices", "4096", "--log-level", "warning"},
+    Process clipd({CLIPD_EXE, "--socket", dir.file("clipd.sock"), "--osc-port",
+                   std::to_string(clipd_port), "--osc-socket", dir.file("osc.sock"), "--no-state",
+                   "--no-midi", "--max-voices", "4096", "--log-level", "warning"},
                   env, dir.file("clipd.log"));
     LineClient control(dir.file("clipd.sock"));
     const auto online_deadline = Clock::now() + 15s;
@@ -287,13 +282,12 @@ int main(int argc, char** argv) {
           [](const osc::Message& m) { return m.address == "/clipd/reply"; }, "clipd OSC ping");
     }
 
-    // scsynth on the same server: no synthdefs of its own, no Zeroconf, one login; -H names its
-    // server and its client ("SERVER:CLIENT").
+    // scsynth on the same server: no synthdefs of its own, no Zeroconf, one login.
     const std::uint16_t sc_port = free_udp_port();
-    Process scsynth(std::vector<std::string>{"scsynth", "-u", std::to_string(sc_port), "-B",
-                                             "127.0.0.1", "-i", "0", "-o", "2", "-R", "0", "-D",
-                                             "0", "-l", "1", "-H", server.name() + ":" + sc_client},
-                    server.env(), dir.file("scsynth.log"));
+    Process scsynth(
+        std::vector<std::string>{"scsynth", "-u", std::to_string(sc_port), "-B", "127.0.0.1", "-i",
+                                 "0", "-o", "2", "-R", "0", "-D", "0", "-l", "1"},
+        server.env(), dir.file("scsynth.log"));
     auto sc = OscSocket::udp(sc_port);
     try {
       await(
