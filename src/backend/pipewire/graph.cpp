@@ -1,5 +1,6 @@
 #include "backend/pipewire/graph.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace clipd::backend::pipewire {
@@ -76,9 +77,14 @@ bool Graph::linked(std::uint32_t output_port, std::uint32_t input_port) const {
   return false;
 }
 
-std::vector<PortConnection> Graph::connections_of(std::uint32_t node) const {
+std::vector<PortConnection> Graph::connections_of(
+    std::uint32_t node, std::span<const std::pair<std::uint32_t, std::uint32_t>> except) const {
   std::vector<PortConnection> out;
   for (const auto& [id, link] : links_) {
+    if (std::find(except.begin(), except.end(), std::pair{link.output_port, link.input_port}) !=
+        except.end()) {
+      continue;
+    }
     const auto o = ports_.find(link.output_port);
     const auto i = ports_.find(link.input_port);
     if (o == ports_.end() || i == ports_.end()) continue;

@@ -12,8 +12,10 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "backend/backend.hpp"
@@ -45,8 +47,11 @@ class Graph {
   std::string full_name(std::uint32_t port) const;
   bool linked(std::uint32_t output_port, std::uint32_t input_port) const;
   // The links of node `node`'s ports, as (own port name, other port's full name), in link id
-  // order; links whose other end is not (yet) known are left out.
-  std::vector<PortConnection> connections_of(std::uint32_t node) const;
+  // order; links whose other end is not (yet) known are left out, and so are the links between
+  // the (output port, input port) pairs in `except`.
+  std::vector<PortConnection> connections_of(
+      std::uint32_t node,
+      std::span<const std::pair<std::uint32_t, std::uint32_t>> except = {}) const;
   // How many ports node `node` has.
   std::size_t port_count(std::uint32_t node) const;
 

@@ -228,8 +228,9 @@ class PipewireBackend final : public Backend {
   // sink (out_1 to both when it is the only output), replacing the links made for the previous
   // default; nothing while the default sink or its ports are unknown.
   void follow_default_locked();
-  // Control thread, lock held: the ports' links, less the ones follow_default_locked() made.
-  std::vector<PortConnection> remembered_locked() const;
+  // Control thread, lock held: the ports' links, less the ones made for the default sink, the
+  // current one's and a previous one's while they go.
+  std::vector<PortConnection> remembered_locked();
   std::uint32_t node_id_locked() const;
   void close() noexcept;
 
@@ -269,7 +270,10 @@ class PipewireBackend final : public Backend {
   };
   std::vector<FollowLink> follow_;
   bool follow_ours_ = false;
-  std::vector<PortConnection> follow_connections_;
+  // The (output port, input port) pairs of the links made for a previous default (by us or the
+  // policy) that the graph still shows: they go a round trip after the move, and are no one's
+  // choice to remember meanwhile.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> follow_going_;
   // Control thread: what follow_default_locked() decided, handed to Events::notes by take_notes()
   // as poll() returns (a decision poll() itself made goes out with it).
   std::vector<std::string> notes_;
@@ -658,17 +662,19 @@ void PipewireBackend::follow_default_locked() {
   if (!same) {
     for (const FollowLink& f : follow_) {
       if (f.proxy != nullptr) pw_proxy_destroy(f.proxy);
+      const std::pair<std::uint32_t, std::uint32_t> pair{f.output, f.input};
+      if (graph_.linked(f.output, f.input) &&
+          std::find(want.begin(), want.end(), pair) == want.end()) {
+        follow_going_.push_back(pair);
+      }
     }
     follow_.clear();
-    follow_connections_.clear();
     follow_ours_ = ours;
     std::string note = ours ? "default sink links, made by clipd:"
                             : "default sink links, left to the session manager's policy:";
     for (const auto& [out, in] : want) {
       follow_.push_back({out, in, nullptr});
-      follow_connections_.push_back({out == *out_1 ? "out_1" : "out_2", graph_.full_name(in)});
-      note += " " + follow_connections_.back().own_port + " -> " +
-              follow_connections_.back().other_port;
+      note += std::string(out == *out_1 ? " out_1" : " out_2") + " -> " + graph_.full_name(in);
     }
     notes_.push_back(std::move(note));
   }
@@ -691,12 +697,17 @@ void PipewireBackend::follow_default_locked() {
   }
 }
 
-std::vector<PortConnection> PipewireBackend::remembered_locked() const {
-  std::vector<PortConnection> all = graph_.connections_of(node_id_locked());
-  std::erase_if(all, [&](const PortConnection& c) {
-    return std::find(follow_connections_.begin(), follow_connections_.end(), c) !=
-           follow_connections_.end();
+std::vector<PortConnection> PipewireBackend::remembered_locked() {
+  std::erase_if(follow_going_, [&](const auto& pair) {
+    return !graph_.linked(pair.first, pair.second) ||
+           std::any_of(follow_.begin(), follow_.end(), [&](const FollowLink& f) {
+             return f.output == pair.first && f.input == pair.second;
+           });
   });
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> made = follow_going_;
+  for (const FollowLink& f : follow_)
+    made.emplace_back(f.output, f.input);
+  std::vector<PortConnection> all = graph_.connections_of(node_id_locked(), made);
   // Remembered links waiting for their other end stay remembered.
   for (const WantedLink& w : unresolved_) {
     if (w.remembered) all.push_back({w.own_port, w.other_port});
@@ -844,7 +855,7 @@ void PipewireBackend::close() noexcept {
   policy_id_ = SPA_ID_INVALID;
   follow_.clear();
   follow_ours_ = false;
-  follow_connections_.clear();
+  follow_going_.clear();
   request_errors_.clear();
   filter_error_.clear();
   done_seq_ = -1;

@@ -86,4 +86,19 @@ TEST(Graph, ReportsTheLinksOfOneNodeFromItsSide) {
   EXPECT_TRUE(g.connections_of(10).empty());
 }
 
+TEST(Graph, LeavesOutTheLinksBetweenThePairsAskedToSkip) {
+  Graph g = sample();
+  g.add_link(50, 11, 21);
+  g.add_link(51, 12, 31);
+  g.add_link(52, 41, 13);
+  const std::pair<std::uint32_t, std::uint32_t> skip[] = {{11, 21}, {41, 13}, {21, 11}};
+  EXPECT_EQ(g.connections_of(10, skip),
+            (std::vector<PortConnection>{{"out_2", "bluez:odd:name:in"}}));
+  // The pair, not the ports: the other links of a skipped port stay.
+  g.add_link(54, 11, 31);
+  EXPECT_EQ(g.connections_of(10, skip),
+            (std::vector<PortConnection>{{"out_2", "bluez:odd:name:in"},
+                                         {"out_1", "bluez:odd:name:in"}}));
+}
+
 }  // namespace

@@ -705,6 +705,70 @@ TEST_F(PipewireBackendTest, WithoutAutoConnectTheOutputsFollowTheDefaultSink) {
       << ::testing::PrintToString(backend->connections().size());
 }
 
+TEST_F(PipewireBackendTest, TheLinksToAPreviousDefaultSinkAreNeverRemembered) {
+  // The links made for the default sink stay in the graph a round trip after the backend moves
+  // them; a user's link that arrives at the same moment must not make them remembered (the state
+  // file would then hold them, and the next start would link the old sink itself).
+  ASSERT_NO_FATAL_FAILURE(make_sink("old-sink"));
+  ASSERT_NO_FATAL_FAILURE(make_sink("new-sink"));
+  ASSERT_NO_FATAL_FAILURE(make_sink("user-sink"));
+  ASSERT_NO_FATAL_FAILURE(set_default_sink("old-sink"));
+  StampTarget target(2);
+  auto backend = clipd::backend::make_pipewire_backend(options("clipd-pw-prev"));
+  ASSERT_EQ(backend->open(target.target()), OpenResult::opened) << backend->last_error();
+  auto sorted_links = [&] {
+    auto l = links_of(links(), "clipd-pw-prev");
+    std::sort(l.begin(), l.end());
+    return l;
+  };
+  const auto stereo = [](const std::string& sink) {
+    return std::vector<std::string>{"clipd-pw-prev:out_1 -> " + sink + ":playback_FL",
+                                    "clipd-pw-prev:out_2 -> " + sink + ":playback_FR"};
+  };
+  poll_until(*backend, [&](const Events&) { return sorted_links() == stereo("old-sink"); });
+  ASSERT_EQ(sorted_links(), stereo("old-sink"));
+  poll_until(
+      *backend, [](const Events&) { return false; }, 200ms);
+  ASSERT_TRUE(backend->connections().empty());
+
+  // Both reach the backend's registry before its next poll: the user's link and the new default.
+  const auto r = clipd::test::run({"pw-link", "clipd-pw-prev:out_1", "user-sink:playback_FL"},
+                                  server().env(), 10s);
+  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_NO_FATAL_FAILURE(set_default_sink("new-sink"));
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return clipd::test::run({"pw-metadata", "-n", "default", "0", "default.audio.sink"},
+                                server().env(), 10s)
+                   .output.find("new-sink") != std::string::npos;
+      },
+      5s));
+  const std::vector<PortConnection> user{{"out_1", "user-sink:playback_FL"}};
+  std::vector<std::vector<PortConnection>> seen;
+  poll_until(*backend, [&](const Events& ev) {
+    if (ev.connections_changed && (seen.empty() || seen.back() != backend->connections())) {
+      seen.push_back(backend->connections());
+    }
+    return sorted_links().size() == 3 && backend->connections() == user;
+  });
+  const auto text = [](const std::vector<PortConnection>& cs) {
+    std::string t = "{";
+    for (const PortConnection& c : cs)
+      t += " " + c.own_port + " -> " + c.other_port;
+    return t + " }";
+  };
+  EXPECT_EQ(text(backend->connections()), text(user));
+  // Every value the remembered connections took on the way: the user's link alone.
+  std::vector<std::string> seen_text;
+  for (const auto& cs : seen)
+    seen_text.push_back(text(cs));
+  EXPECT_EQ(seen_text, std::vector<std::string>{text(user)});
+  auto want = stereo("new-sink");
+  want.push_back("clipd-pw-prev:out_1 -> user-sink:playback_FL");
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(sorted_links(), want);
+}
+
 TEST_F(PipewireBackendTest, AnAutoConnectTargetThatAppearsLaterIsLinkedThen) {
   Options o = options("clipd-pw-late");
   o.auto_connect = {"late-sink:playback_FL", "late-sink:playback_FR"};
