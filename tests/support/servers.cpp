@@ -307,9 +307,26 @@ pid_t PipewireServer::wireplumber_pid() const {
   return read_pid(dir_->file("wireplumber.pid"));
 }
 
+std::optional<int> PipewireServer::pipewire_crash() const {
+  // The start script's status line: 128 + the signal's number when pipewire died of one.
+  const std::string text = read_file(dir_->file("pipewire.exit"));
+  if (text.empty()) return std::nullopt;
+  const int status = std::atoi(text.c_str());
+  for (const int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE}) {
+    if (status == 128 + sig) return sig;
+  }
+  return std::nullopt;
+}
+
 std::string PipewireServer::log() const {
-  return read_file(dir_->file("session.log")) + read_file(dir_->file("pipewire.log")) +
-         read_file(dir_->file("wireplumber.log"));
+  std::string text = read_file(dir_->file("session.log")) + read_file(dir_->file("pipewire.log")) +
+                     read_file(dir_->file("wireplumber.log"));
+  const std::string exit = read_file(dir_->file("pipewire.exit"));
+  if (!exit.empty()) text += "pipewire exited with status " + exit;
+  if (const auto sig = pipewire_crash()) {
+    text += std::string("pipewire crashed: ") + strsignal(*sig) + "\n";
+  }
+  return text;
 }
 
 std::string PipewireServer::clipd_policy_config_home() {
@@ -330,7 +347,9 @@ void PipewireServer::start() {
   // pipewire first; wireplumber once pipewire's socket exists (it does not retry).
   const std::string script =
       "cd \"$XDG_RUNTIME_DIR\" || exit 1\n"
-      "pipewire >pipewire.log 2>&1 & echo $! >pipewire.pid\n"
+      // pipewire.pid is pipewire's own pid (tests signal it); pipewire.exit says how it ended.
+      "(sh -c 'echo $$ >pipewire.pid; exec pipewire' >pipewire.log 2>&1; echo $? >pipewire.exit)"
+      " &\n"
       "i=0; while [ ! -S pipewire-0 ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done\n"
       "if [ -n \"$CLIPD_WP_CONFIG\" ]; then export XDG_CONFIG_HOME=\"$CLIPD_WP_CONFIG\"; fi\n"
       "if [ \"$CLIPD_WIREPLUMBER\" = 1 ]; then\n"
@@ -373,6 +392,7 @@ void PipewireServer::stop() {
   process_.reset();
   if (dir_) {
     unlink(dir_->file("pipewire.pid").c_str());
+    unlink(dir_->file("pipewire.exit").c_str());
     unlink(dir_->file("wireplumber.pid").c_str());
     // A SIGKILLed pipewire leaves its socket behind: the start script would take it for the new
     // server's and start wireplumber before pipewire listens.

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -124,6 +125,13 @@ class PipewireServer final : public TestServer {
   pid_t pid() const noexcept { return process_ ? process_->pid() : -1; }
   pid_t pipewire_pid() const;
   pid_t wireplumber_pid() const;
+  // The signal that ended pipewire, once it died of one it did not get from a test (SIGSEGV,
+  // SIGBUS, SIGABRT, SIGILL, SIGFPE): PipeWire before 0.3.72 can crash when a link is destroyed
+  // on a running graph (its impl-link.c re-activated a link being destroyed), and Debian 12 has
+  // 0.3.65. A test whose scenario makes and destroys links can tell such a crash from a failure
+  // of its own.
+  std::optional<int> pipewire_crash() const;
+  // The start script's, pipewire's and wireplumber's output, and how pipewire exited if it did.
   std::string log() const;
   // The XDG_CONFIG_HOME under which WirePlumber finds clipd's policy (the source tree, whose
   // wireplumber/ folder is laid out as ~/.config/wireplumber); throws when CLIPD_SOURCE_ROOT is
