@@ -12,10 +12,12 @@
 // the process callback), from /proc/PID/task/*/schedstat, divided by the graph cycles the
 // recorder counted meanwhile; S seconds per backend in all (default 10). Trigger latency: from
 // the moment a `play` line is written to the socket to the graph time of the first non-zero
-// sample the recorder receives; each trigger after a random wait of up to two cycles, so that
-// its phase within the cycle is uniform; N triggers per backend in all (default 200), p50 and
-// p99; a trigger the recorder does not hear within 2 s is counted as lost. Ratios are
-// native/JACK; for CPU, also the median of the ratios of rounds taken in turn (native round k
+// sample the recorder receives; N triggers per backend in all (default 200), p50 and p99; a
+// trigger the recorder does not hear within 2 s is counted as lost. Each trigger is written at a
+// set phase of a graph cycle (timed from the cycle starts the recorder sees): per round, phases
+// evenly spread over the cycle, in one shuffled order that both backends follow, so that the two
+// face the same phases and their figures differ by what the backends do, not by the draw. Ratios
+// are native/JACK; for CPU, also the median of the ratios of rounds taken in turn (native round k
 // against JACK round k). --threads adds each thread's CPU per cycle. --quick: one short round
 // each, to prove that every step works (exits non-zero when one fails, or when a backend's
 // triggers were all lost).
@@ -27,6 +29,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
@@ -186,6 +189,11 @@ int main(int argc, char** argv) {
     backends[1].backend = "jack";
     backends[1].client = "bench-jack";
     const int per_round = std::max(1, triggers / rounds);
+    // The phases of a round's triggers, as fractions of a cycle: evenly spread, one order for all.
+    std::vector<double> phases;
+    for (int j = 0; j < per_round; ++j)
+      phases.push_back((j + 0.5) / per_round);
+    std::shuffle(phases.begin(), phases.end(), std::mt19937(11));
     for (int round = 0; round < 2 * rounds; ++round) {
       Backend& b = backends[static_cast<std::size_t>(round % 2)];
       const std::string tag = b.label + "-" + std::to_string(round);
@@ -270,11 +278,20 @@ int main(int argc, char** argv) {
         const std::uint64_t now = probe.cycles();
         return probe.last_sound_cycle(0) + 2 < now && probe.last_sound_cycle(1) + 2 < now;
       };
-      const double cycle_us = 1e6 * quantum / rate;
-      std::uniform_real_distribution<double> phase(0.0, 2.0 * cycle_us);
+      const double cycle_ns = 1e9 * quantum / rate;
       for (int t = 0; t < per_round; ++t) {
         if (!wait_until(silent, 5s)) throw std::runtime_error(b.label + " did not go silent");
-        std::this_thread::sleep_for(std::chrono::duration<double, std::micro>(phase(rng)));
+        // Two cycles after a cycle start the recorder saw, plus the phase.
+        const std::uint64_t seen = probe.cycles();
+        if (!wait_until([&] { return probe.cycles() > seen; }, 2s)) {
+          throw std::runtime_error(b.label + ": the graph stopped");
+        }
+        const auto at = probe.last_cycle_nsec() +
+                        std::llround((2.0 + phases[static_cast<std::size_t>(t)]) * cycle_ns);
+        const timespec when{static_cast<time_t>(at / 1000000000),
+                            static_cast<long>(at % 1000000000)};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &when, nullptr) == EINTR) {
+        }
         probe.arm(0);
         std::int64_t written = 0;
         control.ok({{"cmd", "play"}, {"clip", "hit"}}, &written);

@@ -21,6 +21,7 @@ struct OnsetProbe::State {
   std::atomic<std::uint64_t> cycles{0};
   std::atomic<std::uint32_t> quantum{0};
   std::atomic<std::uint32_t> rate{0};
+  std::atomic<std::int64_t> cycle_nsec{0};
   std::atomic<bool> armed[kMaxInputs]{};
   std::atomic<std::int64_t> onset_ns[kMaxInputs]{};
   std::atomic<std::uint64_t> last_sound[kMaxInputs]{};
@@ -63,6 +64,7 @@ void on_process(void* data, spa_io_position* position) {
   if (!all) return;
   s->quantum.store(n, std::memory_order_relaxed);
   s->rate.store(rate, std::memory_order_relaxed);
+  s->cycle_nsec.store(static_cast<std::int64_t>(position->clock.nsec), std::memory_order_relaxed);
   s->cycles.store(cycle, std::memory_order_release);
 }
 
@@ -139,6 +141,10 @@ std::uint32_t OnsetProbe::quantum() const noexcept {
 }
 std::uint32_t OnsetProbe::rate() const noexcept {
   return state_->rate.load(std::memory_order_relaxed);
+}
+
+std::int64_t OnsetProbe::last_cycle_nsec() const noexcept {
+  return state_->cycle_nsec.load(std::memory_order_relaxed);
 }
 
 void OnsetProbe::arm(std::size_t input) noexcept {

@@ -32,6 +32,9 @@ class OnsetProbe {
   // The current quantum and rate (0 before the first cycle).
   std::uint32_t quantum() const noexcept;
   std::uint32_t rate() const noexcept;
+  // CLOCK_MONOTONIC nanoseconds at which the driver started the last cycle cycles() counted (its
+  // clock.nsec): with the quantum and rate, where the graph's next cycles begin.
+  std::int64_t last_cycle_nsec() const noexcept;
 
   // Forgets any earlier onset on `input` (0-based) and watches it for the next non-zero sample.
   void arm(std::size_t input) noexcept;
