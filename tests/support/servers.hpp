@@ -125,8 +125,9 @@ class PipewireServer final : public TestServer {
   pid_t pid() const noexcept { return process_ ? process_->pid() : -1; }
   pid_t pipewire_pid() const;
   pid_t wireplumber_pid() const;
-  // The signal that ended pipewire, once it died of one it did not get from a test (SIGSEGV,
-  // SIGBUS, SIGABRT, SIGILL, SIGFPE): PipeWire before 0.3.72 can crash when a link is destroyed
+  // The signal that ended pipewire when it is one a crash gives (SIGSEGV, SIGBUS, SIGABRT,
+  // SIGILL, SIGFPE; not the SIGKILL or SIGTERM tests send): PipeWire before 0.3.72 can crash
+  // when a link is destroyed
   // on a running graph (its impl-link.c re-activated a link being destroyed), and Debian 12 has
   // 0.3.65. A test whose scenario makes and destroys links can tell such a crash from a failure
   // of its own.

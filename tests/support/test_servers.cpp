@@ -3,6 +3,7 @@
 // that a test can set aside a run whose server crashed (pipewire_crash()).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <functional>
@@ -32,6 +33,9 @@ TEST(PipewireServer, APipewireThatDiesOfSigsegvCrashedAndOneThatIsKilledDidNot) 
   PipewireServer pw(o);
   EXPECT_EQ(pw.pipewire_crash(), std::nullopt);
   ASSERT_GT(pw.pipewire_pid(), 0);
+  // No core file for this one.
+  const rlimit no_core{0, 0};
+  ASSERT_EQ(::prlimit(pw.pipewire_pid(), RLIMIT_CORE, &no_core, nullptr), 0);
   ASSERT_EQ(::kill(pw.pipewire_pid(), SIGSEGV), 0);
   ASSERT_TRUE(wait_for([&] { return pw.pipewire_crash().has_value(); }, 10s)) << pw.log();
   EXPECT_EQ(pw.pipewire_crash(), std::optional<int>(SIGSEGV));

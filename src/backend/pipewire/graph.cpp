@@ -14,14 +14,31 @@ void Graph::add_port(std::uint32_t id, std::uint32_t node, std::string name, boo
   ports_[id] = Port{node, std::move(name), output, std::move(channel)};
 }
 
-void Graph::add_link(std::uint32_t id, std::uint32_t output_port, std::uint32_t input_port) {
-  links_[id] = Link{output_port, input_port};
+void Graph::add_link(std::uint32_t id, std::uint32_t output_port, std::uint32_t input_port,
+                     std::uint32_t owner) {
+  links_[id] = Link{output_port, input_port, owner};
 }
 
 bool Graph::remove(std::uint32_t id) {
   nodes_.erase(id);
   ports_.erase(id);
   return links_.erase(id) != 0;
+}
+
+std::optional<std::pair<std::uint32_t, std::uint32_t>> Graph::link_ports(std::uint32_t id) const {
+  const auto it = links_.find(id);
+  if (it == links_.end()) return std::nullopt;
+  return std::pair{it->second.output_port, it->second.input_port};
+}
+
+std::vector<std::pair<std::uint32_t, std::uint32_t>> Graph::links_of_owner(
+    std::uint32_t owner) const {
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> out;
+  if (owner == kNoOwner) return out;
+  for (const auto& [id, link] : links_) {
+    if (link.owner == owner) out.emplace_back(link.output_port, link.input_port);
+  }
+  return out;
 }
 
 void Graph::clear() {

@@ -28,9 +28,16 @@ class Graph {
   // `channel`: the port's audio.channel ("FL", "FR", "MONO"...), empty when it has none.
   void add_port(std::uint32_t id, std::uint32_t node, std::string name, bool output,
                 std::string channel = {});
-  void add_link(std::uint32_t id, std::uint32_t output_port, std::uint32_t input_port);
+  // `owner`: the id of the client that made it (its client.id), kNoOwner when not known.
+  static constexpr std::uint32_t kNoOwner = 0xffffffffu;
+  void add_link(std::uint32_t id, std::uint32_t output_port, std::uint32_t input_port,
+                std::uint32_t owner = kNoOwner);
   // Removes the global; true when it was a link.
   bool remove(std::uint32_t id);
+  // The (output port, input port) of link `id`, while the mirror has it.
+  std::optional<std::pair<std::uint32_t, std::uint32_t>> link_ports(std::uint32_t id) const;
+  // The (output port, input port) of each link client `owner` made.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> links_of_owner(std::uint32_t owner) const;
   void clear();
 
   // The port named `full_name` ("node:port") going the given way; the lowest id when several
@@ -65,6 +72,7 @@ class Graph {
   struct Link {
     std::uint32_t output_port;
     std::uint32_t input_port;
+    std::uint32_t owner;
   };
   std::map<std::uint32_t, std::string> nodes_;
   std::map<std::uint32_t, Port> ports_;

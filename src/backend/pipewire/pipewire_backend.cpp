@@ -256,8 +256,7 @@ class PipewireBackend final : public Backend {
   std::vector<pw_proxy*> links_;
   std::vector<WantedLink> unresolved_;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> requested_;  // by link_locked()
-  // The "default" metadata, bound while following the default sink; the links made to it, as
-  // (port id pairs, remembered form).
+  // The "default" metadata, bound while following the default sink.
   pw_proxy* default_metadata_ = nullptr;
   std::uint32_t default_metadata_id_ = SPA_ID_INVALID;
   spa_hook metadata_listener_{};
@@ -271,8 +270,11 @@ class PipewireBackend final : public Backend {
   std::vector<FollowLink> follow_;
   bool follow_ours_ = false;
   // The (output port, input port) pairs of the links made for a previous default (by us or the
-  // policy) that the graph still shows: they go a round trip after the move, and are no one's
-  // choice to remember meanwhile.
+  // policy) that the graph still showed at the move: they go a round trip later, and are no
+  // one's choice to remember meanwhile. A pair leaves with its link's removal (the registry
+  // listener, lock held), so that a link made on it afterwards is remembered. A link we asked
+  // for whose global had not arrived by the move is not in it (two moves within a round trip):
+  // it counts as remembered for the poll or two until its removal arrives.
   std::vector<std::pair<std::uint32_t, std::uint32_t>> follow_going_;
   // Control thread: what follow_default_locked() decided, handed to Events::notes by take_notes()
   // as poll() returns (a decision poll() itself made goes out with it).
@@ -288,8 +290,10 @@ class PipewireBackend final : public Backend {
   std::vector<std::string> request_errors_;  // core errors of our requests (links)
   std::string default_sink_;                 // node.name in default.audio.sink, or ""
   // The "clipd-default-links" metadata a session manager policy shows (see the header), or
-  // SPA_ID_INVALID.
+  // SPA_ID_INVALID; the client that made it (the session manager), whose links to our ports are
+  // the policy's, never remembered.
   std::uint32_t policy_id_ = SPA_ID_INVALID;
+  std::uint32_t policy_client_ = Graph::kNoOwner;
   std::string filter_error_;
   std::uint32_t default_rate_ = 0;         // core info: default.clock.rate
   std::uint32_t default_quantum_ = 0;      // core info: default.clock.quantum
@@ -650,10 +654,27 @@ void PipewireBackend::follow_default_locked() {
   } else if (out_1 && mono) {
     want.emplace_back(*out_1, *mono);
   }
-  // Unknown yet (the sink's ports come after its node and the metadata): the links made for the
-  // previous default stay until the new one can be linked.
-  if (want.empty()) return;
   const bool ours = policy_id_ == SPA_ID_INVALID;
+  if (want.empty()) {
+    // Unknown yet (the sink's ports come after its node and the metadata): the links made for
+    // the previous default stay until the new one can be linked. Unless the policy has shown
+    // itself while we hold them: they are its to make from now on, whatever we know of the
+    // default. (A session manager that has just started may have set the default where we do
+    // not see it: PipeWire 0.3 sends a change of an exported metadata object, made while some
+    // client binds it, to that client alone, and the session manager binds its own at start.)
+    if (ours || !follow_ours_ || follow_.empty()) return;
+    for (const FollowLink& f : follow_) {
+      if (f.proxy == nullptr) continue;  // someone else's link: theirs
+      pw_proxy_destroy(f.proxy);
+      if (graph_.linked(f.output, f.input)) follow_going_.emplace_back(f.output, f.input);
+    }
+    follow_.clear();
+    follow_ours_ = false;
+    notes_.push_back(
+        "default sink links, left to the session manager's policy (the default sink is not known "
+        "yet)");
+    return;
+  }
   const bool same =
       ours == follow_ours_ && want.size() == follow_.size() &&
       std::equal(want.begin(), want.end(), follow_.begin(), [](const auto& w, const FollowLink& f) {
@@ -662,8 +683,10 @@ void PipewireBackend::follow_default_locked() {
   if (!same) {
     for (const FollowLink& f : follow_) {
       if (f.proxy != nullptr) pw_proxy_destroy(f.proxy);
+      // Ours, or the policy's: going. With no proxy of ours, a link that stands is someone
+      // else's (a user's), and stays theirs to remember.
       const std::pair<std::uint32_t, std::uint32_t> pair{f.output, f.input};
-      if (graph_.linked(f.output, f.input) &&
+      if ((f.proxy != nullptr || !follow_ours_) && graph_.linked(f.output, f.input) &&
           std::find(want.begin(), want.end(), pair) == want.end()) {
         follow_going_.push_back(pair);
       }
@@ -707,6 +730,10 @@ std::vector<PortConnection> PipewireBackend::remembered_locked() {
   std::vector<std::pair<std::uint32_t, std::uint32_t>> made = follow_going_;
   for (const FollowLink& f : follow_)
     made.emplace_back(f.output, f.input);
+  if (policy_id_ != SPA_ID_INVALID) {
+    for (const auto& pair : graph_.links_of_owner(policy_client_))
+      made.push_back(pair);
+  }
   std::vector<PortConnection> all = graph_.connections_of(node_id_locked(), made);
   // Remembered links waiting for their other end stay remembered.
   for (const WantedLink& w : unresolved_) {
@@ -853,6 +880,7 @@ void PipewireBackend::close() noexcept {
   default_metadata_id_ = SPA_ID_INVALID;
   default_sink_.clear();
   policy_id_ = SPA_ID_INVALID;
+  policy_client_ = Graph::kNoOwner;
   follow_.clear();
   follow_ours_ = false;
   follow_going_.clear();
@@ -1100,12 +1128,14 @@ void PipewireBackend::on_global(void* data, std::uint32_t id, std::uint32_t, con
       const std::uint32_t in =
           parse_u32(spa_dict_lookup(props, PW_KEY_LINK_INPUT_PORT), SPA_ID_INVALID);
       if (out == SPA_ID_INVALID || in == SPA_ID_INVALID) return;
-      self->graph_.add_link(id, out, in);
+      self->graph_.add_link(id, out, in,
+                            parse_u32(spa_dict_lookup(props, PW_KEY_CLIENT_ID), Graph::kNoOwner));
       self->link_events_.fetch_add(1, std::memory_order_release);
     } else if (std::strcmp(type, PW_TYPE_INTERFACE_Metadata) == 0 && self->follows_default()) {
       const char* name = spa_dict_lookup(props, PW_KEY_METADATA_NAME);
       if (name != nullptr && std::strcmp(name, kPolicyMetadata) == 0) {
         self->policy_id_ = id;
+        self->policy_client_ = parse_u32(spa_dict_lookup(props, PW_KEY_CLIENT_ID), Graph::kNoOwner);
         self->graph_events_.fetch_add(1, std::memory_order_release);
         return;
       }
@@ -1133,8 +1163,14 @@ void PipewireBackend::on_global(void* data, std::uint32_t id, std::uint32_t, con
 
 void PipewireBackend::on_global_remove(void* data, std::uint32_t id) noexcept {
   auto* self = static_cast<PipewireBackend*>(data);
+  if (const auto ports = self->graph_.link_ports(id)) {
+    std::erase(self->follow_going_, *ports);
+  }
   if (self->graph_.remove(id)) self->link_events_.fetch_add(1, std::memory_order_release);
-  if (id == self->policy_id_) self->policy_id_ = SPA_ID_INVALID;  // we link the default again
+  if (id == self->policy_id_) {  // we link the default again
+    self->policy_id_ = SPA_ID_INVALID;
+    self->policy_client_ = Graph::kNoOwner;
+  }
   if (id == self->default_metadata_id_ && self->default_metadata_ != nullptr) {
     // The session manager went away: no default until its metadata comes back.
     spa_hook_remove(&self->metadata_listener_);

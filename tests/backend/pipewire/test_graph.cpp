@@ -94,6 +94,17 @@ TEST(Graph, LeavesOutTheLinksBetweenThePairsAskedToSkip) {
   const std::pair<std::uint32_t, std::uint32_t> skip[] = {{11, 21}, {41, 13}, {21, 11}};
   EXPECT_EQ(g.connections_of(10, skip),
             (std::vector<PortConnection>{{"out_2", "bluez:odd:name:in"}}));
+  EXPECT_EQ(g.link_ports(51), (std::optional<std::pair<std::uint32_t, std::uint32_t>>({12, 31})));
+  EXPECT_EQ(g.link_ports(40), std::nullopt);  // a node
+  g.add_link(55, 12, 21, 7);
+  g.add_link(56, 11, 31, 7);
+  g.add_link(57, 23, 21, 8);
+  EXPECT_EQ(g.links_of_owner(7),
+            (std::vector<std::pair<std::uint32_t, std::uint32_t>>{{12, 21}, {11, 31}}));
+  EXPECT_TRUE(g.links_of_owner(Graph::kNoOwner).empty());  // links of unknown owners
+  EXPECT_TRUE(g.remove(55));
+  EXPECT_TRUE(g.remove(56));
+  EXPECT_TRUE(g.remove(57));
   // The pair, not the ports: the other links of a skipped port stay.
   g.add_link(54, 11, 31);
   EXPECT_EQ(g.connections_of(10, skip),

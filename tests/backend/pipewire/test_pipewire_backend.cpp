@@ -744,12 +744,15 @@ TEST_F(PipewireBackendTest, TheLinksToAPreviousDefaultSinkAreNeverRemembered) {
       },
       5s));
   const std::vector<PortConnection> user{{"out_1", "user-sink:playback_FL"}};
+  auto want = stereo("new-sink");
+  want.push_back("clipd-pw-prev:out_1 -> user-sink:playback_FL");
+  std::sort(want.begin(), want.end());
   std::vector<std::vector<PortConnection>> seen;
   poll_until(*backend, [&](const Events& ev) {
     if (ev.connections_changed && (seen.empty() || seen.back() != backend->connections())) {
       seen.push_back(backend->connections());
     }
-    return sorted_links().size() == 3 && backend->connections() == user;
+    return sorted_links() == want && backend->connections() == user;
   });
   const auto text = [](const std::vector<PortConnection>& cs) {
     std::string t = "{";
@@ -763,9 +766,6 @@ TEST_F(PipewireBackendTest, TheLinksToAPreviousDefaultSinkAreNeverRemembered) {
   for (const auto& cs : seen)
     seen_text.push_back(text(cs));
   EXPECT_EQ(seen_text, std::vector<std::string>{text(user)});
-  auto want = stereo("new-sink");
-  want.push_back("clipd-pw-prev:out_1 -> user-sink:playback_FL");
-  std::sort(want.begin(), want.end());
   EXPECT_EQ(sorted_links(), want);
 }
 

@@ -286,8 +286,14 @@ int main(int argc, char** argv) {
         if (!wait_until([&] { return probe.cycles() > seen; }, 2s)) {
           throw std::runtime_error(b.label + ": the graph stopped");
         }
-        const auto at = probe.last_cycle_nsec() +
-                        std::llround((2.0 + phases[static_cast<std::size_t>(t)]) * cycle_ns);
+        auto at = probe.last_cycle_nsec() +
+                  std::llround((2.0 + phases[static_cast<std::size_t>(t)]) * cycle_ns);
+        // Woken late (a loaded machine, a small quantum): the same phase of a later cycle.
+        timespec now{};
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        const std::int64_t soon = std::int64_t{now.tv_sec} * 1000000000 + now.tv_nsec + 200000;
+        while (at < soon)
+          at += std::llround(cycle_ns);
         const timespec when{static_cast<time_t>(at / 1000000000),
                             static_cast<long>(at % 1000000000)};
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &when, nullptr) == EINTR) {
