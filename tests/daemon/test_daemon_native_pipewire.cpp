@@ -497,8 +497,9 @@ TEST_F(Native, ItHandsItsDefaultSinkLinksToThePolicyWhenTheSessionManagerStartsW
   // before 0.3.72 (Debian 12 has 0.3.65) can answer by crashing (PipewireServer::
   // pipewire_crash()). What fails once the server has died of it says nothing of clipd: those
   // failures are set aside, said on stderr with the crash, and the hand-over runs again on a new
-  // server, up to three runs. A failure while the server was up, and clipd's exit status, count
-  // in every run.
+  // server, up to three runs. A failure while the server was up counts in every run, and so
+  // does clipd's exit status when the run got as far as stopping it (a run that ended early
+  // leaves clipd to its Clipd's destructor, unchecked).
   const auto dead = [&] {
     if (!pw_) return false;
     const pid_t pid = pw_->pipewire_pid();
