@@ -9,18 +9,20 @@
 // starts, is linked to the recorder, loads two clips, and is stopped at the end of its round.
 // CPU per cycle: with N looping voices playing (default 64), the CPU time of the clipd process
 // (every thread) and of its data thread (its busiest thread but the main one: the one that runs
-// the process callback), from /proc/PID/task/*/schedstat, divided by the graph cycles the
-// recorder counted meanwhile; S seconds per backend in all (default 10). Trigger latency: from
-// the moment a `play` line is written to the socket to the graph time of the first non-zero
-// sample the recorder receives; N triggers per backend in all (default 200), p50 and p99; a
-// trigger the recorder does not hear within 2 s is counted as lost. Each trigger is written at a
-// set phase of a graph cycle (timed from the cycle starts the recorder sees): per round, phases
-// evenly spread over the cycle, in one shuffled order that both backends follow, so that the two
-// face the same phases and their figures differ by what the backends do, not by the draw. Ratios
-// are native/JACK; for CPU, also the median of the ratios of rounds taken in turn (native round k
-// against JACK round k). --threads adds each thread's CPU per cycle. --quick: one short round
-// each, to prove that every step works (exits non-zero when one fails, or when a backend's
-// triggers were all lost).
+// the process callback), from /proc/PID/task/*/schedstat, read every 64 graph cycles the recorder
+// counts; S seconds per backend in all (default 10). Each backend's figure is its median window;
+// the paired figure is the median of the ratios of rounds taken in turn (native round k against
+// JACK round k, each round its median window), with a 95% interval. Trigger latency: from the
+// moment a `play` line is written to the socket to the graph time of the first non-zero sample
+// the recorder receives; N triggers per backend in all (default 200), p50 and p99; a trigger the
+// recorder does not hear within 2 s is counted as lost. Each trigger is written at a set phase
+// of a graph cycle (timed from the cycle starts the recorder sees): per round, phases evenly
+// spread over the cycle, in one shuffled order that both backends follow, so that the two face
+// the same phases and their figures differ by what the backends do, not by the draw; the
+// triggers of one phase of one round make a pair, and the median of the pairs' differences comes
+// with a 95% interval. Ratios are native/JACK. --threads adds each thread's CPU per cycle.
+// --quick: one short round each, to prove that every step works (exits non-zero when one fails,
+// or when a backend's triggers were all lost).
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -71,26 +73,73 @@ void write_wav(const std::string& path, int rate, int channels, const std::vecto
   sf_close(f);
 }
 
-// One backend's figures, summed over its rounds.
+// One backend's figures over its rounds.
 struct Backend {
   std::string label;    // "native" or "jack"
   std::string backend;  // clipd --backend
   std::string client;   // node / JACK client name
   std::uint64_t cycles = 0;
-  std::uint64_t cpu_ns = 0;   // every thread of the process
-  std::uint64_t data_ns = 0;  // its busiest thread but the main one: the process callback's
-  // Per round, CPU per cycle in microseconds: process, data thread.
+  // CPU per cycle in microseconds, window by window (kWindowCycles cycles each), and per round
+  // the median of its windows: the process (every thread) and its data thread (its busiest thread
+  // but the main one: the process callback's).
+  std::vector<double> window_cpu_us, window_data_us;
   std::vector<double> round_cpu_us, round_data_us;
+  // Trigger latency, trigger by trigger in the order both backends follow (NaN: lost).
   std::vector<double> latency_us;
   int lost = 0;                                  // triggers the recorder never heard
   std::map<std::string, std::uint64_t> threads;  // "name" -> CPU ns over the windows
 };
+
+// CPU is read every kWindowCycles graph cycles (about 0.34 s at 256 frames and 48 kHz): a burst
+// of the machine's other tenants spoils a window or two, which the medians leave out, instead of
+// a whole round's mean.
+constexpr std::uint64_t kWindowCycles = 64;
 
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return std::nan("");
   std::sort(v.begin(), v.end());
   const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
   return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+std::vector<double> heard(const std::vector<double>& v) {
+  std::vector<double> out;
+  for (double x : v)
+    if (!std::isnan(x)) out.push_back(x);
+  return out;
+}
+
+// The median of `v` with a distribution-free confidence interval of at least 95% from its order
+// statistics (the sign test's: ranks k and n+1-k where Binomial(n, 1/2) < k has probability at
+// most 2.5%); the interval is NaN for fewer than 6 values.
+struct MedianCi {
+  double median = std::nan("");
+  double low = std::nan("");
+  double high = std::nan("");
+};
+MedianCi median_ci(std::vector<double> v) {
+  MedianCi r;
+  if (v.empty()) return r;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  r.median = n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  // P(B <= j) for B ~ Binomial(n, 1/2), j = 0, 1, ... (terms from logarithms: 0.5^n underflows
+  // for a thousand values): the largest j with P <= 0.025 gives k = j + 1.
+  const auto nd = static_cast<double>(n);
+  double cumulative = 0;
+  std::size_t k = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    const auto jd = static_cast<double>(j);
+    cumulative += std::exp(std::lgamma(nd + 1) - std::lgamma(jd + 1) - std::lgamma(nd - jd + 1) -
+                           nd * std::log(2.0));
+    if (cumulative > 0.025) break;
+    k = j + 1;
+  }
+  if (k >= 1 && n >= 6) {
+    r.low = v[k - 1];
+    r.high = v[n - k];
+  }
+  return r;
 }
 
 template <typename Pred>
@@ -246,28 +295,51 @@ int main(int argc, char** argv) {
       control.ok({{"cmd", "load"}, {"name", "loop"}, {"path", dir.file("loop.wav")}});
       control.ok({{"cmd", "load"}, {"name", "hit"}, {"path", dir.file("hit.wav")}});
 
-      // CPU per cycle with `voices` looping voices.
+      // CPU per cycle with `voices` looping voices, each from its own place in the loop, evenly
+      // spread: where they read does not depend on how fast the plays arrived (voices started
+      // together read the same memory and cost less), so both backends mix the same show.
       for (int v = 0; v < voices; ++v) {
-        control.ok({{"cmd", "play"}, {"clip", "loop"}, {"loop", true}, {"gain_db", -30.0}});
+        control.ok({{"cmd", "play"},
+                    {"clip", "loop"},
+                    {"loop", true},
+                    {"gain_db", -30.0},
+                    {"offset_s", static_cast<double>(v) / voices}});
       }
       if (control.ok({{"cmd", "voices"}})["voices"].size() != static_cast<std::size_t>(voices)) {
         throw std::runtime_error(b.label + " does not play " + std::to_string(voices) + " voices");
       }
-      const clipd::bench::TaskCpu before = clipd::bench::read_task_cpu(clipd.pid());
-      const std::uint64_t c0 = probe.cycles();
-      std::this_thread::sleep_for(std::chrono::duration<double>(seconds / rounds));
-      const std::uint64_t c1 = probe.cycles();
-      const auto delta =
-          clipd::bench::cpu_delta(before, clipd::bench::read_task_cpu(clipd.pid()), clipd.pid());
-      b.cycles += c1 - c0;
-      if (c1 == c0) throw std::runtime_error(b.label + ": no cycles while measuring CPU");
-      b.round_cpu_us.push_back(static_cast<double>(delta.process_ns) / 1e3 /
-                               static_cast<double>(c1 - c0));
-      b.round_data_us.push_back(static_cast<double>(delta.busiest_ns) / 1e3 /
-                                static_cast<double>(c1 - c0));
-      b.cpu_ns += delta.process_ns;
-      b.data_ns += delta.busiest_ns;
-      for (const auto& [tid, ns] : delta.threads_ns) {
+      // Readings every kWindowCycles cycles, at least three windows a round.
+      const auto round_cycles = static_cast<std::uint64_t>(seconds / rounds * rate / quantum);
+      const std::uint64_t windows = std::max<std::uint64_t>(3, round_cycles / kWindowCycles);
+      std::vector<std::uint64_t> at_cycles;
+      std::vector<clipd::bench::TaskCpu> readings;
+      at_cycles.push_back(probe.cycles());
+      readings.push_back(clipd::bench::read_task_cpu(clipd.pid()));
+      for (std::uint64_t w = 1; w <= windows; ++w) {
+        const std::uint64_t until = at_cycles.front() + w * kWindowCycles;
+        if (!wait_until([&] { return probe.cycles() >= until; }, 10s)) {
+          throw std::runtime_error(b.label + ": the graph stopped while measuring CPU");
+        }
+        at_cycles.push_back(probe.cycles());
+        readings.push_back(clipd::bench::read_task_cpu(clipd.pid()));
+      }
+      // The data thread: the busiest but the main one over the whole round.
+      const auto whole = clipd::bench::cpu_delta(readings.front(), readings.back(), clipd.pid());
+      std::vector<double> round_cpu, round_data;
+      for (std::size_t w = 1; w < readings.size(); ++w) {
+        const auto d = clipd::bench::cpu_delta(readings[w - 1], readings[w], clipd.pid());
+        const auto n_cycles = static_cast<double>(at_cycles[w] - at_cycles[w - 1]);
+        const auto data = d.threads_ns.find(whole.busiest);
+        round_cpu.push_back(static_cast<double>(d.process_ns) / 1e3 / n_cycles);
+        round_data.push_back(static_cast<double>(data == d.threads_ns.end() ? 0 : data->second) /
+                             1e3 / n_cycles);
+      }
+      b.cycles += at_cycles.back() - at_cycles.front();
+      b.window_cpu_us.insert(b.window_cpu_us.end(), round_cpu.begin(), round_cpu.end());
+      b.window_data_us.insert(b.window_data_us.end(), round_data.begin(), round_data.end());
+      b.round_cpu_us.push_back(median_ci(round_cpu).median);
+      b.round_data_us.push_back(median_ci(round_data).median);
+      for (const auto& [tid, ns] : whole.threads_ns) {
         b.threads[(tid == clipd.pid() ? "main " : "") +
                   clipd::bench::thread_name(clipd.pid(), tid)] += ns;
       }
@@ -304,6 +376,7 @@ int main(int argc, char** argv) {
         if (!wait_until([&] { return probe.onset(0).has_value(); }, 2s)) {
           // Every cycle of the hit reached the recorder as silence, or not at all.
           ++b.lost;
+          b.latency_us.push_back(std::nan(""));
           continue;
         }
         b.latency_us.push_back(static_cast<double>(*probe.onset(0) - written) / 1000.0);
@@ -313,53 +386,59 @@ int main(int argc, char** argv) {
 
     const Backend& n = backends[0];
     const Backend& j = backends[1];
-    const auto per_cycle = [](const Backend& b, std::uint64_t ns) {
-      return static_cast<double>(ns) / 1e3 / static_cast<double>(b.cycles);
-    };
+    const std::vector<double> n_heard = heard(n.latency_us), j_heard = heard(j.latency_us);
     if (n.cycles == 0 || j.cycles == 0) throw std::runtime_error("no cycles while measuring CPU");
-    if (n.latency_us.empty() || j.latency_us.empty()) {
+    if (n_heard.empty() || j_heard.empty()) {
       throw std::runtime_error("the recorder heard no trigger of one backend");
     }
     std::printf(
         "PipeWire %s, dummy driver, quantum %u at %u Hz (%.2f ms), %d looping stereo voices, "
-        "%d rounds each; cycles measured: native %llu, jack %llu; triggers heard: native %zu, jack "
-        "%zu (lost: %d, %d)\n",
+        "%d rounds each; cycles measured: native %llu, jack %llu (windows of %llu: %zu, %zu); "
+        "triggers heard: native %zu, jack %zu (lost: %d, %d)\n",
         pw_get_library_version(), quantum, rate, 1e3 * quantum / rate, voices, rounds,
         static_cast<unsigned long long>(n.cycles), static_cast<unsigned long long>(j.cycles),
-        n.latency_us.size(), j.latency_us.size(), n.lost, j.lost);
-    // CPU: the figures over all rounds, their ratio, and the median of the ratios of rounds
+        static_cast<unsigned long long>(kWindowCycles), n.window_cpu_us.size(),
+        j.window_cpu_us.size(), n_heard.size(), j_heard.size(), n.lost, j.lost);
+    // CPU: each backend's median window, their ratio, and the median of the ratios of rounds
     // taken in turn (native round k against JACK round k, seconds apart), which drift in the
-    // machine's load between rounds does not move.
-    const auto paired = [&](const std::vector<double>& a, const std::vector<double>& b) {
+    // machine's load between rounds does not move, with its 95% interval.
+    const auto paired_ratio = [](const std::vector<double>& a, const std::vector<double>& b) {
       std::vector<double> r;
       for (std::size_t k = 0; k < a.size() && k < b.size(); ++k)
         r.push_back(a[k] / b[k]);
-      return percentile(r, 0.5);
+      return median_ci(r);
     };
-    std::printf("%-32s %10s %10s %12s %14s\n", "figure", "native", "jack", "native/jack",
-                "paired median");
-    const auto row = [](const char* what, double a, double b, double median) {
+    std::printf("%-32s %10s %10s %12s  %s\n", "figure", "native", "jack", "native/jack",
+                "paired median [95% interval]");
+    const auto row = [](const char* what, double a, double b, const MedianCi& paired) {
       std::printf("%-32s %10.1f %10.1f %11.2fx", what, a, b, a / b);
-      if (std::isnan(median)) {
-        std::printf("\n");
-      } else {
-        std::printf(" %13.2fx\n", median);
-      }
+      if (!std::isnan(paired.median)) std::printf("  %.2fx", paired.median);
+      if (!std::isnan(paired.low)) std::printf(" [%.2fx, %.2fx]", paired.low, paired.high);
+      std::printf("\n");
     };
-    row("CPU per cycle, process (us)", per_cycle(n, n.cpu_ns), per_cycle(j, j.cpu_ns),
-        paired(n.round_cpu_us, j.round_cpu_us));
-    row("CPU per cycle, data thread (us)", per_cycle(n, n.data_ns), per_cycle(j, j.data_ns),
-        paired(n.round_data_us, j.round_data_us));
-    row("trigger latency p50 (us)", percentile(n.latency_us, 0.5), percentile(j.latency_us, 0.5),
-        std::nan(""));
-    row("trigger latency p99 (us)", percentile(n.latency_us, 0.99), percentile(j.latency_us, 0.99),
-        std::nan(""));
+    row("CPU per cycle, process (us)", median_ci(n.window_cpu_us).median,
+        median_ci(j.window_cpu_us).median, paired_ratio(n.round_cpu_us, j.round_cpu_us));
+    row("CPU per cycle, data thread (us)", median_ci(n.window_data_us).median,
+        median_ci(j.window_data_us).median, paired_ratio(n.round_data_us, j.round_data_us));
+    // Latency: the trigger pairs (the same phase of the same round's cycle for both) give the
+    // median difference, in microseconds, with its 95% interval.
+    std::vector<double> differences;
+    for (std::size_t k = 0; k < n.latency_us.size() && k < j.latency_us.size(); ++k) {
+      if (!std::isnan(n.latency_us[k]) && !std::isnan(j.latency_us[k])) {
+        differences.push_back(n.latency_us[k] - j.latency_us[k]);
+      }
+    }
+    const MedianCi difference = median_ci(differences);
+    row("trigger latency p50 (us)", percentile(n_heard, 0.5), percentile(j_heard, 0.5), {});
+    row("trigger latency p99 (us)", percentile(n_heard, 0.99), percentile(j_heard, 0.99), {});
+    std::printf("trigger latency, native - jack, same phase (us): median %+.1f [%+.1f, %+.1f]\n",
+                difference.median, difference.low, difference.high);
     // Where the time went, thread by thread (--threads).
     if (threads) {
       for (const Backend& b : backends) {
         for (const auto& [name, ns] : b.threads) {
           std::printf("  %-6s %-24s %8.1f us/cycle\n", b.label.c_str(), name.c_str(),
-                      per_cycle(b, ns));
+                      static_cast<double>(ns) / 1e3 / static_cast<double>(b.cycles));
         }
       }
     }
