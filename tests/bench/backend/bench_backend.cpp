@@ -12,13 +12,13 @@
 // the process callback), from /proc/PID/task/*/schedstat, read every 64 graph cycles the recorder
 // counts; S seconds per backend in all (default 10). Each backend's figure is its median window;
 // the paired figure is the median of the ratios of rounds taken in turn (native round k against
-// JACK round k, each round its median window), with a 95% interval. Trigger latency: from the
-// moment a `play` line is written to the socket to the graph time of the first non-zero sample
-// the recorder receives; N triggers per backend in all (default 200), p50 and p99; a trigger the
-// recorder does not hear within 2 s is counted as lost. Each trigger is written at a set phase
-// of a graph cycle (timed from the cycle starts the recorder sees): per round, phases evenly
-// spread over the cycle, in one shuffled order that both backends follow, so that the two face
-// the same phases and their figures differ by what the backends do, not by the draw; the
+// JACK round k, each round its median window), with a 95% interval from 6 rounds on. Trigger
+// latency: from the moment a `play` line is written to the socket to the graph time of the first
+// non-zero sample the recorder receives; N triggers per backend in all (default 200), p50 and p99;
+// a trigger the recorder does not hear within 2 s is counted as lost. Each trigger is written at a
+// set phase of a graph cycle (timed from the cycle starts the recorder sees): per round, phases
+// evenly spread over the cycle, in one shuffled order that both backends follow, so that the two
+// face the same phases and their figures differ by what the backends do, not by the draw; the
 // triggers of one phase of one round make a pair, and the median of the pairs' differences comes
 // with a 95% interval. Ratios are native/JACK. --threads adds each thread's CPU per cycle.
 // --quick: one short round each, to prove that every step works (exits non-zero when one fails,
@@ -315,9 +315,14 @@ int main(int argc, char** argv) {
       std::vector<clipd::bench::TaskCpu> readings;
       at_cycles.push_back(probe.cycles());
       readings.push_back(clipd::bench::read_task_cpu(clipd.pid()));
+      // A window's wait allows ten times its length, and at least 10 s (large quanta).
+      const auto window_limit =
+          std::max(10000ms, std::chrono::milliseconds(10 * 1000 * kWindowCycles * quantum / rate));
       for (std::uint64_t w = 1; w <= windows; ++w) {
-        const std::uint64_t until = at_cycles.front() + w * kWindowCycles;
-        if (!wait_until([&] { return probe.cycles() >= until; }, 10s)) {
+        // Counted from the last reading: a reading taken late (this thread descheduled) makes
+        // that window longer, never the next one empty.
+        const std::uint64_t until = at_cycles.back() + kWindowCycles;
+        if (!wait_until([&] { return probe.cycles() >= until; }, window_limit)) {
           throw std::runtime_error(b.label + ": the graph stopped while measuring CPU");
         }
         at_cycles.push_back(probe.cycles());
@@ -431,8 +436,15 @@ int main(int argc, char** argv) {
     const MedianCi difference = median_ci(differences);
     row("trigger latency p50 (us)", percentile(n_heard, 0.5), percentile(j_heard, 0.5), {});
     row("trigger latency p99 (us)", percentile(n_heard, 0.99), percentile(j_heard, 0.99), {});
-    std::printf("trigger latency, native - jack, same phase (us): median %+.1f [%+.1f, %+.1f]\n",
-                difference.median, difference.low, difference.high);
+    std::printf("trigger latency, native - jack, same phase (us): ");
+    if (std::isnan(difference.median)) {
+      std::printf("no phase heard on both\n");
+    } else if (std::isnan(difference.low)) {
+      std::printf("median %+.1f (too few pairs for an interval)\n", difference.median);
+    } else {
+      std::printf("median %+.1f [%+.1f, %+.1f]\n", difference.median, difference.low,
+                  difference.high);
+    }
     // Where the time went, thread by thread (--threads).
     if (threads) {
       for (const Backend& b : backends) {
