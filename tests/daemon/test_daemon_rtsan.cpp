@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -273,7 +274,9 @@ TEST(RtsanDaemon, MidiStormWithBindingsSwappedMeanwhile) {
           {"group", note % 5 == 0 ? "g" : "h"}});
   }
   // Four thousand notes in two seconds: a note-on and a note-off every 24 frames, from a tenth of
-  // a second after the tool is connected (however long it takes to start).
+  // a second after the tool is connected (however long it takes to start). Every note is sent:
+  // one whose frame a loaded machine let pass (the graph skipped frames) goes at the start of the
+  // next period, since this test is about what clipd does with the storm, not about timing.
   std::vector<std::string> argv{support_dir() + "/clipd-midi-send",
                                 "-c",
                                 "clipd:midi_in",
@@ -281,6 +284,7 @@ TEST(RtsanDaemon, MidiStormWithBindingsSwappedMeanwhile) {
                                 "5",
                                 "--timeout",
                                 "60",
+                                "--send-late",
                                 "--relative",
                                 std::to_string(rate / 10)};
   for (int i = 0; i < 4000; ++i) {
@@ -311,9 +315,9 @@ TEST(RtsanDaemon, MidiStormWithBindingsSwappedMeanwhile) {
   EXPECT_EQ(status, std::optional<int>(0)) << storm->output();
   const std::string sent = storm->output();
   std::size_t notes = 0;
-  for (std::size_t at = sent.find("sent "); at != std::string::npos;
-       at = sent.find("sent ", at + 1)) {
-    ++notes;
+  std::istringstream lines(sent);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("sent ", 0) == 0) ++notes;
   }
   EXPECT_EQ(notes, 8000u);
   const json st = c.ok({{"cmd", "status"}});

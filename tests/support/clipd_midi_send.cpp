@@ -14,13 +14,16 @@
 //                         FAILED" (FAILED: events the port's buffer had no room for)
 //   --storm-periods P     periods of the storm (default 100)
 //   --ready-file PATH     created once the connections are made and sending has begun
+//   --send-late           an event whose frame has passed before its period (the graph skipped
+//                         frames: an overloaded machine) is sent at the period's first frame
+//                         instead of being dropped; prints "late N" and does not exit 4
 // EVENT: FRAME:on:CHANNEL:NOTE[:VELOCITY]   note-on  (channel 1-16, velocity default 100)
 //        FRAME:off:CHANNEL:NOTE[:VELOCITY]  note-off (velocity default 0)
 //        FRAME:raw:HEX                      any message, e.g. 0:raw:b07b00
 // FRAME is an absolute server frame (jack_last_frame_time() domain, 64-bit) unless --relative.
-// Prints "sent FRAME HEX" for every event, in order. Exit status: 0 all sent; 2 usage; 3 JACK
-// error, time-out or the server went away; 4 an event's frame had passed before its period
-// (it is not sent); 6 ports missing.
+// Prints "sent FRAME HEX" for every event sent, in order (FRAME: the one asked for). Exit status:
+// 0 all sent; 2 usage; 3 JACK error, time-out or the server went away; 4 an event's frame had
+// passed before its period (it is not sent, unless --send-late); 6 ports missing.
 #include <jack/jack.h>
 #include <jack/midiport.h>
 
@@ -43,6 +46,7 @@ struct Event {
   std::uint8_t data[16] = {};
   std::uint32_t size = 0;
   std::size_t order = 0;  // position on the command line: equal frames keep it
+  bool dropped = false;   // late and not sent; written by the audio thread before `next` passes it
 };
 
 struct Sender {
@@ -50,6 +54,7 @@ struct Sender {
   jack_port_t* port = nullptr;
   std::vector<Event> events;  // sorted by frame
   bool relative = false;
+  bool send_late = false;
   std::uint64_t lead = 0;
   clipd::test::FrameExtender extender;
   std::atomic<bool> armed{false};
@@ -117,6 +122,11 @@ int process(jack_nframes_t nframes, void* arg) {
     if (at >= frame + nframes) break;
     if (at < frame) {
       s->late.fetch_add(1, std::memory_order_relaxed);
+      if (s->send_late) {
+        jack_midi_event_write(buffer, 0, e.data, e.size);
+      } else {
+        s->events[i].dropped = true;
+      }
     } else {
       jack_midi_event_write(buffer, static_cast<jack_nframes_t>(at - frame), e.data, e.size);
     }
@@ -184,7 +194,7 @@ bool parse_event(const std::string& text, Event& e) {
 void usage() {
   std::fputs(
       "usage: clipd-midi-send -c PORT [-s SERVER] [-n NAME] [--relative LEAD]\n"
-      "       [--wait-ports S] [--timeout S] [--ready-file PATH]\n"
+      "       [--wait-ports S] [--timeout S] [--ready-file PATH] [--send-late]\n"
       "       FRAME:on|off:CHANNEL:NOTE[:VEL] | FRAME:raw:HEX ... | --cc-storm N [--storm-periods "
       "P]\n",
       stderr);
@@ -225,6 +235,8 @@ int main(int argc, char** argv) {
       s.storm = static_cast<std::uint32_t>(parse_u64(value("--cc-storm"), "events per period"));
     } else if (a == "--storm-periods") {
       s.storm_periods = parse_u64(value("--storm-periods"), "periods");
+    } else if (a == "--send-late") {
+      s.send_late = true;
     } else if (a == "--ready-file") {
       ready_file = value("--ready-file");
     } else if (a == "-h" || a == "--help") {
@@ -323,12 +335,16 @@ int main(int argc, char** argv) {
   const std::uint64_t base = s.base.load();
   const std::size_t sent = s.next.load();
   for (std::size_t i = 0; i < sent; ++i) {
+    if (s.events[i].dropped) continue;
     std::printf("sent %" PRIu64 " ", base + s.events[i].frame);
     for (std::uint32_t b = 0; b < s.events[i].size; ++b)
       std::printf("%02x", s.events[i].data[b]);
     std::printf("\n");
   }
-  if (s.late.load() != 0) {
+  if (s.send_late) std::printf("late %zu\n", s.late.load());
+  // Whole lines on stdout before anything on stderr: a caller may read both from one pipe.
+  std::fflush(stdout);
+  if (s.late.load() != 0 && !s.send_late) {
     std::fprintf(stderr, "clipd-midi-send: %zu events were late\n", s.late.load());
     return 4;
   }
